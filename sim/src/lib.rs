@@ -1,0 +1,1 @@
+//! failback-sim: see ../shared/DESIGN.md section 2.

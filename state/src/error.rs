@@ -1,0 +1,72 @@
+//! Typed errors of the state layer.
+
+use std::path::PathBuf;
+
+/// Decoding or encoding one stored value failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("value is empty: no codec byte")]
+    Empty,
+    #[error("value is truncated: {len} bytes, the envelope header needs 3")]
+    Truncated { len: usize },
+    #[error("unknown codec byte {0:#04x} (this build knows 0x01 = MessagePack)")]
+    UnknownCodec(u8),
+    #[error("{kind} record has schema version {found}, this build reads up to {supported}")]
+    NewerSchema {
+        kind: &'static str,
+        found: u16,
+        supported: u16,
+    },
+    #[error("{kind} record (schema {schema}) does not decode: {source}")]
+    Decode {
+        kind: &'static str,
+        schema: u16,
+        #[source]
+        source: rmp_serde::decode::Error,
+    },
+    #[error("{kind} record does not encode: {source}")]
+    Encode {
+        kind: &'static str,
+        #[source]
+        source: rmp_serde::encode::Error,
+    },
+}
+
+/// Anything the store can report.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store {path} is in use by another process{}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Locked {
+        path: PathBuf,
+        holder: Option<String>,
+    },
+    #[error(
+        "state store {path} has format version {found}, newer than this build supports ({supported}); \
+         use a newer failback release"
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("state store {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("state store I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("state store backend error: {0}")]
+    Backend(String),
+    #[error("state store is closed")]
+    Closed,
+    #[error("record {key}: {source}")]
+    Codec {
+        key: String,
+        #[source]
+        source: CodecError,
+    },
+    #[error("run {0} not found")]
+    RunNotFound(String),
+    #[error("run {0} already exists")]
+    RunExists(String),
+    #[error("import file is malformed: {0}")]
+    BadImport(String),
+}

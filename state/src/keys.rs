@@ -1,0 +1,33 @@
+//! The key layout. Ids never contain `/`-free assumptions beyond these helpers; run ids are
+//! validated by the engine to `[A-Za-z0-9._-]`, step ids to `[A-Za-z0-9._/-]`.
+//!
+//! - `meta`                         store format record
+//! - `run/{run}`                    [`crate::RunRecord`]
+//! - `step/{run}/{step}`            [`crate::StepRecord`]
+//! - `ev/{run}/{seq:016x}`          [`crate::EventRecord`]
+//! - `quarantine/{run}`             why a run could not be decoded
+
+pub const META: &[u8] = b"meta";
+pub const RUN_PREFIX: &str = "run/";
+pub const STEP_PREFIX: &str = "step/";
+pub const EVENT_PREFIX: &str = "ev/";
+pub const QUARANTINE_PREFIX: &str = "quarantine/";
+
+pub fn run(run_id: &str) -> Vec<u8> {
+    format!("{RUN_PREFIX}{run_id}").into_bytes()
+}
+pub fn steps_of(run_id: &str) -> Vec<u8> {
+    format!("{STEP_PREFIX}{run_id}/").into_bytes()
+}
+pub fn step(run_id: &str, step_id: &str) -> Vec<u8> {
+    format!("{STEP_PREFIX}{run_id}/{step_id}").into_bytes()
+}
+pub fn events_of(run_id: &str) -> Vec<u8> {
+    format!("{EVENT_PREFIX}{run_id}/").into_bytes()
+}
+pub fn event(run_id: &str, seq: u64) -> Vec<u8> {
+    format!("{EVENT_PREFIX}{run_id}/{seq:016x}").into_bytes()
+}
+pub fn quarantine(run_id: &str) -> Vec<u8> {
+    format!("{QUARANTINE_PREFIX}{run_id}").into_bytes()
+}

@@ -1,0 +1,24 @@
+//! failback-state: where every run, step and event of `failback` is kept.
+//!
+//! Layers, bottom up:
+//! - [`store`]: the narrow [`Store`] trait (get, scan, atomic durable batch, export/import).
+//! - [`sled_store`]: its sled 0.34.7 implementation with one group-committing writer thread.
+//! - [`mem_store`]: an in-memory implementation for unit tests of the layers above.
+//! - [`codec`]: `[codec u8][schema u16][MessagePack named fields]` envelopes with upgrades.
+//! - [`records`]: the record types; [`state_store`]: the typed API the engine uses.
+
+pub mod codec;
+pub mod error;
+pub mod keys;
+pub mod mem_store;
+pub mod records;
+pub mod sled_store;
+pub mod state_store;
+pub mod store;
+
+pub use error::{CodecError, StoreError};
+pub use mem_store::MemStore;
+pub use records::*;
+pub use sled_store::{SledStore, SledStoreOptions};
+pub use state_store::{RunFilter, StateStore, Txn};
+pub use store::{Batch, BatchOp, CommitTicket, Store};

@@ -1,0 +1,211 @@
+//! Record types as stored. Every type here is wrapped by [`crate::codec`] with its schema
+//! version; a change to a stored shape bumps the version and freezes the old struct in
+//! `codec::v1` (or later) with an upgrade into the current one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Milliseconds since the UNIX epoch, from the engine's (injectable) clock.
+pub type Millis = u64;
+
+/// The store's own format record (`meta`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetaRecord {
+    pub format_version: u32,
+    pub created_by: String,
+}
+
+/// Whole-run state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Created, not yet picked up by an executor.
+    Pending,
+    /// Has a step running or ready.
+    Running,
+    /// Every unfinished step waits on a durable timer.
+    Waiting,
+    /// An operator paused it: no new step starts, no timer fires.
+    Paused,
+    Succeeded,
+    /// A step failed permanently; `retry` can continue it.
+    Failed,
+    /// Cancel requested: compensations run in reverse order.
+    Cancelling,
+    Cancelled,
+}
+
+impl RunState {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RunState::Succeeded | RunState::Cancelled)
+    }
+    /// States an executor drives on start-up (Failed waits for an operator's retry).
+    pub fn is_unfinished(self) -> bool {
+        matches!(
+            self,
+            RunState::Pending | RunState::Running | RunState::Waiting | RunState::Cancelling
+        )
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Pending => "pending",
+            RunState::Running => "running",
+            RunState::Waiting => "waiting",
+            RunState::Paused => "paused",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Cancelling => "cancelling",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One workflow run. Schema 2 (schema 1 had no `labels` and no `signals`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    /// Name of the workflow definition that builds this run's DAG.
+    pub workflow: String,
+    /// Version of that definition; a newer release must still build older versions.
+    pub definition_version: u32,
+    /// The definition's input (for failback: the spec snapshot, never secrets).
+    pub input: Value,
+    pub state: RunState,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Sequence number the next event of this run gets.
+    pub next_event_seq: u64,
+    /// Summary of why the run failed, when it did.
+    pub error: Option<String>,
+    /// Free-form labels (spec file name, operator, ...).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Operator signals received (for example `failback-complete`).
+    #[serde(default)]
+    pub signals: Vec<String>,
+}
+
+/// Why a step sleeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WaitReason {
+    /// The step asked to be called again (polling, durable timers).
+    Timer,
+    /// A transient failure; the next attempt runs at `wake_at`.
+    Retry { reason: String },
+}
+
+/// A step failure as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepErrorRecord {
+    pub code: String,
+    pub message: String,
+    pub permanent: bool,
+}
+
+/// The checkpoint protocol's step states (DESIGN.md section 3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    /// Intent: the side effect of `attempt` may have started.
+    Running {
+        attempt: u32,
+    },
+    Waiting {
+        wake_at: Millis,
+        deadline: Option<Millis>,
+        poll_state: Value,
+        reason: WaitReason,
+    },
+    Succeeded {
+        output: Value,
+    },
+    Failed {
+        error: StepErrorRecord,
+    },
+    Compensating {
+        attempt: u32,
+    },
+    Compensated,
+    /// Never started because the run was cancelled.
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running { .. } => "running",
+            StepStatus::Waiting { .. } => "waiting",
+            StepStatus::Succeeded { .. } => "succeeded",
+            StepStatus::Failed { .. } => "failed",
+            StepStatus::Compensating { .. } => "compensating",
+            StepStatus::Compensated => "compensated",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// One step of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub run_id: String,
+    pub step_id: String,
+    pub status: StepStatus,
+    /// Executions started so far (crash re-executions and polls included).
+    pub attempt: u32,
+    /// Transient failures consumed; counted against the retry policy's max attempts.
+    pub retries: u32,
+    pub started_at: Option<Millis>,
+    pub updated_at: Millis,
+}
+
+impl StepRecord {
+    pub fn pending(run_id: &str, step_id: &str, now: Millis) -> Self {
+        Self {
+            run_id: run_id.into(),
+            step_id: step_id.into(),
+            status: StepStatus::Pending,
+            attempt: 0,
+            retries: 0,
+            started_at: None,
+            updated_at: now,
+        }
+    }
+}
+
+/// What happened, for `history` and audits. Never carries step outputs or secrets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    RunCreated,
+    StepStarted { attempt: u32 },
+    StepSucceeded { attempt: u32 },
+    StepWaiting { attempt: u32, wake_at: Millis },
+    StepRetryScheduled { attempt: u32, wake_at: Millis, reason: String },
+    StepFailed { attempt: u32, code: String, message: String },
+    StepCompensating { attempt: u32 },
+    StepCompensated,
+    StepSkipped,
+    StepReset,
+    RunWaiting { wake_at: Millis },
+    RunSucceeded,
+    RunFailed { step_id: String, message: String },
+    RunPaused,
+    RunResumed,
+    RunCancelRequested { compensate: bool },
+    RunCancelled,
+    RunRetried { from: Option<String> },
+    Signal { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub run_id: String,
+    pub seq: u64,
+    pub at: Millis,
+    pub step_id: Option<String>,
+    pub kind: EventKind,
+}

@@ -1,0 +1,212 @@
+//! The typed API the engine uses: runs, steps and events over any [`Store`].
+
+use crate::codec::{self, Versioned};
+use crate::records::*;
+use crate::store::{Batch, Store};
+use crate::{keys, StoreError};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Which runs `list_runs` returns.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs in one of these states (all when empty).
+    pub states: Vec<RunState>,
+}
+
+impl RunFilter {
+    pub fn all() -> Self {
+        Self::default()
+    }
+    pub fn unfinished() -> Self {
+        Self {
+            states: vec![
+                RunState::Pending,
+                RunState::Running,
+                RunState::Waiting,
+                RunState::Cancelling,
+            ],
+        }
+    }
+    fn matches(&self, run: &RunRecord) -> bool {
+        self.states.is_empty() || self.states.contains(&run.state)
+    }
+}
+
+/// Writes that commit together: one atomic, durable batch.
+#[derive(Debug, Default)]
+pub struct Txn {
+    batch: Batch,
+    error: Option<StoreError>,
+}
+
+impl Txn {
+    fn put<T: Versioned>(&mut self, key: Vec<u8>, value: &T) {
+        match codec::encode(value) {
+            Ok(bytes) => self.batch.put(key, bytes),
+            Err(source) => {
+                self.error.get_or_insert(StoreError::Codec {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    pub fn put_run(&mut self, run: &RunRecord) -> &mut Self {
+        self.put(keys::run(&run.id), run);
+        self
+    }
+    pub fn put_step(&mut self, step: &StepRecord) -> &mut Self {
+        self.put(keys::step(&step.run_id, &step.step_id), step);
+        self
+    }
+    /// Append an event to `run`'s log, taking the run's next sequence number. The caller
+    /// must also `put_run` the updated run in this transaction.
+    pub fn event(
+        &mut self,
+        run: &mut RunRecord,
+        at: Millis,
+        step_id: Option<&str>,
+        kind: EventKind,
+    ) -> &mut Self {
+        let ev = EventRecord {
+            run_id: run.id.clone(),
+            seq: run.next_event_seq,
+            at,
+            step_id: step_id.map(str::to_owned),
+            kind,
+        };
+        run.next_event_seq += 1;
+        self.put(keys::event(&run.id, ev.seq), &ev);
+        self
+    }
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+    fn into_batch(self) -> Result<Batch, StoreError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.batch),
+        }
+    }
+}
+
+/// Typed access to the state store. Cheap to clone.
+#[derive(Clone)]
+pub struct StateStore {
+    store: Arc<dyn Store>,
+}
+
+impl StateStore {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Open (or create) the sled store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let store = crate::SledStore::open(dir, crate::SledStoreOptions::default())?;
+        Ok(Self::new(Arc::new(store)))
+    }
+
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(crate::MemStore::new()))
+    }
+
+    pub fn raw(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn decode<T: Versioned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+        codec::decode(bytes).map_err(|source| StoreError::Codec {
+            key: String::from_utf8_lossy(key).into_owned(),
+            source,
+        })
+    }
+
+    pub fn load_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let key = keys::run(run_id);
+        self.store
+            .get(&key)?
+            .map(|v| Self::decode(&key, &v))
+            .transpose()
+    }
+
+    /// Runs matching `filter`, in id order. A run whose record does not decode is an error
+    /// here; [`StateStore::list_runs_lenient`] reports it instead of failing the list.
+    pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.list_runs_lenient(filter)? {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// Like `list_runs`, but a record that does not decode is one `Err` in the list.
+    pub fn list_runs_lenient(
+        &self,
+        filter: &RunFilter,
+    ) -> Result<Vec<Result<RunRecord, StoreError>>, StoreError> {
+        let mut out = Vec::new();
+        for (k, v) in self.store.scan_prefix(keys::RUN_PREFIX.as_bytes())? {
+            match Self::decode::<RunRecord>(&k, &v) {
+                Ok(run) if filter.matches(&run) => out.push(Ok(run)),
+                Ok(_) => {}
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn load_steps(&self, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+        self.store
+            .scan_prefix(&keys::steps_of(run_id))?
+            .iter()
+            .map(|(k, v)| Self::decode(k, v))
+            .collect()
+    }
+
+    pub fn history(&self, run_id: &str) -> Result<Vec<EventRecord>, StoreError> {
+        self.store
+            .scan_prefix(&keys::events_of(run_id))?
+            .iter()
+            .map(|(k, v)| Self::decode(k, v))
+            .collect()
+    }
+
+    pub fn txn(&self) -> Txn {
+        Txn::default()
+    }
+
+    /// Commit `txn` atomically; returns once it is durable.
+    pub async fn commit(&self, txn: Txn) -> Result<(), StoreError> {
+        self.store.submit(txn.into_batch()?).await
+    }
+
+    /// Blocking form of [`StateStore::commit`] for plain threads.
+    pub fn commit_blocking(&self, txn: Txn) -> Result<(), StoreError> {
+        self.store.submit(txn.into_batch()?).wait()
+    }
+
+    /// Create a run with its steps and the `RunCreated` event in one commit.
+    pub async fn create_run(
+        &self,
+        mut run: RunRecord,
+        steps: &[StepRecord],
+    ) -> Result<RunRecord, StoreError> {
+        if self.store.get(&keys::run(&run.id))?.is_some() {
+            return Err(StoreError::RunExists(run.id));
+        }
+        let mut txn = self.txn();
+        for s in steps {
+            txn.put_step(s);
+        }
+        let at = run.created_at;
+        txn.event(&mut run, at, None, EventKind::RunCreated);
+        txn.put_run(&run);
+        self.commit(txn).await?;
+        Ok(run)
+    }
+}

@@ -1,0 +1,110 @@
+//! The narrow storage seam. Everything above talks to `dyn Store`, so a second backend (an
+//! Azure Storage one, DESIGN.md section 6) replaces only this.
+
+use crate::StoreError;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// One write in a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+/// Writes applied atomically: all of them or none, durable when the commit returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub ops: Vec<BatchOp>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.ops.push(BatchOp::Put(key.into(), value));
+    }
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        self.ops.push(BatchOp::Delete(key.into()));
+    }
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// The acknowledgement of a submitted batch. Await it from async code, or [`CommitTicket::wait`]
+/// from a plain thread; either returns once the batch is durable (fsync level) or failed.
+pub struct CommitTicket {
+    inner: TicketInner,
+}
+
+enum TicketInner {
+    Ready(Option<Result<(), StoreError>>),
+    Pending(tokio::sync::oneshot::Receiver<Result<(), StoreError>>),
+}
+
+impl CommitTicket {
+    /// A ticket that is already decided (synchronous backends).
+    pub fn ready(result: Result<(), StoreError>) -> Self {
+        Self {
+            inner: TicketInner::Ready(Some(result)),
+        }
+    }
+    /// A ticket decided later by whoever holds the sender.
+    pub fn pending(rx: tokio::sync::oneshot::Receiver<Result<(), StoreError>>) -> Self {
+        Self {
+            inner: TicketInner::Pending(rx),
+        }
+    }
+    /// Block the current thread until the commit is decided. Not for async contexts.
+    pub fn wait(self) -> Result<(), StoreError> {
+        match self.inner {
+            TicketInner::Ready(r) => r.unwrap_or(Err(StoreError::Closed)),
+            TicketInner::Pending(rx) => rx.blocking_recv().unwrap_or(Err(StoreError::Closed)),
+        }
+    }
+}
+
+impl Future for CommitTicket {
+    type Output = Result<(), StoreError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.inner {
+            TicketInner::Ready(r) => Poll::Ready(r.take().unwrap_or(Err(StoreError::Closed))),
+            TicketInner::Pending(rx) => match Pin::new(rx).poll(cx) {
+                Poll::Ready(Ok(r)) => Poll::Ready(r),
+                Poll::Ready(Err(_)) => Poll::Ready(Err(StoreError::Closed)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// A sorted key-value store with atomic, durable batches.
+pub trait Store: Send + Sync + 'static {
+    /// The value at `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every entry whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// The entry with the greatest key that starts with `prefix`.
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// Queue `batch`; the ticket resolves once it is applied atomically and durable.
+    /// Batches submitted concurrently may share one flush (group commit).
+    fn submit(&self, batch: Batch) -> CommitTicket;
+    /// Every entry, in key order (backup, migration, golden fixtures).
+    fn export(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// Write `entries` as one durable batch (into an empty or existing store).
+    fn import(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        for (k, v) in entries {
+            batch.put(k, v);
+        }
+        self.submit(batch).wait()
+    }
+    /// Where the store lives, for messages (`":memory:"` for in-memory stores).
+    fn location(&self) -> String;
+}

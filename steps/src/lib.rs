@@ -1,0 +1,1 @@
+//! failback-steps: see ../shared/DESIGN.md section 2.

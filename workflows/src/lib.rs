@@ -1,0 +1,1 @@
+//! failback-workflows: see ../shared/DESIGN.md section 2.
