@@ -135,6 +135,7 @@ pub mod v1 {
                 error: v.error,
                 labels: Default::default(),
                 signals: Vec::new(),
+                wake_at: None,
             }
         }
     }

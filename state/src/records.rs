@@ -61,7 +61,7 @@ impl RunState {
     }
 }
 
-/// One workflow run. Schema 2 (schema 1 had no `labels` and no `signals`).
+/// One workflow run. Schema 2 (schema 1 had no `labels`, `signals` or `wake_at`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub id: String,
@@ -84,6 +84,10 @@ pub struct RunRecord {
     /// Operator signals received (for example `failback-complete`).
     #[serde(default)]
     pub signals: Vec<String>,
+    /// When `Waiting`: the earliest wake time of its steps, so a restart schedules the run
+    /// without loading its steps.
+    #[serde(default)]
+    pub wake_at: Option<Millis>,
 }
 
 /// Why a step sleeps.
@@ -109,9 +113,14 @@ pub struct StepErrorRecord {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
-    /// Intent: the side effect of `attempt` may have started.
+    /// Intent: the side effect of `attempt` may have started. Carries the poll state and
+    /// deadline of the wait it was woken from, so a crash mid-poll loses neither.
     Running {
         attempt: u32,
+        #[serde(default)]
+        poll_state: Option<Value>,
+        #[serde(default)]
+        deadline: Option<Millis>,
     },
     Waiting {
         wake_at: Millis,

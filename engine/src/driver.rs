@@ -1,0 +1,524 @@
+//! One run's driver: the only writer of that run's records while it lives. It follows the
+//! checkpoint protocol of DESIGN.md section 3:
+//!
+//! 1. write `Running{attempt}` (the intent), durable;
+//! 2. run the side effect;
+//! 3. write the outcome with its event in one atomic durable commit;
+//! 4. only then start successors (their intents may share that commit: an intent is not a
+//!    side effect).
+
+use crate::crash::{AFTER_INTENT, BEFORE_INTENT};
+use crate::definition::RetryPolicy;
+use crate::definition::WorkflowDef;
+use crate::engine::Inner;
+use crate::progress::ProgressEvent;
+use crate::step::{Step, StepContext, StepOutcome};
+use crate::EngineError;
+use failback_state::{EventKind, Millis, RunRecord, RunState, StepRecord, StepStatus, Txn};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+type Reply = oneshot::Sender<Result<RunRecord, EngineError>>;
+
+/// Messages to a run's driver.
+pub(crate) enum Command {
+    /// Look at the run again (start, timer due).
+    Wake,
+    Pause(Reply),
+    Resume(Reply),
+    Cancel {
+        compensate: bool,
+        reply: Reply,
+    },
+    Retry {
+        from: Option<String>,
+        reply: Reply,
+    },
+    Signal {
+        name: String,
+        reply: Reply,
+    },
+}
+
+impl Command {
+    pub(crate) fn reject(self, e: EngineError) {
+        let reply = match self {
+            Command::Wake => return,
+            Command::Pause(r) | Command::Resume(r) => r,
+            Command::Cancel { reply, .. }
+            | Command::Retry { reply, .. }
+            | Command::Signal { reply, .. } => reply,
+        };
+        let _ = reply.send(Err(e));
+    }
+}
+
+/// What a finished execution hands back to the driver.
+struct Finished {
+    idx: usize,
+    attempt: u32,
+    compensation: bool,
+    outcome: StepOutcome,
+    poll_state: Option<Value>,
+    deadline: Option<Millis>,
+}
+
+/// A step about to be launched after its intent commit.
+struct Launch {
+    idx: usize,
+    attempt: u32,
+    poll_state: Option<Value>,
+    deadline: Option<Millis>,
+    resumed: bool,
+    compensation: bool,
+}
+
+pub(crate) struct RunDriver {
+    inner: Arc<Inner>,
+    run_id: String,
+    rx: mpsc::UnboundedReceiver<Command>,
+    pending_cmds: Vec<Command>,
+    run: Option<RunRecord>,
+    def: Option<Arc<WorkflowDef>>,
+    steps: Vec<StepRecord>,
+    outputs: Arc<BTreeMap<String, Value>>,
+    tasks: JoinSet<Finished>,
+    task_idx: HashMap<tokio::task::Id, usize>,
+    in_flight: HashMap<usize, CancellationToken>,
+    /// Events of the transaction being built, broadcast once it is durable.
+    events: Vec<ProgressEvent>,
+    /// Set once the run was cancelled: in-flight steps see it.
+    cancel: CancellationToken,
+}
+
+impl RunDriver {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        run_id: String,
+        rx: mpsc::UnboundedReceiver<Command>,
+    ) -> Self {
+        Self {
+            inner,
+            run_id,
+            rx,
+            pending_cmds: Vec::new(),
+            run: None,
+            def: None,
+            steps: Vec::new(),
+            outputs: Arc::new(BTreeMap::new()),
+            tasks: JoinSet::new(),
+            task_idx: HashMap::new(),
+            in_flight: HashMap::new(),
+            events: Vec::new(),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let span = tracing::info_span!("run", run_id = %self.run_id);
+        async move {
+            if let Err(e) = self.drive().await {
+                tracing::error!(error = %e, "run driver stopped");
+                // Leave the run as stored: the next wake or restart picks it up again.
+                for cmd in self.pending_cmds.drain(..) {
+                    cmd.reject(EngineError::InvalidState {
+                        run: self.run_id.clone(),
+                        message: e.to_string(),
+                    });
+                }
+                while let Ok(cmd) = self.rx.try_recv() {
+                    cmd.reject(EngineError::InvalidState {
+                        run: self.run_id.clone(),
+                        message: e.to_string(),
+                    });
+                }
+                let mut rest = Vec::new();
+                self.inner
+                    .try_deregister(&self.run_id, &mut self.rx, &mut rest);
+                for cmd in rest {
+                    cmd.reject(EngineError::ShuttingDown);
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn run_ref(&self) -> &RunRecord {
+        // `load` sets it before any use; drive() returns early otherwise.
+        self.run.as_ref().expect("run loaded")
+    }
+
+    async fn drive(&mut self) -> Result<(), EngineError> {
+        if !self.load()? {
+            // Unknown or finished run: answer queued commands, exit.
+            loop {
+                for cmd in self.pending_cmds.drain(..) {
+                    cmd.reject(EngineError::RunNotFound(self.run_id.clone()));
+                }
+                if self
+                    .inner
+                    .try_deregister(&self.run_id, &mut self.rx, &mut self.pending_cmds)
+                {
+                    return Ok(());
+                }
+            }
+        }
+        loop {
+            while let Ok(cmd) = self.rx.try_recv() {
+                self.pending_cmds.push(cmd);
+            }
+            for cmd in std::mem::take(&mut self.pending_cmds) {
+                self.apply_command(cmd).await?;
+            }
+            if !self.inner.shutdown.is_cancelled() {
+                self.advance().await?;
+            }
+            if self.tasks.is_empty() {
+                self.park();
+                if self
+                    .inner
+                    .try_deregister(&self.run_id, &mut self.rx, &mut self.pending_cmds)
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+            let wake = self.next_wake_in_flight();
+            let sleep = match wake {
+                Some(at) => self.inner.clock.sleep_until(at),
+                None => Box::pin(std::future::pending()),
+            };
+            tokio::select! {
+                Some(res) = self.tasks.join_next_with_id() => {
+                    let fin = match res {
+                        Ok((id, fin)) => { self.task_idx.remove(&id); fin }
+                        Err(e) => {
+                            let idx = self.task_idx.remove(&e.id()).unwrap_or(usize::MAX);
+                            self.panicked(idx, e)
+                        }
+                    };
+                    self.in_flight.remove(&fin.idx);
+                    self.on_finished(fin).await?;
+                }
+                Some(cmd) = self.rx.recv() => self.pending_cmds.push(cmd),
+                _ = sleep => {}
+                _ = self.inner.shutdown.cancelled(), if !self.inner.shutdown.is_cancelled() => {}
+            }
+        }
+    }
+
+    /// Load the run and its steps. False if there is nothing to drive.
+    fn load(&mut self) -> Result<bool, EngineError> {
+        let Some(run) = self.inner.store.load_run(&self.run_id)? else {
+            return Ok(false);
+        };
+        let def = match self
+            .inner
+            .registry
+            .build(&run.workflow, run.definition_version, &run.input)
+        {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot rebuild the run's workflow");
+                return Err(e);
+            }
+        };
+        let mut by_id: HashMap<String, StepRecord> = self
+            .inner
+            .store
+            .load_steps(&self.run_id)?
+            .into_iter()
+            .map(|s| (s.step_id.clone(), s))
+            .collect();
+        let now = self.inner.clock.now();
+        self.steps = def
+            .steps()
+            .iter()
+            .map(|s| {
+                by_id
+                    .remove(&s.id)
+                    .unwrap_or_else(|| StepRecord::pending(&self.run_id, &s.id, now))
+            })
+            .collect();
+        let mut outputs = BTreeMap::new();
+        for s in &self.steps {
+            if let StepStatus::Succeeded { output } = &s.status {
+                outputs.insert(s.step_id.clone(), output.clone());
+            }
+        }
+        self.outputs = Arc::new(outputs);
+        self.run = Some(run);
+        self.def = Some(def);
+        Ok(true)
+    }
+
+    fn def(&self) -> Arc<WorkflowDef> {
+        self.def.clone().expect("definition loaded")
+    }
+
+    fn event(&mut self, txn: &mut Txn, step: Option<usize>, kind: EventKind) {
+        let now = self.inner.clock.now();
+        let step_id = step.map(|i| self.steps[i].step_id.clone());
+        let run = self.run.as_mut().expect("run loaded");
+        run.updated_at = now;
+        txn.event(run, now, step_id.as_deref(), kind.clone());
+        self.events.push(ProgressEvent {
+            run_id: run.id.clone(),
+            at: now,
+            step_id,
+            kind,
+            run_state: run.state,
+        });
+    }
+
+    fn set_state(&mut self, state: RunState) {
+        let run = self.run.as_mut().expect("run loaded");
+        run.state = state;
+    }
+
+    async fn commit(&mut self, mut txn: Txn) -> Result<(), EngineError> {
+        txn.put_run(self.run_ref());
+        self.inner.store.commit(txn).await?;
+        let state = self.run_ref().state;
+        for mut ev in self.events.drain(..) {
+            ev.run_state = state;
+            self.inner.emit(ev);
+        }
+        Ok(())
+    }
+
+    fn deps_succeeded(&self, def: &WorkflowDef, idx: usize) -> bool {
+        def.steps()[idx].deps.iter().all(|d| {
+            def.index_of(d)
+                .is_some_and(|j| matches!(self.steps[j].status, StepStatus::Succeeded { .. }))
+        })
+    }
+
+    /// Steps that may start now.
+    fn ready(&self) -> Vec<usize> {
+        let def = self.def();
+        let now = self.inner.clock.now();
+        let mut out = Vec::new();
+        for s in def.topo() {
+            let Some(i) = def.index_of(&s.id) else {
+                continue;
+            };
+            if self.in_flight.contains_key(&i) {
+                continue;
+            }
+            let ready = match &self.steps[i].status {
+                StepStatus::Pending => self.deps_succeeded(&def, i),
+                StepStatus::Running { .. } => true,
+                StepStatus::Waiting { wake_at, .. } => *wake_at <= now,
+                _ => false,
+            };
+            if ready {
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    /// Earliest wake time of a waiting step while other steps are in flight.
+    fn next_wake_in_flight(&self) -> Option<Millis> {
+        if !matches!(self.run_ref().state, RunState::Running | RunState::Waiting) {
+            return None;
+        }
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.in_flight.contains_key(i))
+            .filter_map(|(_, s)| match &s.status {
+                StepStatus::Waiting { wake_at, .. } => Some(*wake_at),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Add intents for `idxs` to `txn`; the launches happen after the commit.
+    fn intents(&mut self, txn: &mut Txn, idxs: &[usize], compensation: bool) -> Vec<Launch> {
+        let now = self.inner.clock.now();
+        let mut launches = Vec::new();
+        for &i in idxs {
+            self.inner.crash.hit(&self.steps[i].step_id, BEFORE_INTENT);
+            let rec = &mut self.steps[i];
+            rec.attempt += 1;
+            let attempt = rec.attempt;
+            let (poll_state, deadline, resumed) =
+                match std::mem::replace(&mut rec.status, StepStatus::Pending) {
+                    StepStatus::Waiting {
+                        poll_state,
+                        deadline,
+                        ..
+                    } => (
+                        (!poll_state.is_null()).then_some(poll_state),
+                        deadline,
+                        false,
+                    ),
+                    StepStatus::Running {
+                        poll_state,
+                        deadline,
+                        ..
+                    } => (poll_state, deadline, true),
+                    StepStatus::Compensating { .. } => (None, None, true),
+                    _ => (None, None, false),
+                };
+            rec.status = if compensation {
+                StepStatus::Compensating { attempt }
+            } else {
+                StepStatus::Running {
+                    attempt,
+                    poll_state: poll_state.clone(),
+                    deadline,
+                }
+            };
+            rec.started_at.get_or_insert(now);
+            rec.updated_at = now;
+            txn.put_step(rec);
+            let kind = if compensation {
+                EventKind::StepCompensating { attempt }
+            } else {
+                EventKind::StepStarted { attempt }
+            };
+            self.event(txn, Some(i), kind);
+            launches.push(Launch {
+                idx: i,
+                attempt,
+                poll_state,
+                deadline,
+                resumed,
+                compensation,
+            });
+        }
+        launches
+    }
+
+    fn launch(&mut self, launches: Vec<Launch>) {
+        let def = self.def();
+        let run = self.run_ref();
+        let run_input = Arc::new(run.input.clone());
+        let signals = Arc::new(run.signals.clone());
+        for l in launches {
+            let sdef = &def.steps()[l.idx];
+            self.inner.crash.hit(&sdef.id, AFTER_INTENT);
+            let step = if l.compensation {
+                match &sdef.compensation {
+                    Some(c) => c.clone(),
+                    None => continue,
+                }
+            } else {
+                sdef.step.clone()
+            };
+            let token = self.cancel.child_token();
+            let mut ctx = StepContext {
+                run_id: self.run_id.clone(),
+                step_id: sdef.id.clone(),
+                attempt: l.attempt,
+                input: sdef.input.clone(),
+                run_input: run_input.clone(),
+                outputs: self.outputs.clone(),
+                poll_state: l.poll_state,
+                deadline: l.deadline,
+                resumed: l.resumed,
+                signals: signals.clone(),
+                clock: self.inner.clock.clone(),
+                cancel: token.clone(),
+                crash: self.inner.crash.clone(),
+            };
+            let timeout = sdef.timeout;
+            let retry = sdef.retry.clone();
+            let permits = self.inner.permits.clone();
+            let span = tracing::info_span!("step", step_id = %sdef.id, attempt = l.attempt);
+            let (idx, attempt, compensation) = (l.idx, l.attempt, l.compensation);
+            let handle = self.tasks.spawn(
+                async move {
+                    let _permit = permits.acquire_owned().await;
+                    let outcome = if compensation {
+                        compensate(step.as_ref(), &mut ctx, timeout, &retry).await
+                    } else {
+                        execute_once(step.as_ref(), &ctx, timeout).await
+                    };
+                    Finished {
+                        idx,
+                        attempt,
+                        compensation,
+                        outcome,
+                        poll_state: ctx.poll_state,
+                        deadline: ctx.deadline,
+                    }
+                }
+                .instrument(span),
+            );
+            self.task_idx.insert(handle.id(), idx);
+            self.in_flight.insert(idx, token);
+        }
+    }
+
+    fn panicked(&self, idx: usize, e: tokio::task::JoinError) -> Finished {
+        let compensation = self
+            .steps
+            .get(idx)
+            .is_some_and(|s| matches!(s.status, StepStatus::Compensating { .. }));
+        Finished {
+            idx,
+            attempt: self.steps.get(idx).map_or(0, |s| s.attempt),
+            compensation,
+            outcome: StepOutcome::Fail(crate::StepFailure::new(
+                "StepPanicked",
+                format!("the step panicked: {e}"),
+            )),
+            poll_state: None,
+            deadline: None,
+        }
+    }
+}
+
+/// One execution, bounded by the step's timeout (a timeout is a transient failure).
+async fn execute_once(step: &dyn Step, ctx: &StepContext, timeout: Duration) -> StepOutcome {
+    match tokio::time::timeout(timeout, step.execute(ctx)).await {
+        Ok(o) => o,
+        Err(_) => StepOutcome::Retry {
+            after: None,
+            reason: format!("execution timed out after {timeout:?}"),
+        },
+    }
+}
+
+/// A compensation runs to its end inside one task: its waits and retries are short (deletes)
+/// and, being idempotent, it simply starts over after a crash.
+async fn compensate(
+    step: &dyn Step,
+    ctx: &mut StepContext,
+    timeout: Duration,
+    retry: &RetryPolicy,
+) -> StepOutcome {
+    let mut retries = 0;
+    loop {
+        match execute_once(step, ctx, timeout).await {
+            StepOutcome::Wait { until, state, .. } => {
+                ctx.clock.sleep_until(until).await;
+                ctx.poll_state = Some(state);
+            }
+            StepOutcome::Retry { after, reason } => {
+                retries += 1;
+                if retries > retry.max_retries {
+                    return StepOutcome::Fail(crate::StepFailure::new("RetriesExhausted", reason));
+                }
+                ctx.clock.sleep(retry.delay(retries, after)).await;
+            }
+            other => return other,
+        }
+        ctx.attempt += 1;
+    }
+}
+
+mod advance;
+mod commands;
+mod outcome;

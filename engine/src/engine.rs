@@ -1,0 +1,446 @@
+//! The executor's public face: submit, resume, operator commands, progress, shutdown.
+//!
+//! One driver task per *active* run owns that run's records (single writer). A run whose
+//! steps all wait holds no task: its wake time sits in the timer set (a few dozen bytes), and
+//! the timer task starts a driver again when it is due.
+
+use crate::clock::Clock;
+use crate::crash::CrashPoints;
+use crate::driver::{Command, RunDriver};
+use crate::progress::ProgressEvent;
+use crate::registry::WorkflowRegistry;
+use crate::EngineError;
+use failback_state::{Millis, RunFilter, RunRecord, RunState, StateStore, StepRecord};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Step executions in flight across all runs.
+    pub max_concurrent_steps: usize,
+    /// Capacity of the progress broadcast channel.
+    pub progress_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_steps: 512,
+            progress_capacity: 4096,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: StateStore,
+    pub registry: WorkflowRegistry,
+    pub clock: Arc<dyn Clock>,
+    pub crash: Arc<CrashPoints>,
+    pub progress: broadcast::Sender<ProgressEvent>,
+    pub permits: Arc<Semaphore>,
+    pub shutdown: CancellationToken,
+    active: Mutex<HashMap<String, mpsc::UnboundedSender<Command>>>,
+    timers: Mutex<BTreeSet<(Millis, String)>>,
+    timer_changed: Notify,
+    idle: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded maps are updated by single inserts/removes, so a poisoned lock still holds
+    // consistent data.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    /// Deliver `cmd` to the run's driver, starting one if the run has none.
+    pub(crate) fn send(self: &Arc<Self>, run_id: &str, cmd: Command) {
+        let mut active = lock(&self.active);
+        if let Some(tx) = active.get(run_id) {
+            if tx.send(cmd).is_ok() {
+                return;
+            }
+            // The driver is gone without deregistering (it panicked): replace it.
+            active.remove(run_id);
+            return self.spawn_driver(&mut active, run_id, None);
+        }
+        self.spawn_driver(&mut active, run_id, Some(cmd));
+    }
+
+    fn spawn_driver(
+        self: &Arc<Self>,
+        active: &mut HashMap<String, mpsc::UnboundedSender<Command>>,
+        run_id: &str,
+        first: Option<Command>,
+    ) {
+        if self.shutdown.is_cancelled() {
+            if let Some(cmd) = first {
+                cmd.reject(EngineError::ShuttingDown);
+            }
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Some(cmd) = first {
+            let _ = tx.send(cmd);
+        }
+        active.insert(run_id.to_owned(), tx);
+        let driver = RunDriver::new(self.clone(), run_id.to_owned(), rx);
+        tokio::spawn(driver.run());
+    }
+
+    /// Called by a driver that has nothing left to do. Returns false (and the driver goes on)
+    /// if a command arrived meanwhile: commands are only sent under the same lock.
+    pub(crate) fn try_deregister(
+        &self,
+        run_id: &str,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        pending: &mut Vec<Command>,
+    ) -> bool {
+        let mut active = lock(&self.active);
+        while let Ok(cmd) = rx.try_recv() {
+            pending.push(cmd);
+        }
+        if !pending.is_empty() {
+            return false;
+        }
+        active.remove(run_id);
+        if active.is_empty() {
+            self.idle.notify_waiters();
+        }
+        true
+    }
+
+    /// Wake `run_id` at `at` (its driver has exited).
+    pub(crate) fn schedule(&self, run_id: &str, at: Millis) {
+        let mut timers = lock(&self.timers);
+        let first = timers.first().map(|(t, _)| *t);
+        timers.insert((at, run_id.to_owned()));
+        if first.is_none_or(|f| at < f) {
+            self.timer_changed.notify_one();
+        }
+    }
+
+    pub(crate) fn emit(&self, ev: ProgressEvent) {
+        // No receivers is normal (no CLI attached).
+        let _ = self.progress.send(ev);
+    }
+
+    async fn timer_loop(self: Arc<Self>) {
+        loop {
+            let next = lock(&self.timers).first().map(|(t, _)| *t);
+            let sleep = match next {
+                Some(at) => self.clock.sleep_until(at),
+                None => Box::pin(std::future::pending()),
+            };
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = self.timer_changed.notified() => continue,
+                _ = sleep => {}
+            }
+            let now = self.clock.now();
+            let due: Vec<String> = {
+                let mut timers = lock(&self.timers);
+                let mut due = Vec::new();
+                while let Some((t, _)) = timers.first() {
+                    if *t > now {
+                        break;
+                    }
+                    if let Some((_, id)) = timers.pop_first() {
+                        due.push(id);
+                    }
+                }
+                due
+            };
+            for id in due {
+                self.send(&id, Command::Wake);
+            }
+        }
+    }
+}
+
+/// The durable DAG executor. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+    timer_task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+/// What `resume_all` found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ResumeReport {
+    /// Runs given a driver now (pending, running, cancelling).
+    pub started: usize,
+    /// Waiting runs put on the timer set without being woken.
+    pub scheduled: usize,
+    /// Runs whose record could not be read (left untouched, reported).
+    pub unreadable: Vec<String>,
+}
+
+impl Engine {
+    /// Must be called inside a tokio runtime: it starts the timer task.
+    pub fn new(
+        store: StateStore,
+        registry: WorkflowRegistry,
+        clock: Arc<dyn Clock>,
+        crash: CrashPoints,
+        config: EngineConfig,
+    ) -> Self {
+        let (progress, _) = broadcast::channel(config.progress_capacity.max(16));
+        let inner = Arc::new(Inner {
+            store,
+            registry,
+            clock,
+            crash: Arc::new(crash),
+            progress,
+            permits: Arc::new(Semaphore::new(config.max_concurrent_steps.max(1))),
+            shutdown: CancellationToken::new(),
+            active: Mutex::new(HashMap::new()),
+            timers: Mutex::new(BTreeSet::new()),
+            timer_changed: Notify::new(),
+            idle: Notify::new(),
+        });
+        let timer = tokio::spawn(inner.clone().timer_loop());
+        Self {
+            inner,
+            timer_task: Arc::new(Mutex::new(Some(timer))),
+        }
+    }
+
+    pub fn store(&self) -> &StateStore {
+        &self.inner.store
+    }
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+    pub fn registry(&self) -> &WorkflowRegistry {
+        &self.inner.registry
+    }
+    pub fn subscribe(&self) -> broadcast::Receiver<ProgressEvent> {
+        self.inner.progress.subscribe()
+    }
+
+    /// Create a run of the newest version of `workflow` and start it.
+    pub async fn submit(
+        &self,
+        workflow: &str,
+        run_id: &str,
+        input: Value,
+        labels: BTreeMap<String, String>,
+    ) -> Result<RunRecord, EngineError> {
+        let version =
+            self.inner
+                .registry
+                .latest(workflow)
+                .ok_or_else(|| EngineError::UnknownWorkflow {
+                    name: workflow.into(),
+                    version: 0,
+                    known: String::new(),
+                })?;
+        let run = self
+            .create(workflow, version, run_id, input, labels)
+            .await?;
+        self.inner.send(&run.id, Command::Wake);
+        Ok(run)
+    }
+
+    /// Create a run without starting it (it starts on `resume_all` or the next `wake`).
+    pub async fn create(
+        &self,
+        workflow: &str,
+        version: u32,
+        run_id: &str,
+        input: Value,
+        labels: BTreeMap<String, String>,
+    ) -> Result<RunRecord, EngineError> {
+        if !valid_run_id(run_id) {
+            return Err(EngineError::InvalidRunId(run_id.into()));
+        }
+        let def = self.inner.registry.build(workflow, version, &input)?;
+        let now = self.inner.clock.now();
+        let steps: Vec<StepRecord> = def
+            .steps()
+            .iter()
+            .map(|s| StepRecord::pending(run_id, &s.id, now))
+            .collect();
+        let run = RunRecord {
+            id: run_id.into(),
+            workflow: workflow.into(),
+            definition_version: version,
+            input,
+            state: RunState::Pending,
+            created_at: now,
+            updated_at: now,
+            next_event_seq: 0,
+            error: None,
+            labels,
+            signals: Vec::new(),
+            wake_at: None,
+        };
+        Ok(self.inner.store.create_run(run, &steps).await?)
+    }
+
+    /// Give every unfinished run a driver, and put waiting runs on the timer set without
+    /// waking them early.
+    pub fn resume_all(&self) -> Result<ResumeReport, EngineError> {
+        let mut report = ResumeReport::default();
+        for r in self
+            .inner
+            .store
+            .list_runs_lenient(&RunFilter::unfinished())?
+        {
+            match r {
+                Ok(run) => match (run.state, run.wake_at) {
+                    (RunState::Waiting, Some(at)) => {
+                        self.inner.schedule(&run.id, at);
+                        report.scheduled += 1;
+                    }
+                    _ => {
+                        self.inner.send(&run.id, Command::Wake);
+                        report.started += 1;
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "run record unreadable; left untouched");
+                    report.unreadable.push(e.to_string());
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs that currently hold a driver task.
+    pub fn active_runs(&self) -> usize {
+        lock(&self.inner.active).len()
+    }
+    /// Runs parked on the timer set.
+    pub fn scheduled_runs(&self) -> usize {
+        lock(&self.inner.timers).len()
+    }
+
+    async fn command(
+        &self,
+        run_id: &str,
+        make: impl FnOnce(oneshot::Sender<Result<RunRecord, EngineError>>) -> Command,
+    ) -> Result<RunRecord, EngineError> {
+        if self.inner.store.load_run(run_id)?.is_none() {
+            return Err(EngineError::RunNotFound(run_id.into()));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.inner.send(run_id, make(tx));
+        rx.await.unwrap_or(Err(EngineError::ShuttingDown))
+    }
+
+    /// Nudge a run: start its driver if it has none (no-op for finished runs).
+    pub fn wake(&self, run_id: &str) {
+        self.inner.send(run_id, Command::Wake);
+    }
+    pub async fn pause(&self, run_id: &str) -> Result<RunRecord, EngineError> {
+        self.command(run_id, Command::Pause).await
+    }
+    pub async fn unpause(&self, run_id: &str) -> Result<RunRecord, EngineError> {
+        self.command(run_id, Command::Resume).await
+    }
+    /// Stop a run. With `compensate`, undo its steps in reverse order first.
+    pub async fn cancel(&self, run_id: &str, compensate: bool) -> Result<RunRecord, EngineError> {
+        self.command(run_id, |reply| Command::Cancel { compensate, reply })
+            .await
+    }
+    /// Continue a failed run: its failed steps (or `from` and everything after it) run again;
+    /// earlier outputs are kept.
+    pub async fn retry(&self, run_id: &str, from: Option<&str>) -> Result<RunRecord, EngineError> {
+        let from = from.map(str::to_owned);
+        self.command(run_id, |reply| Command::Retry { from, reply })
+            .await
+    }
+    /// Deliver an operator signal (waiting steps re-check at once).
+    pub async fn signal(&self, run_id: &str, name: &str) -> Result<RunRecord, EngineError> {
+        let name = name.to_owned();
+        self.command(run_id, |reply| Command::Signal { name, reply })
+            .await
+    }
+
+    /// Wait until the run is no longer pending/running/cancelling, and return it.
+    pub async fn settled(&self, run_id: &str) -> Result<RunRecord, EngineError> {
+        self.wait_for(run_id, |r| {
+            !matches!(
+                r.state,
+                RunState::Pending | RunState::Running | RunState::Cancelling
+            )
+        })
+        .await
+    }
+
+    /// Wait until the run reaches a terminal state (succeeded, failed, cancelled).
+    pub async fn finished(&self, run_id: &str) -> Result<RunRecord, EngineError> {
+        self.wait_for(run_id, |r| {
+            matches!(
+                r.state,
+                RunState::Succeeded | RunState::Failed | RunState::Cancelled
+            )
+        })
+        .await
+    }
+
+    /// Wait until the stored run satisfies `done`; re-checks after every event of the run
+    /// (and after a broadcast lag, when one may have been missed).
+    pub async fn wait_for(
+        &self,
+        run_id: &str,
+        done: impl Fn(&RunRecord) -> bool,
+    ) -> Result<RunRecord, EngineError> {
+        let mut rx = self.subscribe();
+        loop {
+            let run = self
+                .inner
+                .store
+                .load_run(run_id)?
+                .ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
+            if done(&run) {
+                return Ok(run);
+            }
+            loop {
+                match rx.recv().await {
+                    Ok(ev) if ev.run_id == run_id => break,
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Err(EngineError::ShuttingDown)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stop taking work; let in-flight steps reach a checkpoint for up to `grace`.
+    /// Returns true when every driver stopped in time.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        self.inner.shutdown.cancel();
+        let deadline = tokio::time::Instant::now() + grace;
+        let timer = lock(&self.timer_task).take();
+        if let Some(t) = timer {
+            let _ = tokio::time::timeout_at(deadline, t).await;
+        }
+        loop {
+            let idle = self.inner.idle.notified();
+            if lock(&self.inner.active).is_empty() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return lock(&self.inner.active).is_empty();
+            }
+        }
+    }
+}
+
+/// Run ids: 1–64 of letters, digits, `.`, `_`, `-` (they are part of store keys and names).
+pub fn valid_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}

@@ -1,0 +1,27 @@
+//! Typed errors of the engine.
+
+use failback_state::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid workflow definition: {0}")]
+    InvalidDefinition(String),
+    #[error("unknown workflow {name:?} version {version} (this build knows: {known})")]
+    UnknownWorkflow {
+        name: String,
+        version: u32,
+        known: String,
+    },
+    #[error("run id {0:?} is not valid (1-64 of letters, digits, '.', '_', '-')")]
+    InvalidRunId(String),
+    #[error("run {0} not found")]
+    RunNotFound(String),
+    #[error("run {run}: {message}")]
+    InvalidState { run: String, message: String },
+    #[error("run {run}: unknown step {step:?}")]
+    UnknownStep { run: String, step: String },
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
