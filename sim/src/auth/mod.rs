@@ -1,0 +1,163 @@
+//! Entra ID emulation (token endpoint, managed identity) and ARM bearer validation.
+
+pub mod managed_identity;
+pub mod token;
+
+use crate::clock::rfc3339;
+use crate::envelope::ArmError;
+use crate::router::Ctx;
+use crate::world::{TokenInfo, World};
+use serde_json::json;
+
+/// Accepted ARM audiences (besides the sim's own base URL).
+pub const ARM_AUDIENCES: &[&str] = &[
+    "https://management.azure.com",
+    "https://management.core.windows.net",
+    "https://management.chinacloudapi.cn",
+    "https://management.usgovcloudapi.net",
+];
+
+pub fn audience_ok(base: &str, resource: &str) -> bool {
+    let r = resource.trim_end_matches('/');
+    r.eq_ignore_ascii_case(base.trim_end_matches('/'))
+        || ARM_AUDIENCES.iter().any(|a| a.eq_ignore_ascii_case(r))
+}
+
+fn unauthorized(ctx: &Ctx, code: &str, msg: &str, desc: &str) -> ArmError {
+    ArmError::new(401, code, msg).header(
+        "WWW-Authenticate",
+        format!(
+            "Bearer authorization_uri=\"{}/common\", error=\"invalid_token\", error_description=\"{desc}\"",
+            ctx.base
+        ),
+    )
+}
+
+/// Returns the principal (client id) of a valid bearer token.
+pub fn authenticate(w: &World, ctx: &Ctx) -> Result<String, ArmError> {
+    let Some(h) = ctx.header("authorization") else {
+        return Err(unauthorized(
+            ctx,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            "The authentication failed because of missing 'Authorization' header.",
+        ));
+    };
+    let tok = match h.split_once(' ') {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+            t.trim()
+        }
+        _ => return Err(unauthorized(
+            ctx,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+            "The authentication failed because of invalid 'Authorization' header format.",
+        )),
+    };
+    let Some(info) = w.tokens.get(tok) else {
+        return Err(unauthorized(
+            ctx,
+            "InvalidAuthenticationToken",
+            "The access token is invalid.",
+            "The access token is invalid.",
+        ));
+    };
+    if info.expires_at <= ctx.now {
+        return Err(unauthorized(
+            ctx,
+            "ExpiredAuthenticationToken",
+            &format!(
+                "The access token expiry UTC time '{}' is earlier than current UTC time '{}'.",
+                rfc3339(info.expires_at),
+                rfc3339(ctx.now)
+            ),
+            "The access token has expired.",
+        ));
+    }
+    Ok(info.client_id.clone())
+}
+
+/// Mint a JWT-shaped (unsigned) token and remember it.
+pub fn mint(
+    w: &mut World,
+    client_id: &str,
+    tenant_id: &str,
+    audience: &str,
+    now: i64,
+) -> (String, i64) {
+    let life = w.scenario.auth.token_lifetime_secs as i64;
+    let exp = now + life * 1000;
+    let header = b64url(br#"{"typ":"JWT","alg":"none","kid":"sim"}"#);
+    let payload = json!({
+        "aud": audience, "iss": format!("https://sts.windows.net/{tenant_id}/"), "iat": now / 1000,
+        "nbf": now / 1000, "exp": exp / 1000, "appid": client_id, "oid": client_id, "sub": client_id,
+        "tid": tenant_id, "jti": uuid::Uuid::new_v4().to_string(), "ver": "1.0"
+    });
+    let token = format!("{header}.{}.sim", b64url(payload.to_string().as_bytes()));
+    w.tokens.insert(
+        token.clone(),
+        TokenInfo {
+            client_id: client_id.to_string(),
+            tenant_id: tenant_id.to_string(),
+            expires_at: exp,
+        },
+    );
+    // Bound memory: drop tokens expired for a day.
+    let cutoff = now - 86_400_000;
+    w.tokens.retain(|_, t| t.expires_at > cutoff);
+    (token, life)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+pub fn b64url(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len() * 4 / 3 + 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = vec![];
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        } as u32;
+        buf = buf << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn b64_roundtrip() {
+        for s in ["", "a", "ab", "abc", "abcd", "{\"x\":1}"] {
+            assert_eq!(b64url_decode(&b64url(s.as_bytes())).unwrap(), s.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Microsoft.Compute: SKUs, usages, virtual machines, instance view, disks, run commands.
+
+pub mod disks;
+pub mod instance_view;
+pub mod run_commands;
+pub mod skus;
+pub mod usages;
+pub mod vms;

@@ -1,0 +1,467 @@
+//! Managed run commands (`runCommands/{name}` child resource) and the action run command
+//! (`POST …/runCommand`). What the script does is decided by the guest (guest.rs).
+
+use crate::clock::{rfc3339, SimTime};
+use crate::envelope::{fingerprint, get_ci, path, str_ci, ArmError, ArmResult, Resp};
+use crate::guest;
+use crate::lro::{self, Spec};
+use crate::router::Ctx;
+use crate::world::{key, Execution, OpKind, Operation, Outcome, RunCommand, World};
+use serde_json::{json, Value};
+
+pub fn execution_state(e: &Execution, now: SimTime) -> &str {
+    if let Some(c) = e.canceled_at {
+        if c <= now && c < e.end_at {
+            return "Canceled";
+        }
+    }
+    if now < e.start_at {
+        "Pending"
+    } else if now < e.end_at {
+        "Running"
+    } else {
+        &e.final_state
+    }
+}
+
+pub fn render(rc: &RunCommand, now: SimTime, expand: bool) -> Value {
+    let mut props = rc.props.clone();
+    if let Value::Object(m) = &mut props {
+        m.entry("asyncExecution").or_insert(json!(false));
+        m.entry("treatFailureAsDeploymentFailure")
+            .or_insert(json!(false));
+        m.entry("timeoutInSeconds").or_insert(json!(0));
+        m.insert("provisioningState".into(), json!(rc.provisioning));
+    }
+    if expand {
+        let e = &rc.exec;
+        let st = execution_state(e, now);
+        let mut iv = json!({"executionState": st, "executionMessage": "", "statuses": []});
+        if st != "Pending" {
+            iv["startTime"] = json!(rfc3339(e.start_at));
+        }
+        if !matches!(st, "Pending" | "Running") {
+            let end = if st == "Canceled" {
+                e.canceled_at.unwrap_or(e.end_at)
+            } else {
+                e.end_at
+            };
+            iv["endTime"] = json!(rfc3339(end));
+            iv["exitCode"] = json!(if st == "Canceled" { -1 } else { e.exit_code });
+            iv["output"] = json!(if st == "Canceled" {
+                ""
+            } else {
+                e.output.as_str()
+            });
+            iv["error"] = json!(if st == "Canceled" {
+                "Script execution was canceled."
+            } else {
+                e.error.as_str()
+            });
+            iv["executionMessage"] = json!(match st {
+                "Succeeded" => "Execution completed".to_string(),
+                "TimedOut" => "Execution timed out".to_string(),
+                "Canceled" => "Execution was canceled".to_string(),
+                _ => format!("Execution failed with exit code {}", e.exit_code),
+            });
+        }
+        props["instanceView"] = iv;
+    }
+    let mut v = json!({"name": rc.name, "id": rc.id, "type": "Microsoft.Compute/virtualMachines/runCommands", "location": rc.location, "properties": props});
+    if !rc.tags.is_null() {
+        v["tags"] = rc.tags.clone();
+    }
+    v
+}
+
+pub fn render_key(w: &World, k: &str, now: SimTime, expand: bool) -> Option<Value> {
+    w.run_commands.get(k).map(|rc| render(rc, now, expand))
+}
+
+fn vm_or_404<'a>(w: &'a World, ctx: &Ctx) -> Result<&'a crate::world::Vm, ArmError> {
+    let vm_id = ctx.prefix(8);
+    w.vms.get(&key(&vm_id)).ok_or_else(|| ArmError::new(404, "ParentResourceNotFound", format!("Can not perform requested operation on nested resource. Parent resource '{}' not found.", ctx.seg(7))))
+}
+
+pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
+    vm_or_404(w, ctx)?;
+    let id = ctx.prefix(10);
+    let rc = w
+        .run_commands
+        .get(&key(&id))
+        .ok_or_else(|| ArmError::not_found("Microsoft.Compute/virtualMachines/runCommands", &id))?;
+    let expand = ctx
+        .q("$expand")
+        .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
+    Ok(Resp::json(200, &render(rc, ctx.now, expand)))
+}
+
+pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
+    vm_or_404(w, ctx)?;
+    let prefix = format!("{}/", key(&ctx.prefix(9)));
+    let expand = ctx
+        .q("$expand")
+        .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
+    let items: Vec<Value> = w
+        .run_commands
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, rc)| render(rc, ctx.now, expand))
+        .collect();
+    Ok(lro::page(w, ctx, items))
+}
+
+/// `[{name, value}]` arrays to pairs.
+fn pairs(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    let n = str_ci(p, "name")?.to_string();
+                    let val = match get_ci(p, "value") {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(x) => x.to_string(),
+                        None => String::new(),
+                    };
+                    Some((n, val))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn put(w: &mut World, ctx: &Ctx) -> ArmResult {
+    let vm = vm_or_404(w, ctx)?.clone();
+    let id = format!("{}/runCommands/{}", vm.id, ctx.seg(9));
+    let k = key(&ctx.prefix(10));
+    let body = ctx.json_body()?;
+    if vm.provisioning != "Succeeded" {
+        return Err(ArmError::conflict(
+            "OperationNotAllowed",
+            format!(
+                "Run commands cannot be run on VM '{}' while its provisioning state is {}.",
+                vm.name, vm.provisioning
+            ),
+        ));
+    }
+    let props = get_ci(&body, "properties").cloned().ok_or_else(|| {
+        ArmError::bad_request(
+            "InvalidParameter",
+            "Required parameter 'properties' is missing.",
+        )
+        .target("properties")
+    })?;
+    let source = get_ci(&props, "source").cloned().unwrap_or(json!({}));
+    let kinds = ["script", "scriptUri", "commandId"]
+        .iter()
+        .filter(|f| str_ci(&source, f).is_some_and(|s| !s.is_empty()))
+        .count();
+    if kinds != 1 {
+        return Err(ArmError::bad_request(
+            "InvalidParameter",
+            "Exactly one of source.script, source.scriptUri or source.commandId must be specified.",
+        )
+        .target("properties.source"));
+    }
+    let hash = fingerprint(&body);
+    let existing = w.run_commands.get(&k).cloned();
+    if let Some(ex) = &existing {
+        let running = matches!(execution_state(&ex.exec, ctx.now), "Pending" | "Running");
+        if ex.body_hash == hash {
+            let r = Resp::json(200, &render(ex, ctx.now, false));
+            return Ok(
+                match ex
+                    .op
+                    .as_ref()
+                    .filter(|o| w.ops.get(*o).is_some_and(|o| !o.finished))
+                {
+                    Some(op) => lro::with_headers(r, w, ctx, op, true),
+                    None => r,
+                },
+            );
+        }
+        if running {
+            return Err(ArmError::conflict("OperationNotAllowed", format!("Run command '{}' is still executing on VM '{}'; wait for it to finish or delete it first.", ex.name, vm.name)));
+        }
+    }
+    let mut params = pairs(get_ci(&props, "parameters"));
+    params.extend(pairs(get_ci(&props, "protectedParameters")));
+    let script = str_ci(&source, "script").unwrap_or("").to_string();
+    let result = guest::evaluate(w, &vm, &script, str_ci(&source, "commandId"), &params);
+    let agent_at = vm.agent_ready_at.unwrap_or(ctx.now);
+    let start_at = agent_at.max(ctx.now) + 2_000;
+    let timeout = get_ci(&props, "timeoutInSeconds")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    let dur = (result.secs * 1000.0) as i64;
+    let (end_at, final_state, exit_code, error) = if timeout > 0 && dur > timeout * 1000 {
+        (
+            start_at + timeout * 1000,
+            "TimedOut".to_string(),
+            -1,
+            format!("Script execution timed out after {timeout} seconds."),
+        )
+    } else if result.exit_code == 0 {
+        (
+            start_at + dur,
+            "Succeeded".to_string(),
+            0,
+            result.error.clone(),
+        )
+    } else {
+        (
+            start_at + dur,
+            "Failed".to_string(),
+            result.exit_code,
+            result.error.clone(),
+        )
+    };
+    let treat = get_ci(&props, "treatFailureAsDeploymentFailure")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let async_exec = get_ci(&props, "asyncExecution")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let mut props_out = props.clone();
+    if let Value::Object(m) = &mut props_out {
+        m.retain(|k2, _| {
+            !k2.eq_ignore_ascii_case("protectedParameters")
+                && !k2.eq_ignore_ascii_case("runAsPassword")
+                && !k2.eq_ignore_ascii_case("provisioningState")
+                && !k2.eq_ignore_ascii_case("instanceView")
+        });
+    }
+    let ends = if async_exec { start_at } else { end_at };
+    let outcome = match &ctx.lro_fault {
+        Some(o) => o.clone(),
+        None if treat && final_state != "Succeeded" => Outcome::Failed { code: "VMExtensionProvisioningError".into(), message: format!("VM has reported a failure when processing extension '{}' (publisher 'Microsoft.CPlat.Core' and type 'RunCommandHandlerWindows'). Error message: '{error}'.", ctx.seg(9)), status: 200 },
+        None => Outcome::Succeeded,
+    };
+    let secs = ((ends - ctx.now) as f64 / 1000.0).max(0.0) / ctx.slow.max(0.0001);
+    let op = lro::start_with(
+        w,
+        ctx,
+        Spec {
+            provider: "Microsoft.Compute",
+            kind: OpKind::RunCommandPut,
+            sub: ctx.seg(1),
+            location: &vm.location,
+            target: &k,
+            target_id: &id,
+            secs,
+        },
+        outcome,
+    );
+    if let Some(ex) = &existing {
+        guest::cancel_registrations_for_rc(w, &key(&ex.id), ctx.now);
+    }
+    let rc = RunCommand {
+        id: existing
+            .as_ref()
+            .map(|e| e.id.clone())
+            .unwrap_or(id.clone()),
+        name: existing
+            .as_ref()
+            .map(|e| e.name.clone())
+            .unwrap_or(ctx.seg(9).to_string()),
+        vm_key: key(&vm.id),
+        location: str_ci(&body, "location")
+            .unwrap_or(&vm.location)
+            .to_string(),
+        tags: get_ci(&body, "tags").cloned().unwrap_or(Value::Null),
+        props: props_out,
+        provisioning: if existing.is_some() {
+            "Updating".into()
+        } else {
+            "Creating".into()
+        },
+        body_hash: hash,
+        exec: Execution {
+            start_at,
+            end_at,
+            exit_code,
+            output: result.output.clone(),
+            error,
+            final_state: final_state.clone(),
+            canceled_at: None,
+        },
+        op: Some(op.clone()),
+    };
+    if final_state == "Succeeded" {
+        if let Some((vault, fabric)) = &result.registration {
+            guest::schedule_registration(w, vault, fabric, &k, &vm, end_at);
+        }
+    }
+    let status = if existing.is_some() { 200 } else { 201 };
+    let r = Resp::json(status, &render(&rc, ctx.now, false));
+    w.run_commands.insert(k, rc);
+    Ok(lro::with_headers(r, w, ctx, &op, true))
+}
+
+pub fn on_put_done(w: &mut World, op: &Operation, _at: SimTime) {
+    if let Some(rc) = w.run_commands.get_mut(&op.target) {
+        if rc.op.as_deref() == Some(op.id.as_str()) {
+            rc.op = None;
+            rc.provisioning = match op.outcome {
+                Outcome::Succeeded => "Succeeded".into(),
+                Outcome::Failed { .. } => "Failed".into(),
+                Outcome::Canceled => "Canceled".into(),
+            };
+        }
+    }
+}
+
+/// Stop a running script (DELETE of the run command, or the VM going away).
+pub fn cancel_execution(w: &mut World, k: &str, now: SimTime) {
+    if let Some(rc) = w.run_commands.get_mut(k) {
+        if now < rc.exec.end_at && rc.exec.canceled_at.is_none() {
+            rc.exec.canceled_at = Some(now);
+        }
+        if let Some(op) = rc.op.clone() {
+            lro::cancel(w, &op);
+        }
+    }
+    crate::guest::cancel_registrations_for_rc(w, k, now);
+}
+
+pub fn delete(w: &mut World, ctx: &Ctx) -> ArmResult {
+    vm_or_404(w, ctx)?;
+    let k = key(&ctx.prefix(10));
+    let Some(rc) = w.run_commands.get(&k).cloned() else {
+        return Ok(Resp::empty(204));
+    };
+    if let Some(op) = rc
+        .op
+        .as_ref()
+        .and_then(|o| w.ops.get(o))
+        .filter(|o| !o.finished && o.kind == OpKind::RunCommandDelete)
+        .cloned()
+    {
+        return Ok(lro::with_headers(Resp::empty(202), w, ctx, &op.id, true));
+    }
+    cancel_execution(w, &k, ctx.now);
+    let secs = w.timings().run_command_delete_secs;
+    let loc = w
+        .vms
+        .get(&rc.vm_key)
+        .map(|v| v.location.clone())
+        .unwrap_or(rc.location.clone());
+    let op = lro::start(
+        w,
+        ctx,
+        Spec {
+            provider: "Microsoft.Compute",
+            kind: OpKind::RunCommandDelete,
+            sub: ctx.seg(1),
+            location: &loc,
+            target: &k,
+            target_id: &rc.id,
+            secs,
+        },
+    );
+    if let Some(r) = w.run_commands.get_mut(&k) {
+        r.provisioning = "Deleting".into();
+        r.op = Some(op.clone());
+    }
+    Ok(lro::with_headers(Resp::empty(202), w, ctx, &op, true))
+}
+
+pub fn on_delete_done(w: &mut World, op: &Operation, _at: SimTime) {
+    if op.outcome == Outcome::Succeeded {
+        w.run_commands.remove(&op.target);
+    }
+}
+
+fn last_bytes(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_string();
+    }
+    let mut start = s.len() - n;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    s[start..].to_string()
+}
+
+/// `POST …/virtualMachines/{vm}/runCommand` (v1 action): one at a time, ≥ 20 s, no exit code.
+pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
+    let vm_id = ctx.prefix(8);
+    let vk = key(&vm_id);
+    let vm = w
+        .vms
+        .get(&vk)
+        .cloned()
+        .ok_or_else(|| ArmError::not_found("Microsoft.Compute/virtualMachines", &vm_id))?;
+    let body = ctx.json_body()?;
+    let Some(command_id) = str_ci(&body, "commandId").map(|s| s.to_string()) else {
+        return Err(ArmError::bad_request(
+            "InvalidParameter",
+            "Required parameter 'commandId' is missing (null).",
+        )
+        .target("commandId"));
+    };
+    if !crate::compute::vms::agent_ready(&vm, ctx.now) || vm.running_at.is_none_or(|t| t > ctx.now)
+    {
+        return Err(ArmError::conflict("OperationNotAllowed", format!("Run command can only be executed on a running VM whose VM agent is Ready; VM '{}' is not.", vm.name)));
+    }
+    if vm
+        .action_run
+        .as_ref()
+        .and_then(|o| w.ops.get(o))
+        .is_some_and(|o| !o.finished)
+    {
+        return Err(ArmError::conflict("Conflict", "Run command extension execution is in progress. Please wait for completion before invoking a run command."));
+    }
+    let script: String = get_ci(&body, "script")
+        .and_then(|s| s.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let params = pairs(get_ci(&body, "parameters"));
+    let result = guest::evaluate(w, &vm, &script, Some(&command_id), &params);
+    let secs = result.secs.max(20.0);
+    let stdout = last_bytes(&result.output, 4096);
+    let stderr = last_bytes(&result.error, 4096);
+    let op = lro::start(
+        w,
+        ctx,
+        Spec {
+            provider: "Microsoft.Compute",
+            kind: OpKind::RunCommandAction,
+            sub: ctx.seg(1),
+            location: &vm.location,
+            target: &vk,
+            target_id: &vm.id,
+            secs,
+        },
+    );
+    if let Some(o) = w.ops.get_mut(&op) {
+        o.result = Some(json!({"value": [
+            {"code": "ComponentStatus/StdOut/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "message": stdout},
+            {"code": "ComponentStatus/StdErr/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "message": stderr},
+        ]}));
+    }
+    if result.exit_code == 0 {
+        if let Some((vault, fabric)) = &result.registration {
+            let end = ctx.now + (secs * 1000.0) as i64;
+            guest::schedule_registration(w, vault, fabric, "", &vm, end);
+        }
+    }
+    if let Some(v) = w.vms.get_mut(&vk) {
+        v.action_run = Some(op.clone());
+    }
+    let _ = path;
+    Ok(lro::with_headers(Resp::empty(202), w, ctx, &op, true))
+}
+
+pub fn on_action_done(w: &mut World, op: &Operation, _at: SimTime) {
+    if let Some(vm) = w.vms.get_mut(&op.target) {
+        if vm.action_run.as_deref() == Some(op.id.as_str()) {
+            vm.action_run = None;
+        }
+    }
+}

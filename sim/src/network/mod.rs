@@ -1,0 +1,5 @@
+//! Microsoft.Network: virtual networks, subnets, IP availability, network interfaces.
+
+pub mod ip;
+pub mod nics;
+pub mod vnets;

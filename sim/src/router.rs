@@ -1,0 +1,275 @@
+//! Request context and case-insensitive route matching. Paths are matched lowercased; the
+//! caller's original segments are kept so ids we mint preserve their casing.
+
+use crate::envelope::ArmError;
+use crate::world::Outcome;
+use bytes::Bytes;
+use serde_json::Value;
+
+pub struct Ctx {
+    pub method: String,
+    pub segs: Vec<String>,
+    pub lsegs: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+    pub now: i64,
+    pub base: String,
+    pub principal: Option<String>,
+    /// Set by a `fail_operation` fault: the LRO this request starts ends this way.
+    pub lro_fault: Option<Outcome>,
+    /// Set by a `slow_provisioning` fault.
+    pub slow: f64,
+}
+
+impl Ctx {
+    pub fn q(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn api_version(&self) -> &str {
+        self.q("api-version").unwrap_or("")
+    }
+    /// `/seg0/seg1/.../seg{n-1}` in the caller's casing.
+    pub fn prefix(&self, n: usize) -> String {
+        let n = n.min(self.segs.len());
+        format!("/{}", self.segs[..n].join("/"))
+    }
+    pub fn seg(&self, i: usize) -> &str {
+        self.segs.get(i).map(|s| s.as_str()).unwrap_or("")
+    }
+    pub fn json_body(&self) -> Result<Value, ArmError> {
+        if self.body.is_empty() {
+            return Err(ArmError::invalid_body(
+                "The request content was invalid and could not be deserialized: 'Missing request body.'",
+            ));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ArmError::invalid_body(format!(
+                "The request content was invalid and could not be deserialized: '{e}'."
+            ))
+        })
+    }
+    /// Optional JSON body (POST actions may have none).
+    pub fn json_body_opt(&self) -> Result<Value, ArmError> {
+        if self.body.iter().all(|b| b.is_ascii_whitespace()) {
+            Ok(Value::Null)
+        } else {
+            self.json_body()
+        }
+    }
+    /// Absolute URL of this request's path with a replaced query.
+    pub fn url_with_query(&self, query: &[(String, String)]) -> String {
+        let path: Vec<String> = self
+            .segs
+            .iter()
+            .map(|s| percent_encoding::utf8_percent_encode(s, SEG).to_string())
+            .collect();
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in query {
+            ser.append_pair(k, v);
+        }
+        format!("{}/{}?{}", self.base, path.join("/"), ser.finish())
+    }
+}
+
+const SEG: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'?')
+    .add(b'/')
+    .add(b'%');
+
+/// The provider area a route belongs to (selects its api-version set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Resources,
+    Skus,
+    Compute,
+    Disks,
+    Network,
+    RecoveryServices,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Subscription,
+    ResourceGroup,
+    Skus,
+    Usages,
+    ComputeOperation,
+    NetworkOperation,
+    VnetList,
+    Vnet,
+    SubnetList,
+    Subnet,
+    CheckIp,
+    NicList,
+    Nic,
+    NicOperationResult,
+    VmList,
+    Vm,
+    InstanceView,
+    RunCommandAction,
+    RunCommandList,
+    RunCommand,
+    DiskList,
+    Disk,
+    FabricList,
+    Fabric,
+    ReassociateGateway,
+    ContainerItemList,
+    ProtectedItem,
+    ItemAction,
+    ItemOperationResult,
+    VaultItemList,
+    JobList,
+    Job,
+    JobCancel,
+    AsrOperationStatus,
+}
+
+impl Route {
+    pub fn area(self) -> Area {
+        use Route::*;
+        match self {
+            Subscription | ResourceGroup => Area::Resources,
+            Skus => Area::Skus,
+            Usages | ComputeOperation | VmList | Vm | InstanceView | RunCommandAction
+            | RunCommandList | RunCommand => Area::Compute,
+            DiskList | Disk => Area::Disks,
+            NetworkOperation | VnetList | Vnet | SubnetList | Subnet | CheckIp | NicList | Nic
+            | NicOperationResult => Area::Network,
+            _ => Area::RecoveryServices,
+        }
+    }
+
+    /// Coarse resource-type name for the journal (`PUT networkInterfaces`).
+    pub fn type_name(self) -> &'static str {
+        use Route::*;
+        match self {
+            Subscription => "subscriptions",
+            ResourceGroup => "resourceGroups",
+            Skus => "skus",
+            Usages => "usages",
+            ComputeOperation | NetworkOperation => "operations",
+            VnetList | Vnet => "virtualNetworks",
+            SubnetList | Subnet => "subnets",
+            CheckIp => "CheckIPAddressAvailability",
+            NicList | Nic => "networkInterfaces",
+            NicOperationResult => "networkInterfaces/operationResults",
+            VmList | Vm => "virtualMachines",
+            InstanceView => "instanceView",
+            RunCommandAction => "runCommand",
+            RunCommandList | RunCommand => "runCommands",
+            DiskList | Disk => "disks",
+            FabricList | Fabric => "replicationFabrics",
+            ReassociateGateway => "reassociateGateway",
+            ContainerItemList | ProtectedItem | VaultItemList => "replicationProtectedItems",
+            ItemAction => "replicationProtectedItems/action",
+            ItemOperationResult => "operationresults",
+            JobList | Job => "replicationJobs",
+            JobCancel => "replicationJobs/cancel",
+            AsrOperationStatus => "replicationOperationStatus",
+        }
+    }
+}
+
+/// Match lowercased segments against the ARM routes we serve.
+pub fn route(l: &[String]) -> Option<Route> {
+    let v: Vec<&str> = l.iter().map(|s| s.as_str()).collect();
+    use Route::*;
+    let r = match v.as_slice() {
+        ["subscriptions", _] => Subscription,
+        ["subscriptions", _, "resourcegroups", _] => ResourceGroup,
+        ["subscriptions", _, "providers", "microsoft.compute", "skus"] => Skus,
+        ["subscriptions", _, "providers", "microsoft.compute", "locations", _, "usages"] => Usages,
+        ["subscriptions", _, "providers", "microsoft.compute", "locations", _, "operations", _] => {
+            ComputeOperation
+        }
+        ["subscriptions", _, "providers", "microsoft.network", "locations", _, "operations" | "operationresults", _] => {
+            NetworkOperation
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.network", rest @ ..] => {
+            match rest {
+                ["virtualnetworks"] => VnetList,
+                ["virtualnetworks", _] => Vnet,
+                ["virtualnetworks", _, "subnets"] => SubnetList,
+                ["virtualnetworks", _, "subnets", _] => Subnet,
+                ["virtualnetworks", _, "checkipaddressavailability"] => CheckIp,
+                ["networkinterfaces"] => NicList,
+                ["networkinterfaces", _] => Nic,
+                ["networkinterfaces", _, "operationresults", _] => NicOperationResult,
+                _ => return None,
+            }
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.compute", rest @ ..] => {
+            match rest {
+                ["virtualmachines"] => VmList,
+                ["virtualmachines", _] => Vm,
+                ["virtualmachines", _, "instanceview"] => InstanceView,
+                ["virtualmachines", _, "runcommand"] => RunCommandAction,
+                ["virtualmachines", _, "runcommands"] => RunCommandList,
+                ["virtualmachines", _, "runcommands", _] => RunCommand,
+                ["disks"] => DiskList,
+                ["disks", _] => Disk,
+                _ => return None,
+            }
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.recoveryservices", "vaults", _, rest @ ..] => {
+            match rest {
+                ["replicationfabrics"] => FabricList,
+                ["replicationfabrics", _] => Fabric,
+                ["replicationfabrics", _, "reassociategateway"] => ReassociateGateway,
+                ["replicationfabrics", _, "replicationprotectioncontainers", _, "replicationprotecteditems"] => {
+                    ContainerItemList
+                }
+                ["replicationfabrics", _, "replicationprotectioncontainers", _, "replicationprotecteditems", _] => {
+                    ProtectedItem
+                }
+                ["replicationfabrics", _, "replicationprotectioncontainers", _, "replicationprotecteditems", _, "reprotect" | "unplannedfailover" | "failovercommit"] => {
+                    ItemAction
+                }
+                ["replicationfabrics", _, "replicationprotectioncontainers", _, "replicationprotecteditems", _, "operationresults", _] => {
+                    ItemOperationResult
+                }
+                ["replicationprotecteditems"] => VaultItemList,
+                ["replicationjobs"] => JobList,
+                ["replicationjobs", _] => Job,
+                ["replicationjobs", _, "cancel"] => JobCancel,
+                ["replicationoperationstatus", _] => AsrOperationStatus,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn r(p: &str) -> Option<Route> {
+        let l: Vec<String> = p
+            .trim_matches('/')
+            .split('/')
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        route(&l)
+    }
+    #[test]
+    fn routes_case_insensitively() {
+        assert_eq!(
+            r("/Subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"),
+            Some(Route::Vm)
+        );
+        assert_eq!(r("/subscriptions/x/resourcegroups/rg/providers/microsoft.network/virtualNetworks/v/CheckIPAddressAvailability"), Some(Route::CheckIp));
+        assert_eq!(r("/subscriptions/x/providers/Microsoft.Compute/nope"), None);
+    }
+}
