@@ -41,7 +41,7 @@ pub fn render(w: &World, vm: &Vm, now: SimTime) -> Value {
         .map(|d| json!({"name": d.name, "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "time": rfc3339(vm.time_created)}]}))
         .collect();
     let mut v = json!({
-        "platformUpdateDomain": 0, "platformFaultDomain": 0,
+        "platformUpdateDomain": 0, "platformFaultDomain": 0, "isVMInStandbyPool": false,
         "hyperVGeneration": if vm.gen2 { "V2" } else { "V1" },
         "disks": disks, "statuses": [prov, power],
     });
