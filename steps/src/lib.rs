@@ -1,1 +1,4 @@
-//! failback-steps: see ../shared/DESIGN.md section 2.
+//! failback-steps: a small ARM client (Entra ID credentials, retries, throttling, long-running
+//! operations) and the seven failback steps built on it. Knows nothing of the store.
+
+pub mod secrets;
