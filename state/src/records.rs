@@ -190,24 +190,52 @@ impl StepRecord {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     RunCreated,
-    StepStarted { attempt: u32 },
-    StepSucceeded { attempt: u32 },
-    StepWaiting { attempt: u32, wake_at: Millis },
-    StepRetryScheduled { attempt: u32, wake_at: Millis, reason: String },
-    StepFailed { attempt: u32, code: String, message: String },
-    StepCompensating { attempt: u32 },
+    StepStarted {
+        attempt: u32,
+    },
+    StepSucceeded {
+        attempt: u32,
+    },
+    StepWaiting {
+        attempt: u32,
+        wake_at: Millis,
+    },
+    StepRetryScheduled {
+        attempt: u32,
+        wake_at: Millis,
+        reason: String,
+    },
+    StepFailed {
+        attempt: u32,
+        code: String,
+        message: String,
+    },
+    StepCompensating {
+        attempt: u32,
+    },
     StepCompensated,
     StepSkipped,
     StepReset,
-    RunWaiting { wake_at: Millis },
+    RunWaiting {
+        wake_at: Millis,
+    },
     RunSucceeded,
-    RunFailed { step_id: String, message: String },
+    RunFailed {
+        step_id: String,
+        message: String,
+    },
     RunPaused,
     RunResumed,
-    RunCancelRequested { compensate: bool },
+    RunCancelRequested {
+        compensate: bool,
+    },
     RunCancelled,
-    RunRetried { from: Option<String> },
-    Signal { name: String },
+    RunRetried {
+        from: Option<String>,
+    },
+    Signal {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
