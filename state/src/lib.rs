@@ -3,22 +3,28 @@
 //! Layers, bottom up:
 //! - [`store`]: the narrow [`Store`] trait (get, scan, atomic durable batch, export/import).
 //! - [`sled_store`]: its sled 0.34.7 implementation with one group-committing writer thread.
+//! - [`dump`]: whole-store dump files (`StateStore::export_to` / `import_from`).
 //! - [`mem_store`]: an in-memory implementation for unit tests of the layers above.
 //! - [`codec`]: `[codec u8][schema u16][MessagePack named fields]` envelopes with upgrades.
 //! - [`records`]: the record types; [`state_store`]: the typed API the engine uses.
 
 pub mod codec;
+mod committer;
+pub mod dump;
+mod durable;
 pub mod error;
 pub mod keys;
+pub mod lock;
 pub mod mem_store;
 pub mod records;
 pub mod sled_store;
 pub mod state_store;
 pub mod store;
 
+pub use committer::CommitStats;
 pub use error::{CodecError, StoreError};
 pub use mem_store::MemStore;
 pub use records::*;
 pub use sled_store::{SledStore, SledStoreOptions};
 pub use state_store::{RunFilter, StateStore, Txn};
-pub use store::{Batch, BatchOp, CommitTicket, Store};
+pub use store::{Batch, BatchOp, CommitTicket, Entry, Store};

@@ -1,6 +1,6 @@
 //! In-memory [`Store`] for tests of the layers above: same semantics, no durability.
 
-use crate::store::{Batch, BatchOp, CommitTicket, Store};
+use crate::store::{Batch, BatchOp, CommitTicket, Entry, Store};
 use crate::StoreError;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -25,7 +25,7 @@ impl Store for MemStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().get(key).cloned())
     }
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         Ok(self
             .lock()
             .range(prefix.to_vec()..)
@@ -33,7 +33,7 @@ impl Store for MemStore {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
-    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
         Ok(self
             .lock()
             .range(prefix.to_vec()..)
@@ -55,7 +55,7 @@ impl Store for MemStore {
         }
         CommitTicket::ready(Ok(()))
     }
-    fn export(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn export(&self) -> Result<Vec<Entry>, StoreError> {
         Ok(self
             .lock()
             .iter()

@@ -1,16 +1,46 @@
-//! sled 0.34.7 backend. PLACEHOLDER: synchronous flush per commit; the group committer,
-//! fdatasync, lock detection and format check replace this.
+//! sled 0.34.7 backend. One committer thread ([`crate::committer`]) owns every write and
+//! group-commits; reads go straight to sled and may see a batch that is applied but not yet
+//! acknowledged (durable a moment later, or lost with the whole group on a failed sync).
 
-use crate::store::{Batch, BatchOp, CommitTicket, Store};
-use crate::StoreError;
+use crate::codec::{self, STORE_FORMAT_VERSION};
+use crate::committer::{CommitStats, Committer, Request, Stats};
+use crate::durable::DurableFiles;
+use crate::lock;
+use crate::records::MetaRecord;
+use crate::store::{Batch, CommitTicket, Entry, Store};
+use crate::{keys, CodecError, StoreError};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::JoinHandle;
 
-#[derive(Debug, Clone, Default)]
-pub struct SledStoreOptions {}
+#[derive(Debug, Clone)]
+pub struct SledStoreOptions {
+    /// fdatasync after every group flush. `false` leaves only sled's `sync_file_range`
+    /// (survives kill -9, not power loss): for benchmarks, never for real runs.
+    pub sync: bool,
+    /// Most batches one group commit takes.
+    pub max_group_batches: usize,
+    /// A group stops taking batches once it holds this many key + value bytes.
+    pub max_group_bytes: usize,
+}
+
+impl Default for SledStoreOptions {
+    fn default() -> Self {
+        Self {
+            sync: true,
+            max_group_batches: 4096,
+            max_group_bytes: 8 << 20,
+        }
+    }
+}
 
 pub struct SledStore {
     db: sled::Db,
     path: PathBuf,
+    tx: RwLock<Option<Sender<Request>>>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<Stats>,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -18,26 +48,179 @@ fn backend(e: sled::Error) -> StoreError {
 }
 
 impl SledStore {
-    pub fn open(dir: &Path, _opts: SledStoreOptions) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).open().map_err(backend)?;
+    /// Open (or create) the store in `dir`. Fails with [`StoreError::Locked`] when another
+    /// process (or another handle in this one) has it open, and with
+    /// [`StoreError::NewerFormat`] when a newer release wrote it.
+    pub fn open(dir: &Path, opts: SledStoreOptions) -> Result<Self, StoreError> {
+        let path = dir.to_path_buf();
+        let open_err = |message: String| StoreError::Open {
+            path: path.clone(),
+            message,
+        };
+        // The committer syncs after each group; sled's periodic flusher would only add fsyncs.
+        let db = match sled::Config::new().path(dir).flush_every_ms(None).open() {
+            Ok(db) => db,
+            Err(e) if lock::is_lock_error(&e) => {
+                return Err(StoreError::Locked {
+                    path: dir.to_path_buf(),
+                    holder: lock::read_owner(dir).map(|o| o.describe()),
+                })
+            }
+            Err(e) => return Err(open_err(e.to_string())),
+        };
+        lock::write_owner(dir);
+        let prepared = DurableFiles::open(dir)
+            .map_err(|e| open_err(format!("cannot sync the store files: {e}")))
+            .and_then(|mut files| {
+                if check_meta(&db, dir)? {
+                    write_meta(&db, &mut files, opts.sync, dir)?;
+                }
+                Ok(files)
+            });
+        let files = match prepared {
+            Ok(files) => files,
+            Err(e) => {
+                lock::remove_owner(dir);
+                return Err(e);
+            }
+        };
+
+        let (tx, rx) = mpsc::channel();
+        let stats = Arc::new(Stats::default());
+        let committer = Committer {
+            db: db.clone(),
+            rx,
+            files,
+            sync: opts.sync,
+            max_group_batches: opts.max_group_batches.max(1),
+            max_group_bytes: opts.max_group_bytes.max(1),
+            stats: stats.clone(),
+            poisoned: None,
+        };
+        let handle = std::thread::Builder::new()
+            .name("failback-state-committer".into())
+            .spawn(move || committer.run())
+            .inspect_err(|_| lock::remove_owner(dir))?;
         Ok(Self {
             db,
-            path: dir.to_path_buf(),
+            path,
+            tx: RwLock::new(Some(tx)),
+            committer: Mutex::new(Some(handle)),
+            stats,
         })
     }
+
+    /// Commit counters since open, for metrics.
+    pub fn stats(&self) -> CommitStats {
+        self.stats.snapshot()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stop taking commits, let the committer finish every queued one, and join it. Later
+    /// submits fail with [`StoreError::Closed`]; reads keep working until drop. Idempotent.
+    pub fn close(&self) -> Result<(), StoreError> {
+        // Dropping the only sender ends the committer once it has drained the queue.
+        drop(
+            self.tx
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let handle = self
+            .committer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match handle.map(JoinHandle::join) {
+            Some(Err(_)) => Err(StoreError::Backend("the committer thread panicked".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, path = %self.path.display(), "closing the state store");
+        }
+        lock::remove_owner(&self.path);
+    }
+}
+
+/// `Ok(true)` when the store has no meta record yet.
+fn check_meta(db: &sled::Db, dir: &Path) -> Result<bool, StoreError> {
+    let Some(bytes) = db.get(keys::META).map_err(backend)? else {
+        return Ok(true);
+    };
+    let newer = |found| StoreError::NewerFormat {
+        path: dir.to_path_buf(),
+        found,
+        supported: STORE_FORMAT_VERSION,
+    };
+    match codec::decode::<MetaRecord>(&bytes) {
+        Ok(meta) if meta.format_version > STORE_FORMAT_VERSION => Err(newer(meta.format_version)),
+        Ok(_) => Ok(false),
+        Err(CodecError::NewerSchema { .. }) => Err(newer(probe_format_version(&bytes))),
+        Err(source) => Err(StoreError::Codec {
+            key: "meta".into(),
+            source,
+        }),
+    }
+}
+
+/// The format version in a meta record of a newer schema, if its `format_version` field is
+/// still readable; otherwise "newer than ours" is all we know.
+fn probe_format_version(bytes: &[u8]) -> u32 {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        format_version: u32,
+    }
+    bytes
+        .get(3..)
+        .and_then(|body| rmp_serde::from_slice::<Probe>(body).ok())
+        .map(|p| p.format_version)
+        .unwrap_or(STORE_FORMAT_VERSION + 1)
+}
+
+fn write_meta(
+    db: &sled::Db,
+    files: &mut DurableFiles,
+    sync: bool,
+    dir: &Path,
+) -> Result<(), StoreError> {
+    let meta = MetaRecord {
+        format_version: STORE_FORMAT_VERSION,
+        created_by: format!("failback-state {}", env!("CARGO_PKG_VERSION")),
+    };
+    let bytes = codec::encode(&meta).map_err(|source| StoreError::Codec {
+        key: "meta".into(),
+        source,
+    })?;
+    db.insert(keys::META, bytes).map_err(backend)?;
+    db.flush().map_err(backend)?;
+    if sync {
+        files.sync().map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            message: format!("cannot sync the meta record: {e}"),
+        })?;
+    }
+    Ok(())
 }
 
 impl Store for SledStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db.get(key).map_err(backend)?.map(|v| v.to_vec()))
     }
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         self.db
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
             .collect()
     }
-    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
         self.db
             .scan_prefix(prefix)
             .next_back()
@@ -46,21 +229,17 @@ impl Store for SledStore {
             .map_err(backend)
     }
     fn submit(&self, batch: Batch) -> CommitTicket {
-        let mut b = sled::Batch::default();
-        for op in batch.ops {
-            match op {
-                BatchOp::Put(k, v) => b.insert(k, v),
-                BatchOp::Delete(k) => b.remove(k),
-            }
+        let tx = self.tx.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(tx) = tx.as_ref() else {
+            return CommitTicket::ready(Err(StoreError::Closed));
+        };
+        let (ack, rx) = tokio::sync::oneshot::channel();
+        if tx.send(Request::new(batch, ack)).is_err() {
+            return CommitTicket::ready(Err(StoreError::Closed));
         }
-        let r = self
-            .db
-            .apply_batch(b)
-            .and_then(|_| self.db.flush().map(|_| ()))
-            .map_err(backend);
-        CommitTicket::ready(r)
+        CommitTicket::pending(rx)
     }
-    fn export(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn export(&self) -> Result<Vec<Entry>, StoreError> {
         self.db
             .iter()
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
@@ -68,5 +247,11 @@ impl Store for SledStore {
     }
     fn location(&self) -> String {
         self.path.display().to_string()
+    }
+    fn commit_stats(&self) -> Option<CommitStats> {
+        Some(self.stats())
+    }
+    fn close(&self) -> Result<(), StoreError> {
+        SledStore::close(self)
     }
 }

@@ -107,8 +107,23 @@ impl StateStore {
 
     /// Open (or create) the sled store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let store = crate::SledStore::open(dir, crate::SledStoreOptions::default())?;
+        Self::open_with(dir, crate::SledStoreOptions::default())
+    }
+
+    /// [`StateStore::open`] with explicit options.
+    pub fn open_with(dir: &Path, opts: crate::SledStoreOptions) -> Result<Self, StoreError> {
+        let store = crate::SledStore::open(dir, opts)?;
         Ok(Self::new(Arc::new(store)))
+    }
+
+    /// Group-commit counters of the backend, when it keeps them.
+    pub fn commit_stats(&self) -> Option<crate::CommitStats> {
+        self.store.commit_stats()
+    }
+
+    /// Finish queued commits and refuse new ones; see [`Store::close`].
+    pub fn close(&self) -> Result<(), StoreError> {
+        self.store.close()
     }
 
     pub fn in_memory() -> Self {

@@ -6,6 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// A key and its value, as scans and exports return them.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// One write in a [`Batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchOp {
@@ -89,16 +92,16 @@ pub trait Store: Send + Sync + 'static {
     /// The value at `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every entry whose key starts with `prefix`, in key order.
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
     /// The entry with the greatest key that starts with `prefix`.
-    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError>;
     /// Queue `batch`; the ticket resolves once it is applied atomically and durable.
     /// Batches submitted concurrently may share one flush (group commit).
     fn submit(&self, batch: Batch) -> CommitTicket;
     /// Every entry, in key order (backup, migration, golden fixtures).
-    fn export(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn export(&self) -> Result<Vec<Entry>, StoreError>;
     /// Write `entries` as one durable batch (into an empty or existing store).
-    fn import(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
+    fn import(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
         let mut batch = Batch::new();
         for (k, v) in entries {
             batch.put(k, v);
@@ -107,4 +110,12 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Where the store lives, for messages (`":memory:"` for in-memory stores).
     fn location(&self) -> String;
+    /// Group-commit counters, for backends that have them (metrics).
+    fn commit_stats(&self) -> Option<crate::CommitStats> {
+        None
+    }
+    /// Finish queued commits and refuse new ones (clean shutdown). Reads keep working.
+    fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -1,0 +1,217 @@
+//! The single writer of a [`crate::SledStore`]: takes every queued batch, applies them as one
+//! sled batch, flushes, fdatasyncs, then acknowledges them together (group commit).
+
+use crate::durable::DurableFiles;
+use crate::store::{Batch, BatchOp};
+use crate::StoreError;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// One submitted batch waiting for the committer.
+pub(crate) struct Request {
+    pub batch: Batch,
+    pub ops: usize,
+    pub bytes: usize,
+    pub submitted: Instant,
+    pub ack: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl Request {
+    pub fn new(batch: Batch, ack: oneshot::Sender<Result<(), StoreError>>) -> Self {
+        let bytes = batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                BatchOp::Put(k, v) => k.len() + v.len(),
+                BatchOp::Delete(k) => k.len(),
+            })
+            .sum();
+        Self {
+            ops: batch.ops.len(),
+            batch,
+            bytes,
+            submitted: Instant::now(),
+            ack,
+        }
+    }
+}
+
+/// A snapshot of the committer's counters (see [`crate::SledStore::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Batches acknowledged as durable.
+    pub commits: u64,
+    /// Batches acknowledged with an error.
+    pub failed_commits: u64,
+    /// Groups written: one apply + flush + fdatasync each.
+    pub groups: u64,
+    /// Operations (puts + deletes) in acknowledged batches.
+    pub ops: u64,
+    /// Key + value bytes in acknowledged batches.
+    pub bytes: u64,
+    /// Batches in the largest group so far.
+    pub max_group: u64,
+    /// Submit-to-acknowledge time of the last batch, microseconds.
+    pub last_commit_latency_us: u64,
+    /// Sum of submit-to-acknowledge times, microseconds (divide by `commits` for the mean).
+    pub total_commit_latency_us: u64,
+    /// Sum of apply + flush + sync times of all groups, microseconds.
+    pub total_write_us: u64,
+}
+
+impl CommitStats {
+    /// Mean batches per group.
+    pub fn mean_group_size(&self) -> f64 {
+        if self.groups == 0 {
+            0.0
+        } else {
+            (self.commits + self.failed_commits) as f64 / self.groups as f64
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Stats {
+    commits: AtomicU64,
+    failed_commits: AtomicU64,
+    groups: AtomicU64,
+    ops: AtomicU64,
+    bytes: AtomicU64,
+    max_group: AtomicU64,
+    last_commit_latency_us: AtomicU64,
+    total_commit_latency_us: AtomicU64,
+    total_write_us: AtomicU64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> CommitStats {
+        CommitStats {
+            commits: self.commits.load(Relaxed),
+            failed_commits: self.failed_commits.load(Relaxed),
+            groups: self.groups.load(Relaxed),
+            ops: self.ops.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            max_group: self.max_group.load(Relaxed),
+            last_commit_latency_us: self.last_commit_latency_us.load(Relaxed),
+            total_commit_latency_us: self.total_commit_latency_us.load(Relaxed),
+            total_write_us: self.total_write_us.load(Relaxed),
+        }
+    }
+}
+
+/// A group's failure, kept as text so every ticket of the group gets its own copy.
+#[derive(Debug, Clone)]
+enum GroupError {
+    Io(std::io::ErrorKind, String),
+    Backend(String),
+}
+
+impl GroupError {
+    fn from_sled(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) => GroupError::Io(io.kind(), io.to_string()),
+            other => GroupError::Backend(other.to_string()),
+        }
+    }
+    fn to_store_error(&self) -> StoreError {
+        match self {
+            GroupError::Io(kind, msg) => StoreError::Io(std::io::Error::new(*kind, msg.clone())),
+            GroupError::Backend(msg) => StoreError::Backend(msg.clone()),
+        }
+    }
+}
+
+pub(crate) struct Committer {
+    pub db: sled::Db,
+    pub rx: Receiver<Request>,
+    pub files: DurableFiles,
+    pub sync: bool,
+    pub max_group_batches: usize,
+    pub max_group_bytes: usize,
+    pub stats: Arc<Stats>,
+    /// After a failed write or sync the on-disk state is unknown (a failed fsync may have
+    /// dropped dirty pages), so every later commit fails too until the store is reopened.
+    pub poisoned: Option<String>,
+}
+
+impl Committer {
+    /// Runs until every sender is gone and the queue is drained.
+    pub fn run(mut self) {
+        while let Ok(first) = self.rx.recv() {
+            let mut bytes = first.bytes;
+            let mut group = vec![first];
+            while group.len() < self.max_group_batches && bytes < self.max_group_bytes {
+                match self.rx.try_recv() {
+                    Ok(r) => {
+                        bytes += r.bytes;
+                        group.push(r);
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, mut group: Vec<Request>) {
+        let started = Instant::now();
+        let result = match &self.poisoned {
+            Some(why) => Err(GroupError::Backend(format!(
+                "an earlier commit failed ({why}); reopen the store"
+            ))),
+            None => self.write(&mut group),
+        };
+        if let Err(e) = &result {
+            tracing::error!(error = ?e, batches = group.len(), "state store group commit failed");
+            self.poisoned.get_or_insert_with(|| format!("{e:?}"));
+        }
+        let s = &self.stats;
+        s.groups.fetch_add(1, Relaxed);
+        s.total_write_us
+            .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        s.max_group.fetch_max(group.len() as u64, Relaxed);
+        for req in group {
+            let latency = req.submitted.elapsed().as_micros() as u64;
+            match &result {
+                Ok(()) => {
+                    s.commits.fetch_add(1, Relaxed);
+                    s.ops.fetch_add(req.ops as u64, Relaxed);
+                    s.bytes.fetch_add(req.bytes as u64, Relaxed);
+                    s.last_commit_latency_us.store(latency, Relaxed);
+                    s.total_commit_latency_us.fetch_add(latency, Relaxed);
+                }
+                Err(_) => {
+                    s.failed_commits.fetch_add(1, Relaxed);
+                }
+            }
+            // The submitter may have stopped waiting; nothing to do then.
+            let _ = req.ack.send(result.clone().map_err(|e| e.to_store_error()));
+        }
+    }
+
+    fn write(&mut self, group: &mut [Request]) -> Result<(), GroupError> {
+        // Later batches overwrite earlier ones key by key, as if applied one after another.
+        let mut batch = sled::Batch::default();
+        for req in group.iter_mut() {
+            for op in std::mem::take(&mut req.batch.ops) {
+                match op {
+                    BatchOp::Put(k, v) => batch.insert(k, v),
+                    BatchOp::Delete(k) => batch.remove(k),
+                }
+            }
+        }
+        self.db.apply_batch(batch).map_err(GroupError::from_sled)?;
+        // sled's flush writes the log with sync_file_range only: safe against kill -9, not
+        // against power loss. The fdatasync below makes it durable.
+        self.db.flush().map_err(GroupError::from_sled)?;
+        if self.sync {
+            self.files
+                .sync()
+                .map_err(|e| GroupError::Io(e.kind(), e.to_string()))?;
+        }
+        Ok(())
+    }
+}
