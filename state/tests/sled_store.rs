@@ -244,3 +244,18 @@ fn dump_round_trip_and_malformed() {
     assert!(err.to_string().contains("bad.dump"), "{err}");
     assert!(err.to_string().contains("truncated"), "{err}");
 }
+
+#[test]
+fn large_values_go_through_blob_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    {
+        let s = open(tmp.path());
+        let mut b = Batch::new();
+        b.put("big", big.clone());
+        s.submit(b).wait().unwrap();
+        // sled keeps values over ~128 KiB in blobs/, which the committer syncs itself.
+        assert!(std::fs::read_dir(tmp.path().join("blobs")).unwrap().count() > 0);
+    }
+    assert_eq!(open(tmp.path()).get(b"big").unwrap(), Some(big));
+}
