@@ -506,7 +506,7 @@ async fn compensate(
                 ctx.clock.sleep_until(until).await;
                 ctx.poll_state = Some(state);
             }
-            StepOutcome::Retry { after, reason } => {
+            StepOutcome::Retry { after, reason } | StepOutcome::Restart { after, reason } => {
                 retries += 1;
                 if retries > retry.max_retries {
                     return StepOutcome::Fail(crate::StepFailure::new("RetriesExhausted", reason));

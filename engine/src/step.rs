@@ -51,6 +51,12 @@ pub enum StepOutcome {
         after: Option<Duration>,
         reason: String,
     },
+    /// Like `Retry`, but the next attempt starts afresh: the poll state is dropped (for
+    /// example an operation that failed transiently and must be sent again).
+    Restart {
+        after: Option<Duration>,
+        reason: String,
+    },
     /// A permanent failure.
     Fail(StepFailure),
 }

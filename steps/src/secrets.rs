@@ -29,7 +29,9 @@ impl std::fmt::Display for SecretRef {
         match self {
             SecretRef::Env { env } => write!(f, "environment variable {env}"),
             SecretRef::File { file } => write!(f, "file {}", file.display()),
-            SecretRef::KeyVault { key_vault, name, .. } => write!(f, "Key Vault secret {name} in {key_vault}"),
+            SecretRef::KeyVault {
+                key_vault, name, ..
+            } => write!(f, "Key Vault secret {name} in {key_vault}"),
         }
     }
 }

@@ -76,7 +76,12 @@ impl RunDriver {
                     }
                 }
             }
-            StepOutcome::Retry { after, reason } => {
+            StepOutcome::Retry { .. } | StepOutcome::Restart { .. } => {
+                let (after, reason, keep) = match fin.outcome {
+                    StepOutcome::Retry { after, reason } => (after, reason, true),
+                    StepOutcome::Restart { after, reason } => (after, reason, false),
+                    _ => unreachable!("matched above"),
+                };
                 let policy = self.def().steps()[i].retry.clone();
                 self.steps[i].retries += 1;
                 let n = self.steps[i].retries;
@@ -88,7 +93,7 @@ impl RunDriver {
                     self.steps[i].status = StepStatus::Waiting {
                         wake_at,
                         deadline: fin.deadline,
-                        poll_state: fin.poll_state.unwrap_or(Value::Null),
+                        poll_state: fin.poll_state.filter(|_| keep).unwrap_or(Value::Null),
                         reason: WaitReason::Retry {
                             reason: reason.clone(),
                         },

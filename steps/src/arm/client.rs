@@ -1,0 +1,350 @@
+//! The ARM client. Every request carries a fresh `x-ms-client-request-id` and the run's
+//! correlation id; the response's `x-ms-request-id` goes into tracing and errors. Throttling
+//! and transient failures are retried here a few times, honouring Retry-After; past that the
+//! error goes back to the step, whose retry policy takes over on a durable timer.
+
+use super::cloud::Cloud;
+use super::credential::{self, CredentialConfig, CredentialError};
+use super::error::{ArmError, ErrorClass};
+use super::ratelimit::{OpKind, RateLimiter};
+use super::ApiVersions;
+use azure_core::credentials::TokenCredential;
+use failback_engine::Clock;
+use rand::Rng;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// In-call retries of one request.
+#[derive(Debug, Clone)]
+pub struct HttpRetry {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A Retry-After longer than this is not waited out in-call: the step gets the error
+    /// and waits on a durable timer instead.
+    pub max_in_call_wait: Duration,
+}
+
+impl Default for HttpRetry {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_in_call_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything needed to talk to one subscription.
+#[derive(Debug, Clone)]
+pub struct ArmClientConfig {
+    pub cloud: Cloud,
+    pub tenant_id: String,
+    pub subscription_id: String,
+    pub credential: CredentialConfig,
+    /// Extra root certificate (PEM) to trust, e.g. the emulator's.
+    pub ca_file: Option<PathBuf>,
+    pub api_versions: ApiVersions,
+    pub retry: HttpRetry,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// A response with the headers the steps care about.
+#[derive(Debug, Clone)]
+pub struct ArmResponse {
+    pub status: u16,
+    pub body: Value,
+    pub request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    pub async_operation: Option<String>,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    #[error("reading the CA file {path}: {source}")]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the CA file {path} is not a PEM certificate: {message}")]
+    BadCa { path: PathBuf, message: String },
+    #[error("building the HTTP client: {0}")]
+    Http(String),
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+}
+
+pub struct ArmClient {
+    http: reqwest::Client,
+    config: ArmClientConfig,
+    credential: Arc<dyn TokenCredential>,
+    scope: String,
+    limiter: Arc<RateLimiter>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ArmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmClient")
+            .field("arm", &self.config.cloud.resource_manager.as_str())
+            .field("subscription", &self.config.subscription_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Retry-After in seconds (ARM never sends an HTTP date here; an unparsable value is ignored).
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    header(h, "retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+fn op_kind(m: &Method) -> OpKind {
+    match *m {
+        Method::GET | Method::HEAD => OpKind::Read,
+        Method::DELETE => OpKind::Delete,
+        _ => OpKind::Write,
+    }
+}
+
+impl ArmClient {
+    pub fn new(config: ArmClientConfig, clock: Arc<dyn Clock>) -> Result<Self, ClientBuildError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("failback/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path).map_err(|source| ClientBuildError::CaFile {
+                path: path.clone(),
+                source,
+            })?;
+            let cert =
+                reqwest::Certificate::from_pem(&pem).map_err(|e| ClientBuildError::BadCa {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ClientBuildError::Http(e.to_string()))?;
+        let credential =
+            credential::build(&config.credential, &config.tenant_id, &config.cloud, &http)?;
+        Ok(Self {
+            scope: config.cloud.arm_scope(),
+            limiter: Arc::new(RateLimiter::new(clock.clone())),
+            http,
+            config,
+            credential,
+            clock,
+        })
+    }
+
+    pub fn subscription_id(&self) -> &str {
+        &self.config.subscription_id
+    }
+    pub fn api(&self) -> &ApiVersions {
+        &self.config.api_versions
+    }
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// An absolute URL for an ARM path (starting with `/subscriptions/...`) and api-version.
+    pub fn url(&self, path: &str, api_version: &str) -> Result<Url, ArmError> {
+        let mut url = self.config.cloud.resource_manager.join(path).map_err(|e| {
+            ArmError::local("InvalidUrl", format!("{path}: {e}"), ErrorClass::Permanent)
+        })?;
+        url.query_pairs_mut()
+            .append_pair("api-version", api_version);
+        Ok(url)
+    }
+
+    /// `/subscriptions/{sub}` + `rest`.
+    pub fn sub_path(&self, rest: &str) -> String {
+        format!("/subscriptions/{}{}", self.config.subscription_id, rest)
+    }
+
+    pub async fn get(&self, url: Url, op: &str) -> Result<ArmResponse, ArmError> {
+        self.send(Method::GET, url, None, op, &[]).await
+    }
+    pub async fn put(&self, url: Url, body: &Value, op: &str) -> Result<ArmResponse, ArmError> {
+        self.send(Method::PUT, url, Some(body), op, &[]).await
+    }
+    pub async fn post(
+        &self,
+        url: Url,
+        body: Option<&Value>,
+        op: &str,
+    ) -> Result<ArmResponse, ArmError> {
+        self.send(Method::POST, url, body, op, &[]).await
+    }
+    pub async fn delete(&self, url: Url, op: &str) -> Result<ArmResponse, ArmError> {
+        self.send(Method::DELETE, url, None, op, &[]).await
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let r = &self.config.retry;
+        let base =
+            r.initial_backoff.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
+        let capped = base.min(r.max_backoff.as_secs_f64());
+        Duration::from_secs_f64(capped * rand::rng().random_range(1.0..1.5))
+    }
+
+    /// Send one request with in-call retries. `extra` adds headers (If-Match, correlation id).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        op: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<ArmResponse, ArmError> {
+        let kind = op_kind(&method);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.try_once(&method, &url, body, op, extra, kind).await {
+                Ok(resp) => return Ok(resp),
+                Err(e) => e,
+            };
+            let retry = &self.config.retry;
+            let wait = err.retry_after.unwrap_or_else(|| self.backoff(attempt));
+            if !err.is_transient() || attempt >= retry.max_attempts || wait > retry.max_in_call_wait
+            {
+                return Err(err);
+            }
+            tracing::debug!(op, attempt, code = %err.code, wait_ms = wait.as_millis() as u64, "retrying");
+            self.clock.sleep(wait).await;
+        }
+    }
+
+    async fn try_once(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&Value>,
+        op: &str,
+        extra: &[(&str, &str)],
+        kind: OpKind,
+    ) -> Result<ArmResponse, ArmError> {
+        self.limiter.acquire(kind).await;
+        let token = self
+            .credential
+            .get_token(&[self.scope.as_str()], None)
+            .await
+            .map_err(|e| {
+                let text = e.to_string();
+                // A rejected identity will not improve by retrying; an unreachable endpoint may.
+                let permanent = [
+                    "invalid_client",
+                    "unauthorized_client",
+                    "invalid_scope",
+                    "AADSTS7000215",
+                    "AADSTS700016",
+                ]
+                .iter()
+                .any(|m| text.contains(m));
+                let class = if permanent {
+                    ErrorClass::Permanent
+                } else {
+                    ErrorClass::Transient
+                };
+                ArmError::local("AuthenticationFailed", text, class)
+            })?;
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let mut req = self
+            .http
+            .request(method.clone(), url.clone())
+            .bearer_auth(token.token.secret())
+            .header("x-ms-client-request-id", &client_request_id)
+            .header("accept", "application/json");
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let started = std::time::Instant::now();
+        let resp = req.send().await.map_err(|e| {
+            tracing::debug!(op, %client_request_id, error = %e, "request failed");
+            ArmError::local(
+                "ConnectionFailed",
+                format!("{op}: {e}"),
+                ErrorClass::Transient,
+            )
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let request_id = header(&headers, "x-ms-request-id");
+        for (name, k) in [
+            ("x-ms-ratelimit-remaining-subscription-reads", OpKind::Read),
+            (
+                "x-ms-ratelimit-remaining-subscription-writes",
+                OpKind::Write,
+            ),
+            (
+                "x-ms-ratelimit-remaining-subscription-deletes",
+                OpKind::Delete,
+            ),
+        ] {
+            if let Some(n) = header(&headers, name).and_then(|v| v.parse().ok()) {
+                self.limiter.observe_remaining(k, n);
+            }
+        }
+        let bytes = resp.bytes().await.map_err(|e| {
+            ArmError::local(
+                "ConnectionFailed",
+                format!("{op}: reading the body: {e}"),
+                ErrorClass::Transient,
+            )
+        })?;
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        tracing::debug!(
+            op,
+            status,
+            %client_request_id,
+            request_id = request_id.as_deref().unwrap_or(""),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "arm request"
+        );
+        let retry_after = retry_after(&headers);
+        if status >= 400 {
+            let err = ArmError::from_response(status, &body, request_id, retry_after);
+            if status == 429 {
+                tracing::info!(op, code = %err.code, retry_after_s = retry_after.map(|d| d.as_secs()), "throttled");
+            }
+            return Err(err);
+        }
+        Ok(ArmResponse {
+            status,
+            body,
+            request_id,
+            retry_after,
+            async_operation: header(&headers, "azure-asyncoperation"),
+            location: header(&headers, "location"),
+        })
+    }
+}

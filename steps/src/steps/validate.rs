@@ -1,0 +1,332 @@
+//! `validate`: everything that can be known before creating anything. The size exists and is
+//! not restricted in each region, family and regional vCPU quota cover every process server of
+//! the run, each subnet exists, each static IP is inside its subnet, not reserved, free.
+//! Any failure is permanent and explained; it makes no write.
+
+use super::common::{from_error, str_at};
+use crate::arm::ArmError;
+use crate::azure::Azure;
+use crate::cidr::Prefix;
+use crate::model::{NetworkTarget, VmSpec};
+use failback_engine::{
+    PlanChange, PlanContext, Step, StepContext, StepFailure, StepOutcome, StepPlan,
+};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct Validate {
+    pub azure: Arc<Azure>,
+    pub vm: VmSpec,
+    pub networks: Vec<NetworkTarget>,
+}
+
+/// A reason the run cannot go ahead.
+#[derive(Debug)]
+struct Blocked {
+    code: &'static str,
+    message: String,
+}
+
+fn blocked(code: &'static str, message: String) -> Blocked {
+    Blocked { code, message }
+}
+
+impl Validate {
+    /// All checks; `Ok(Err(..))` is a finding, `Err` a failed read.
+    async fn check(&self) -> Result<Result<Value, Vec<Blocked>>, ArmError> {
+        let arm = &self.azure.arm;
+        let mut problems = Vec::new();
+        let mut regions: BTreeMap<&str, usize> = BTreeMap::new();
+        for n in &self.networks {
+            *regions.entry(n.region.as_str()).or_default() += 1;
+        }
+        let mut region_facts = serde_json::Map::new();
+        for (region, count) in regions {
+            let mut url = arm.url(
+                &arm.sub_path("/providers/Microsoft.Compute/skus"),
+                &arm.api().skus,
+            )?;
+            url.query_pairs_mut()
+                .append_pair("$filter", &format!("location eq '{region}'"));
+            let skus = list_all(&self.azure, url, "GET skus").await?;
+            let sku = skus.iter().find(|s| {
+                str_at(s, "/resourceType") == Some("virtualMachines")
+                    && str_at(s, "/name").is_some_and(|n| n.eq_ignore_ascii_case(&self.vm.size))
+            });
+            let Some(sku) = sku else {
+                problems.push(blocked(
+                    "SkuNotAvailable",
+                    format!("size {} is not offered in {region}", self.vm.size),
+                ));
+                continue;
+            };
+            if let Some(reason) = location_restriction(sku, region) {
+                problems.push(blocked(
+                    "SkuNotAvailable",
+                    format!(
+                        "size {} is restricted in {region} for this subscription ({reason})",
+                        self.vm.size
+                    ),
+                ));
+                continue;
+            }
+            let vcpus: u64 = capability(sku, "vCPUs")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let family = str_at(sku, "/family").unwrap_or("").to_owned();
+            let need = vcpus * count as u64;
+            let url = arm.url(
+                &arm.sub_path(&format!(
+                    "/providers/Microsoft.Compute/locations/{region}/usages"
+                )),
+                &arm.api().compute,
+            )?;
+            let usages = list_all(&self.azure, url, "GET usages").await?;
+            for quota in [family.as_str(), "cores"] {
+                let Some(u) = usages
+                    .iter()
+                    .find(|u| str_at(u, "/name/value") == Some(quota))
+                else {
+                    continue;
+                };
+                let limit = u.get("limit").and_then(Value::as_u64).unwrap_or(0);
+                let used = u.get("currentValue").and_then(Value::as_u64).unwrap_or(0);
+                if limit.saturating_sub(used) < need {
+                    let label = str_at(u, "/name/localizedValue").unwrap_or(quota);
+                    problems.push(blocked(
+                        "QuotaExceeded",
+                        format!(
+                            "{label} in {region}: {count} process server(s) need {need} vCPUs, \
+                             {} of {limit} are free",
+                            limit.saturating_sub(used)
+                        ),
+                    ));
+                }
+            }
+            region_facts.insert(
+                region.to_owned(),
+                json!({ "vcpus": vcpus, "family": family }),
+            );
+        }
+        let mut nets = serde_json::Map::new();
+        for n in &self.networks {
+            match self.check_network(n).await? {
+                Ok(v) => {
+                    nets.insert(n.name.clone(), v);
+                }
+                Err(b) => problems.push(b),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Ok(json!({ "regions": region_facts, "networks": nets })))
+        } else {
+            Ok(Err(problems))
+        }
+    }
+
+    async fn check_network(&self, n: &NetworkTarget) -> Result<Result<Value, Blocked>, ArmError> {
+        let arm = &self.azure.arm;
+        let url = arm.url(&self.azure.subnet_path(n), &arm.api().network)?;
+        let subnet = match arm.get(url, "GET subnet").await {
+            Ok(r) => r.body,
+            Err(e) if e.is_not_found() => {
+                return Ok(Err(blocked(
+                    "SubnetNotFound",
+                    format!(
+                        "network {}: subnet {} of VNet {} (resource group {}) does not exist",
+                        n.name, n.subnet, n.vnet, n.resource_group
+                    ),
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let mut prefixes: Vec<String> = Vec::new();
+        if let Some(p) = str_at(&subnet, "/properties/addressPrefix") {
+            prefixes.push(p.to_owned());
+        }
+        if let Some(a) = subnet
+            .pointer("/properties/addressPrefixes")
+            .and_then(Value::as_array)
+        {
+            prefixes.extend(a.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        let Some(prefix) = prefixes
+            .iter()
+            .filter_map(|p| Prefix::parse(p))
+            .find(|p| p.contains(n.private_ip))
+        else {
+            return Ok(Err(blocked(
+                "PrivateIPAddressNotInSubnet",
+                format!(
+                    "network {}: {} is not inside subnet {} ({})",
+                    n.name,
+                    n.private_ip,
+                    n.subnet,
+                    prefixes.join(", ")
+                ),
+            )));
+        };
+        if prefix.is_azure_reserved(n.private_ip) {
+            return Ok(Err(blocked(
+                "PrivateIPAddressReserved",
+                format!("network {}: {} is reserved by Azure in {prefix} (network, .1–.3 and broadcast)", n.name, n.private_ip),
+            )));
+        }
+        let mut url = arm.url(
+            &format!("{}/CheckIPAddressAvailability", self.azure.vnet_path(n)),
+            &arm.api().network,
+        )?;
+        url.query_pairs_mut()
+            .append_pair("ipAddress", &n.private_ip.to_string());
+        let avail = arm.get(url, "GET CheckIPAddressAvailability").await?.body;
+        if avail.get("available").and_then(Value::as_bool) == Some(false)
+            && !self.held_by_own_nic(n).await?
+        {
+            let suggestions: Vec<&str> = avail
+                .get("availableIPAddresses")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            return Ok(Err(blocked(
+                "PrivateIPAddressInUse",
+                format!(
+                    "network {}: {} is already in use (free nearby: {})",
+                    n.name,
+                    n.private_ip,
+                    suggestions.join(", ")
+                ),
+            )));
+        }
+        let subnet_id = subnet
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Ok(
+            json!({ "subnet_id": subnet_id, "prefix": prefix.to_string() }),
+        ))
+    }
+
+    /// After a crash or a retry the IP may be taken by this run's own NIC: that is fine.
+    async fn held_by_own_nic(&self, n: &NetworkTarget) -> Result<bool, ArmError> {
+        let arm = &self.azure.arm;
+        let url = arm.url(&self.azure.nic_path(n), &arm.api().network)?;
+        match arm.get(url, "GET networkInterface").await {
+            Ok(r) => Ok(r
+                .body
+                .pointer("/properties/ipConfigurations/0/properties/privateIPAddress")
+                .and_then(Value::as_str)
+                == Some(n.private_ip.to_string().as_str())),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn capability<'a>(sku: &'a Value, name: &str) -> Option<&'a str> {
+    sku.get("capabilities")?
+        .as_array()?
+        .iter()
+        .find(|c| str_at(c, "/name") == Some(name))
+        .and_then(|c| str_at(c, "/value"))
+}
+
+/// A `Location` restriction covering `region` (zone restrictions do not matter for a regional VM).
+fn location_restriction(sku: &Value, region: &str) -> Option<String> {
+    let restrictions = sku.get("restrictions")?.as_array()?;
+    restrictions.iter().find_map(|r| {
+        if str_at(r, "/type") != Some("Location") {
+            return None;
+        }
+        let covers = |v: Option<&Value>| {
+            v.and_then(Value::as_array).is_some_and(|a| {
+                a.iter()
+                    .any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(region)))
+            })
+        };
+        (covers(r.get("values")) || covers(r.pointer("/restrictionInfo/locations")))
+            .then(|| str_at(r, "/reasonCode").unwrap_or("restricted").to_owned())
+    })
+}
+
+/// Every item of a paged list, following `nextLink` (pages may be empty).
+pub(crate) async fn list_all(
+    azure: &Azure,
+    first: url::Url,
+    op: &str,
+) -> Result<Vec<Value>, ArmError> {
+    let mut out = Vec::new();
+    let mut next = Some(first);
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        pages += 1;
+        if pages > 1000 {
+            break; // a server looping its nextLink must not hold us forever
+        }
+        let body = azure.arm.get(url, op).await?.body;
+        if let Some(items) = body.get("value").and_then(Value::as_array) {
+            out.extend(items.iter().cloned());
+        }
+        next = body
+            .get("nextLink")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| url::Url::parse(s).ok());
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl Step for Validate {
+    async fn execute(&self, _ctx: &StepContext) -> StepOutcome {
+        match self.check().await {
+            Ok(Ok(facts)) => StepOutcome::Done(facts),
+            Ok(Err(problems)) => {
+                let code = problems.first().map_or("ValidationFailed", |p| p.code);
+                let message = problems
+                    .iter()
+                    .map(|p| p.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                StepOutcome::Fail(StepFailure::new(code, message))
+            }
+            Err(e) => from_error(e),
+        }
+    }
+
+    async fn plan(&self, ctx: &PlanContext) -> StepPlan {
+        let regions: Vec<&str> = self.networks.iter().map(|n| n.region.as_str()).collect();
+        let mut plan = StepPlan::new(
+            format!(
+                "check {} in {}, vCPU quota for {} process server(s), subnets and static IPs",
+                self.vm.size,
+                regions.join(", "),
+                self.networks.len()
+            ),
+            PlanChange::Unknown,
+        )
+        .call("GET .../providers/Microsoft.Compute/skus")
+        .call("GET .../locations/{region}/usages")
+        .call("GET .../virtualNetworks/{vnet}/subnets/{subnet}")
+        .call("GET .../virtualNetworks/{vnet}/CheckIPAddressAvailability");
+        if ctx.offline {
+            return plan;
+        }
+        plan.change = match self.check().await {
+            Ok(Ok(_)) => PlanChange::NoOp,
+            Ok(Err(problems)) => PlanChange::Blocked {
+                reason: problems
+                    .iter()
+                    .map(|p| p.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            },
+            Err(e) => {
+                plan.details.insert("error".into(), e.to_string());
+                PlanChange::Unknown
+            }
+        };
+        plan
+    }
+}
