@@ -23,6 +23,7 @@ pub mod router;
 pub mod scenario;
 pub mod server;
 pub mod throttle;
+pub mod tls;
 pub mod world;
 
 pub use control::{Inventory, InventoryItem, InventoryProcessServer, InventoryResource};
@@ -45,6 +46,10 @@ pub struct SimConfig {
     pub clock_speed: f64,
     /// Persist the world here (and load it at start if present).
     pub state_file: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a local CA generated at start (see `SimHandle::ca_pem`).
+    /// With a `state_file`, the CA is kept in `<state_file>.ca.pem` / `<state_file>.ca-key.pem`
+    /// and reused at the next start.
+    pub tls: bool,
 }
 
 impl Default for SimConfig {
@@ -54,6 +59,7 @@ impl Default for SimConfig {
             scenario: Scenario::default_two_networks(),
             clock_speed: 1.0,
             state_file: None,
+            tls: false,
         }
     }
 }
@@ -69,6 +75,8 @@ pub enum SimError {
     Scenario(#[from] ScenarioError),
     #[error("{0}")]
     State(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 pub struct Sim;
@@ -104,17 +112,33 @@ impl Sim {
                 start,
             ),
         };
+        let tls = if cfg.tls {
+            Some(tls::setup(cfg.state_file.as_deref(), addr.ip()).map_err(SimError::Tls)?)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(Shared {
             clock: clock::Clock::new(now, cfg.clock_speed),
             world: parking_lot::Mutex::new(world),
             journal: journal::Journal::new(200_000),
             faults: parking_lot::Mutex::new(faults::Faults::new(seed)),
             throttle: parking_lot::Mutex::new(throttle::Throttle::default()),
-            base_url: format!("http://{addr}"),
+            base_url: format!("{scheme}://{addr}"),
             state_file: cfg.state_file.clone(),
+            ca_file: parking_lot::Mutex::new(tls.as_ref().and_then(|t| t.ca_file.clone())),
         });
+        let (acceptor, ca_pem) = match tls {
+            Some(t) => (Some(t.acceptor), Some(t.ca_pem)),
+            None => (None, None),
+        };
         let (stop, rx) = watch::channel(false);
-        let server = tokio::spawn(server::serve(listener, shared.clone(), rx.clone()));
+        let server = tokio::spawn(server::serve(
+            listener,
+            shared.clone(),
+            rx.clone(),
+            acceptor,
+        ));
         let persister = cfg
             .state_file
             .as_ref()
@@ -125,6 +149,7 @@ impl Sim {
             stop,
             server,
             persister,
+            ca_pem,
         })
     }
 }
@@ -135,6 +160,7 @@ pub struct SimHandle {
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     persister: Option<tokio::task::JoinHandle<()>>,
+    ca_pem: Option<String>,
 }
 
 /// The environment a client needs to talk to this sim.
@@ -165,19 +191,42 @@ pub fn env_for(sh: &Shared) -> Vec<(String, String)> {
     if let Some(s) = w.scenario.subscriptions.first() {
         env.push(("AZURE_SUBSCRIPTION_ID".into(), s.id.clone()));
     }
+    if let Some(p) = sh.ca_file.lock().as_ref() {
+        env.push(("FAILBACK_CA_FILE".into(), p.display().to_string()));
+    }
     env
 }
 
 impl SimHandle {
-    /// `http://127.0.0.1:PORT` — the authority host, ARM endpoint and control plane.
+    /// `http://127.0.0.1:PORT` (`https://…` with `tls`) — the authority host, ARM endpoint and
+    /// control plane.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
     }
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+    /// The client environment; with TLS and a written CA file, includes `FAILBACK_CA_FILE`.
     pub fn env(&self) -> Vec<(String, String)> {
         env_for(&self.shared)
+    }
+    /// The CA certificate (PEM) to trust when `tls` is on; `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
+    }
+    /// Write the CA certificate (PEM) to `path` (atomically) and report it as `FAILBACK_CA_FILE`
+    /// in `env()`. Fails with `InvalidInput` when TLS is off.
+    pub fn write_ca(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        let Some(pem) = &self.ca_pem else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the sim does not serve TLS (SimConfig.tls = false)",
+            ));
+        };
+        let path = path.as_ref();
+        persist::write_atomic(path, pem.as_bytes())?;
+        *self.shared.ca_file.lock() = Some(path.to_path_buf());
+        Ok(())
     }
     /// (tenant id, client id, client secret) of the scenario's primary principal.
     pub fn credentials(&self) -> Option<(String, String, String)> {

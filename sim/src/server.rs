@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 pub struct Shared {
     pub clock: Clock,
@@ -26,8 +27,11 @@ pub struct Shared {
     pub journal: Journal,
     pub faults: Mutex<Faults>,
     pub throttle: Mutex<Throttle>,
+    /// `http://…` or, with TLS, `https://…`; every URL the sim emits starts with it.
     pub base_url: String,
     pub state_file: Option<std::path::PathBuf>,
+    /// The CA certificate file a client should trust (`FAILBACK_CA_FILE`), once one is written.
+    pub ca_file: Mutex<Option<std::path::PathBuf>>,
 }
 
 /// Returned to hyper to drop the connection without answering (fault injection).
@@ -40,17 +44,34 @@ impl std::fmt::Display for DropConnection {
 }
 impl std::error::Error for DropConnection {}
 
-pub async fn serve(listener: TcpListener, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// A client that opens a connection and never completes the handshake is dropped after this.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub async fn serve(
+    listener: TcpListener,
+    sh: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             r = listener.accept() => {
-                let Ok((stream, _)) = r else { continue };
+                let Ok((stream, peer)) = r else { continue };
                 let _ = stream.set_nodelay(true);
                 let sh = sh.clone();
+                let tls = tls.clone();
                 conns.spawn(async move {
-                    let svc = service_fn(move |req| handle(sh.clone(), req));
-                    let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc).await;
+                    match tls {
+                        None => serve_conn(stream, sh).await,
+                        Some(acceptor) => {
+                            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => serve_conn(s, sh).await,
+                                Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                                Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                            }
+                        }
+                    }
                 });
             }
             _ = stop.changed() => break,
@@ -58,6 +79,17 @@ pub async fn serve(listener: TcpListener, sh: Arc<Shared>, mut stop: watch::Rece
         }
     }
     conns.abort_all();
+}
+
+async fn serve_conn<S>(io: S, sh: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| handle(sh.clone(), req));
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), svc)
+        .await;
 }
 
 enum Kindof {

@@ -1,37 +1,31 @@
 //! Acceptance 2: the real azure_identity crate obtains tokens from the sim, a bearer ARM call
 //! succeeds, and a bad secret fails with the OAuth error.
 //!
-//! azure_identity 1.0 refuses a non-https authority host for ClientSecretCredential, so two paths
-//! are exercised: (a) ManagedIdentityCredential against the App Service–style endpoint over plain
-//! HTTP (IDENTITY_ENDPOINT + IDENTITY_HEADER), and (b) ClientSecretCredential with a custom cloud
-//! whose authority host is `https://127.0.0.1:PORT`, sent through a custom transport that talks
-//! plain HTTP to the sim. The crate's own request building and Entra response parsing run unchanged.
+//! (a) ManagedIdentityCredential against the App Service–style endpoint over plain HTTP
+//! (IDENTITY_ENDPOINT + IDENTITY_HEADER; no https check there). (b) ClientSecretCredential, which
+//! refuses non-https authority hosts, against the sim serving real HTTPS (`SimConfig.tls`): a
+//! custom cloud whose authority host is the sim's `https://127.0.0.1:PORT`, and a plain
+//! `reqwest::Client` that trusts the sim's CA as the transport. Nothing is rewritten.
 
 mod support;
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{AsyncRawResponse, ClientOptions, HttpClient, Request, Transport};
+use azure_core::http::{ClientOptions, Transport};
 use std::sync::Arc;
 use support::*;
 
-#[derive(Debug)]
-struct PlainHttp(reqwest::Client);
-
-#[async_trait::async_trait]
-impl HttpClient for PlainHttp {
-    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
-        let mut req = request.clone();
-        let _ = req.url_mut().set_scheme("http");
-        self.0.execute_request(&req).await
-    }
-}
-
 fn client_secret(t: &T, secret: &str) -> Arc<azure_identity::ClientSecretCredential> {
     let (tenant, client, _) = t.sim.credentials().unwrap();
+    let ca = t.sim.ca_pem().expect("TLS sim");
+    // The sim CA on top of the platform roots (the platform verifier), as a product client would.
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).expect("CA PEM"))
+        .build()
+        .expect("https client");
     let mut cloud = azure_core::cloud::CustomConfiguration::default();
-    cloud.authority_host = t.base.replace("http://", "https://");
+    cloud.authority_host = t.base.clone();
     let options = azure_identity::ClientSecretCredentialOptions {
         client_options: ClientOptions {
-            transport: Some(Transport::new(Arc::new(PlainHttp(reqwest::Client::new())))),
+            transport: Some(Transport::new(Arc::new(http))),
             cloud: Some(Arc::new(cloud.into())),
             ..Default::default()
         },
@@ -45,25 +39,23 @@ fn client_secret(t: &T, secret: &str) -> Arc<azure_identity::ClientSecretCredent
     .expect("credential")
 }
 
+async fn arm_get(t: &T, token: &str) -> u16 {
+    let url = t.url(&format!("{}?api-version={NET}", t.vnet("vnet-a")));
+    t.http
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("ARM GET")
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
-async fn azure_identity_obtains_tokens_and_arm_accepts_them() {
+async fn managed_identity_credential_gets_a_token_over_http() {
     let t = T::new().await;
     let scope = format!("{}/.default", t.base);
-    let arm_get = |token: String| {
-        let url = t.url(&format!("{}?api-version={NET}", t.vnet("vnet-a")));
-        let http = t.http.clone();
-        async move {
-            http.get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-
-    // (a) Managed identity over plain HTTP. The only test in this binary touching the process env.
+    // The only test in this binary touching the process env.
     let env = t.sim.env();
     for k in ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"] {
         let v = env
@@ -79,16 +71,22 @@ async fn azure_identity_obtains_tokens_and_arm_accepts_them() {
         .get_token(&[&scope], None)
         .await
         .expect("managed identity token");
-    assert_eq!(arm_get(tok.token.secret().to_string()).await, 200);
+    assert_eq!(arm_get(&t, tok.token.secret()).await, 200);
+}
 
-    // (b) Client secret through a custom (https) authority.
+#[tokio::test]
+async fn client_secret_credential_over_https_gets_a_token_and_bad_secret_fails() {
+    let t = T::with_tls(scenario()).await;
+    assert!(t.base.starts_with("https://127.0.0.1:"), "{}", t.base);
+    let scope = format!("{}/.default", t.base);
+
     let (_, _, secret) = t.sim.credentials().unwrap();
     let cred = client_secret(&t, &secret);
     let tok = cred
         .get_token(&[&scope], None)
         .await
-        .expect("client secret token");
-    assert_eq!(arm_get(tok.token.secret().to_string()).await, 200);
+        .expect("client secret token over https");
+    assert_eq!(arm_get(&t, tok.token.secret()).await, 200);
 
     let bad = client_secret(&t, "not-the-secret");
     let err = bad

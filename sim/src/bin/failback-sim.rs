@@ -1,4 +1,5 @@
-//! `failback-sim --listen 127.0.0.1:0 --scenario FILE [--clock-speed F] [--state-file PATH]`
+//! `failback-sim --listen 127.0.0.1:0 --scenario FILE [--clock-speed F] [--state-file PATH]
+//! [--tls [--ca-out PATH]]`
 
 use clap::Parser;
 use failback_sim::{Scenario, Sim, SimConfig};
@@ -23,6 +24,13 @@ struct Args {
     /// Persist the emulated world to this file (loaded at start if it exists).
     #[arg(long)]
     state_file: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a local CA (kept beside --state-file if given).
+    #[arg(long)]
+    tls: bool,
+    /// Write the CA certificate (PEM) here; printed as FAILBACK_CA_FILE.
+    /// Default: <state file dir or temp dir>/failback-sim-ca.pem.
+    #[arg(long, requires = "tls")]
+    ca_out: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -46,7 +54,8 @@ async fn main() {
         listen: args.listen,
         scenario,
         clock_speed: args.clock_speed,
-        state_file: args.state_file,
+        state_file: args.state_file.clone(),
+        tls: args.tls,
     };
     let sim = match Sim::start(cfg).await {
         Ok(s) => s,
@@ -55,6 +64,30 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    if args.tls {
+        let ca_out = args.ca_out.clone().unwrap_or_else(|| {
+            let dir = args
+                .state_file
+                .as_ref()
+                .and_then(|p| p.parent())
+                .map(|d| {
+                    if d.as_os_str().is_empty() {
+                        PathBuf::from(".")
+                    } else {
+                        d.to_path_buf()
+                    }
+                })
+                .unwrap_or_else(std::env::temp_dir);
+            dir.join("failback-sim-ca.pem")
+        });
+        // Printed for other processes: make it independent of this one's working directory.
+        let ca_out = std::path::absolute(&ca_out).unwrap_or(ca_out);
+        if let Err(e) = sim.write_ca(&ca_out) {
+            eprintln!("failback-sim: cannot write {}: {e}", ca_out.display());
+            sim.shutdown().await;
+            std::process::exit(1);
+        }
+    }
     println!("failback-sim listening on {}", sim.base_url());
     for (k, v) in sim.env() {
         println!("export {k}={v}");

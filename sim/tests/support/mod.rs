@@ -1,4 +1,5 @@
-//! Test support: start a sim, get a token, call ARM with plain HTTP, drive the sim clock.
+//! Test support: start a sim, get a token, call ARM (plain HTTP, or HTTPS trusting the sim CA),
+//! drive the sim clock.
 #![allow(dead_code)]
 
 use failback_sim::{Scenario, Sim, SimConfig, SimHandle};
@@ -77,11 +78,26 @@ impl T {
         Self::attach(sim).await
     }
 
+    /// Same as `with`, serving HTTPS; `t.http` trusts the sim's CA.
+    pub async fn with_tls(s: Scenario) -> T {
+        let sim = Sim::start(SimConfig {
+            scenario: s,
+            tls: true,
+            ..Default::default()
+        })
+        .await
+        .expect("sim starts");
+        Self::attach(sim).await
+    }
+
     pub async fn attach(sim: SimHandle) -> T {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(8)
-            .build()
-            .expect("client");
+        let http = match sim.ca_pem() {
+            Some(ca) => https_client(&ca),
+            None => reqwest::Client::builder()
+                .pool_max_idle_per_host(8)
+                .build()
+                .expect("client"),
+        };
         let base = sim.base_url();
         let sub = sim.subscription_id().unwrap_or_default();
         let mut t = T {
@@ -323,6 +339,15 @@ impl T {
             .find(|p| p["ipAddress"] == ip)
             .expect("process server registered")
     }
+}
+
+/// A client that trusts exactly this CA (PEM).
+pub fn https_client(ca_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(8)
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM")])
+        .build()
+        .expect("https client")
 }
 
 pub async fn to_r(resp: reqwest::Response) -> R {
