@@ -77,7 +77,7 @@ fn ms(d: Duration) -> String {
 fn registry() -> WorkflowRegistry {
     let mut r = testkit::registry(Journal::memory());
     // A run whose single step waits a year: the shape of await-failback.
-    r.register("idle", 1, |_| {
+    r.register("idle", 1, |_, _| {
         struct Park;
         #[async_trait::async_trait]
         impl failback_engine::Step for Park {

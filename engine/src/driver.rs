@@ -219,11 +219,12 @@ impl RunDriver {
         let Some(run) = self.inner.store.load_run(&self.run_id)? else {
             return Ok(false);
         };
-        let def = match self
-            .inner
-            .registry
-            .build(&run.workflow, run.definition_version, &run.input)
-        {
+        let def = match self.inner.registry.build(
+            &run.workflow,
+            run.definition_version,
+            &run.id,
+            &run.input,
+        ) {
             Ok(d) => Arc::new(d),
             Err(e) => {
                 tracing::error!(error = %e, "cannot rebuild the run's workflow");

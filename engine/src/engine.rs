@@ -259,7 +259,10 @@ impl Engine {
         if !valid_run_id(run_id) {
             return Err(EngineError::InvalidRunId(run_id.into()));
         }
-        let def = self.inner.registry.build(workflow, version, &input)?;
+        let def = self
+            .inner
+            .registry
+            .build(workflow, version, run_id, &input)?;
         let now = self.inner.clock.now();
         let steps: Vec<StepRecord> = def
             .steps()

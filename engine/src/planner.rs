@@ -85,15 +85,17 @@ async fn plan_def(
     }
 }
 
-/// Plan a run that does not exist yet, with the newest version of `workflow`.
+/// Plan a run that does not exist yet (it would get id `run_id`), with the newest version
+/// of `workflow`.
 pub async fn plan_new(
     registry: &WorkflowRegistry,
     workflow: &str,
+    run_id: &str,
     input: Value,
     offline: bool,
 ) -> Result<Plan, EngineError> {
     let version = registry.latest(workflow).unwrap_or(0);
-    let def = registry.build(workflow, version, &input)?;
+    let def = registry.build(workflow, version, run_id, &input)?;
     Ok(plan_def(&def, None, Arc::new(input), &BTreeMap::new(), offline).await)
 }
 
@@ -107,7 +109,7 @@ pub async fn plan_run(
     let run = store
         .load_run(run_id)?
         .ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
-    let def = registry.build(&run.workflow, run.definition_version, &run.input)?;
+    let def = registry.build(&run.workflow, run.definition_version, &run.id, &run.input)?;
     let statuses: BTreeMap<String, StepStatus> = store
         .load_steps(run_id)?
         .into_iter()

@@ -7,8 +7,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Builds the DAG of one workflow version from a run's input.
-pub type WorkflowFactory = Arc<dyn Fn(&Value) -> Result<WorkflowDef, EngineError> + Send + Sync>;
+/// Builds the DAG of one workflow version for a run, from its id and input.
+pub type WorkflowFactory =
+    Arc<dyn Fn(&str, &Value) -> Result<WorkflowDef, EngineError> + Send + Sync>;
 
 #[derive(Default, Clone)]
 pub struct WorkflowRegistry {
@@ -22,7 +23,7 @@ impl WorkflowRegistry {
 
     pub fn register<F>(&mut self, name: &str, version: u32, factory: F) -> &mut Self
     where
-        F: Fn(&Value) -> Result<WorkflowDef, EngineError> + Send + Sync + 'static,
+        F: Fn(&str, &Value) -> Result<WorkflowDef, EngineError> + Send + Sync + 'static,
     {
         self.factories
             .insert((name.to_owned(), version), Arc::new(factory));
@@ -33,10 +34,11 @@ impl WorkflowRegistry {
         &self,
         name: &str,
         version: u32,
+        run_id: &str,
         input: &Value,
     ) -> Result<WorkflowDef, EngineError> {
         match self.factories.get(&(name.to_owned(), version)) {
-            Some(f) => f(input),
+            Some(f) => f(run_id, input),
             None => Err(EngineError::UnknownWorkflow {
                 name: name.to_owned(),
                 version,

@@ -227,7 +227,7 @@ pub fn branching(
 /// `wait_ms`) and `noop-chain` (length from `steps`).
 pub fn registry(journal: Arc<Journal>) -> WorkflowRegistry {
     let mut r = WorkflowRegistry::new();
-    r.register("branching", 1, move |input| {
+    r.register("branching", 1, move |_run, input| {
         let branches: Vec<String> = input["branches"]
             .as_array()
             .map(|a| {
@@ -240,7 +240,7 @@ pub fn registry(journal: Arc<Journal>) -> WorkflowRegistry {
         let wait = Duration::from_millis(input["wait_ms"].as_u64().unwrap_or(10));
         branching(journal.clone(), &refs, wait)
     });
-    r.register("noop-chain", 1, |input| {
+    r.register("noop-chain", 1, |_run, input| {
         noop_chain(input["steps"].as_u64().unwrap_or(7) as usize)
     });
     r

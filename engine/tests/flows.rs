@@ -66,7 +66,7 @@ impl Step for Rendezvous {
 async fn independent_branches_run_in_parallel() {
     let barrier = Arc::new(tokio::sync::Barrier::new(2));
     let mut reg = WorkflowRegistry::new();
-    reg.register("pair", 1, move |_| {
+    reg.register("pair", 1, move |_, _| {
         let s: Arc<dyn Step> = Arc::new(Rendezvous(barrier.clone()));
         WorkflowDef::new(
             "pair",
@@ -91,7 +91,7 @@ async fn independent_branches_run_in_parallel() {
 
 fn single(behaviour: Behaviour, retry: RetryPolicy, journal: Arc<Journal>) -> WorkflowRegistry {
     let mut reg = WorkflowRegistry::new();
-    reg.register("one", 1, move |_| {
+    reg.register("one", 1, move |_, _| {
         let s: Arc<dyn Step> = Arc::new(JournalStep {
             journal: journal.clone(),
             behaviour: behaviour.clone(),

@@ -50,7 +50,7 @@ pub fn check_invariants(
         .map_err(|e| e.to_string())?;
     for run in &runs {
         let def = registry
-            .build(&run.workflow, run.definition_version, &run.input)
+            .build(&run.workflow, run.definition_version, &run.id, &run.input)
             .map_err(|e| e.to_string())?;
         let steps: HashMap<String, StepStatus> = store
             .load_steps(&run.id)

@@ -65,7 +65,7 @@ impl Register {
             }))
     }
 
-    fn body(&self, passphrase: &str) -> Value {
+    pub fn body(&self, passphrase: &str) -> Value {
         let installer = self.reg.installer_uri.clone().unwrap_or_default();
         json!({
             "location": self.net.region,

@@ -1,0 +1,124 @@
+//! Fault storms from the emulator: transient ones are retried to success, permanent ones fail
+//! the step with the ARM code and message.
+
+mod support;
+
+use failback_sim::{FaultAction, FaultMatch, FaultRule, FaultTrigger};
+use failback_state::{RunState, StateStore, StepStatus};
+use std::collections::BTreeMap;
+use support::*;
+
+async fn run_with(
+    rules: Vec<FaultRule>,
+) -> (TestEnv, failback_state::RunRecord, failback_engine::Engine) {
+    let env = start(fast_scenario()).await;
+    for r in rules {
+        env.sim.add_fault(r).expect("fault");
+    }
+    let reg = registration(&env, CS_PASSPHRASE);
+    let eng = engine(&env, vec![net_a()], reg, StateStore::in_memory());
+    eng.submit("failback-test", "f", serde_json::json!({}), BTreeMap::new())
+        .await
+        .unwrap();
+    let run = eng.finished("f").await.unwrap();
+    (env, run, eng)
+}
+
+fn status(code: u16, retry_after: Option<u64>) -> FaultAction {
+    FaultAction::Status {
+        status: code,
+        retry_after,
+        code: None,
+        message: None,
+    }
+}
+
+fn rate(r: f64) -> FaultTrigger {
+    FaultTrigger {
+        rate: Some(r),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_storms_are_retried_to_success() {
+    let arm_only = || FaultMatch {
+        path_regex: Some("^/subscriptions/".into()),
+        ..Default::default()
+    };
+    let (env, run, _) = run_with(vec![
+        FaultRule::new(arm_only(), status(429, Some(2)), rate(0.15)),
+        FaultRule::new(arm_only(), status(503, None), rate(0.1)),
+        FaultRule::new(arm_only(), FaultAction::Drop, rate(0.05)),
+    ])
+    .await;
+    assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
+    let faults: usize = env.sim.faults().iter().map(|f| f.fired as usize).sum();
+    assert!(faults > 5, "the storm fired ({faults} faults)");
+    assert!(env.sim.inventory().created().is_empty());
+    assert_eq!(
+        count(&env.sim, "PUT", "virtualMachines/ps-vnet-a-t1?"),
+        1,
+        "retries did not duplicate the VM"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_allocation_fails_the_step_with_the_arm_code() {
+    let (_, run, eng) = run_with(vec![FaultRule::new(
+        FaultMatch {
+            operation: Some("PUT virtualMachines".into()),
+            ..Default::default()
+        },
+        FaultAction::FailOperation {
+            code: "AllocationFailed".into(),
+            message: Some("Allocation failed. We do not have sufficient capacity.".into()),
+            canceled: false,
+        },
+        FaultTrigger {
+            count: Some(1),
+            ..Default::default()
+        },
+    )])
+    .await;
+    assert_eq!(run.state, RunState::Failed);
+    let steps = eng.store().load_steps("f").unwrap();
+    let vm = steps
+        .iter()
+        .find(|s| s.step_id == "vnet-a/create-vm")
+        .unwrap();
+    match &vm.status {
+        StepStatus::Failed { error } => {
+            assert_eq!(error.code, "AllocationFailed");
+            assert!(
+                error.message.contains("sufficient capacity"),
+                "{}",
+                error.message
+            );
+        }
+        s => panic!("{s:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_passphrase_fails_registration_without_a_process_server() {
+    let env = start(fast_scenario()).await;
+    let reg = registration(&env, "not-the-passphrase");
+    let eng = engine(&env, vec![net_a()], reg, StateStore::in_memory());
+    eng.submit("failback-test", "p", serde_json::json!({}), BTreeMap::new())
+        .await
+        .unwrap();
+    let run = eng.finished("p").await.unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    let err = run.error.unwrap_or_default();
+    assert!(
+        err.contains("RegistrationFailed") && err.contains("passphrase"),
+        "{err}"
+    );
+    assert!(!env
+        .sim
+        .inventory()
+        .process_servers
+        .iter()
+        .any(|p| p.ip_address == "10.1.0.10"));
+}

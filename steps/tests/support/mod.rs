@@ -1,0 +1,326 @@
+//! Test support: an emulator with fast timings, a real ARM client talking HTTPS to it, and a
+//! one- or two-network failback DAG of the real steps.
+#![allow(dead_code)]
+
+use failback_engine::{
+    Clock, CrashPoints, Engine, EngineConfig, RetryPolicy, ScaledClock, StepDef, WorkflowDef,
+    WorkflowRegistry,
+};
+use failback_sim::{Scenario, Sim, SimConfig, SimHandle};
+use failback_state::StateStore;
+use failback_steps::arm::{
+    ApiVersions, ArmClient, ArmClientConfig, Cloud, CredentialConfig, HttpRetry,
+};
+use failback_steps::model::*;
+use failback_steps::secrets::SecretRef;
+use failback_steps::steps::*;
+use failback_steps::Azure;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const SPEED: f64 = 1000.0;
+pub const PS_PASSWORD: &str = "Zq8#uniquePsPassword!41";
+
+pub struct TestEnv {
+    pub sim: SimHandle,
+    pub azure: Arc<Azure>,
+    pub clock: Arc<dyn Clock>,
+    pub dir: tempfile::TempDir,
+    pub ca_file: PathBuf,
+}
+
+/// Emulator timings short enough for tests, in simulated seconds.
+pub fn fast_scenario() -> Scenario {
+    let mut s = Scenario::default_two_networks();
+    s.auth.token_lifetime_secs = 30 * 24 * 3600;
+    let t = &mut s.timings;
+    t.vm_create_secs = 30.0;
+    t.agent_ready_secs = 20.0;
+    t.registration_run_secs = 30.0;
+    t.registration_delay_secs = 30.0;
+    t.reprotect_secs = 60.0;
+    t.failover_secs = 60.0;
+    t.commit_secs = 30.0;
+    for v in s.subscriptions.iter_mut().flat_map(|s| s.vaults.iter_mut()) {
+        for f in &mut v.failback_scripts {
+            f.complete_after_secs = 600.0;
+        }
+    }
+    s
+}
+
+pub async fn start(scenario: Scenario) -> TestEnv {
+    let sim = Sim::start(SimConfig {
+        scenario,
+        clock_speed: SPEED,
+        tls: true,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("start sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_file = dir.path().join("ca.pem");
+    sim.write_ca(&ca_file).expect("write ca");
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(sim.now_ms() as u64, SPEED));
+    let azure = azure_for(&sim, &ca_file, clock.clone());
+    std::env::set_var("FAILBACK_TEST_PS_PASSWORD", PS_PASSWORD);
+    TestEnv {
+        sim,
+        azure,
+        clock,
+        dir,
+        ca_file,
+    }
+}
+
+pub fn azure_for(sim: &SimHandle, ca_file: &std::path::Path, clock: Arc<dyn Clock>) -> Arc<Azure> {
+    let (tenant, client, secret) = sim.credentials().expect("principal");
+    let secret_var = format!("FAILBACK_TEST_CLIENT_SECRET_{}", sim.addr().port());
+    std::env::set_var(&secret_var, secret);
+    let base = url::Url::parse(&sim.base_url()).expect("url");
+    let config = ArmClientConfig {
+        cloud: Cloud::custom(base.clone(), base),
+        tenant_id: tenant,
+        subscription_id: sim.subscription_id().expect("subscription"),
+        credential: CredentialConfig::ClientSecret {
+            client_id: client,
+            secret: SecretRef::Env { env: secret_var },
+        },
+        ca_file: Some(ca_file.to_path_buf()),
+        api_versions: ApiVersions::default(),
+        retry: HttpRetry {
+            initial_backoff: Duration::from_millis(200),
+            ..HttpRetry::default()
+        },
+        timeout: Duration::from_secs(30),
+    };
+    Azure::new(ArmClient::new(config, clock).expect("client"))
+}
+
+pub fn network(name: &str, vnet: &str, ip: &str) -> NetworkTarget {
+    NetworkTarget {
+        name: name.into(),
+        region: "westeurope".into(),
+        resource_group: "rg-network".into(),
+        vnet: vnet.into(),
+        subnet: "default".into(),
+        private_ip: ip.parse().expect("ip"),
+        names: ResourceNames {
+            nic: format!("ps-{name}-t1-nic"),
+            vm: format!("ps-{name}-t1"),
+            computer_name: format!("ps-{name}"),
+            os_disk: format!("ps-{name}-t1-os"),
+            cache_disk: format!("ps-{name}-t1-cache"),
+            run_command: "failback-register".into(),
+        },
+    }
+}
+
+pub fn net_a() -> NetworkTarget {
+    network("vnet-a", "vnet-a", "10.1.0.10")
+}
+pub fn net_b() -> NetworkTarget {
+    network("vnet-b", "vnet-b", "10.2.0.10")
+}
+
+pub fn vm_spec() -> VmSpec {
+    VmSpec {
+        size: "Standard_A8_v2".into(),
+        image: ImageRef {
+            publisher: "MicrosoftWindowsServer".into(),
+            offer: "WindowsServer".into(),
+            sku: "2016-Datacenter".into(),
+            version: "latest".into(),
+        },
+        os_disk_type: "StandardSSD_LRS".into(),
+        cache_disk_gb: 600,
+        admin_username: "failbackadmin".into(),
+        admin_password: SecretRef::Env {
+            env: "FAILBACK_TEST_PS_PASSWORD".into(),
+        },
+    }
+}
+
+pub fn site() -> SiteRecoveryTarget {
+    SiteRecoveryTarget {
+        resource_group: "rg-asr".into(),
+        vault: "vault-failback".into(),
+        fabric: "cs-fabric".into(),
+    }
+}
+
+/// The registration with the scenario's configuration server; the passphrase comes from a
+/// per-emulator environment variable.
+pub fn registration(env: &TestEnv, passphrase: &str) -> Registration {
+    let var = format!("FAILBACK_TEST_CS_PASSPHRASE_{}", env.sim.addr().port());
+    std::env::set_var(&var, passphrase);
+    Registration {
+        cs_ip: "10.0.0.10".parse().expect("ip"),
+        cs_port: 443,
+        data_port: 9443,
+        passphrase: SecretRef::Env { env: var },
+        installer_uri: None,
+        appear_timeout: Duration::from_secs(3600),
+    }
+}
+
+pub const CS_PASSPHRASE: &str = "sim-passphrase-not-a-secret";
+
+/// The failback DAG over `nets`, built directly from the steps.
+pub fn failback_def(azure: &Arc<Azure>, nets: &[NetworkTarget], reg: &Registration) -> WorkflowDef {
+    let azure = azure.clone();
+    let retry = RetryPolicy {
+        max_retries: 10,
+        initial_backoff: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(60),
+        multiplier: 2.0,
+        jitter: 0.2,
+    };
+    let teardown = TeardownPolicy {
+        delete: true,
+        force_deletion: true,
+    };
+    let mut steps = vec![StepDef::new(
+        "validate",
+        Arc::new(Validate {
+            azure: azure.clone(),
+            vm: vm_spec(),
+            networks: nets.to_vec(),
+        }),
+    )
+    .retry(retry.clone())];
+    let mut registers = Vec::new();
+    for n in nets {
+        let id = |s: &str| format!("{}/{s}", n.name);
+        let td = || -> Arc<dyn failback_engine::Step> {
+            Arc::new(Teardown {
+                azure: azure.clone(),
+                net: n.clone(),
+                policy: teardown.clone(),
+            })
+        };
+        steps.push(
+            StepDef::new(
+                id("create-nic"),
+                Arc::new(CreateNic {
+                    azure: azure.clone(),
+                    net: n.clone(),
+                }),
+            )
+            .after(["validate"])
+            .retry(retry.clone())
+            .compensate_with(td()),
+        );
+        steps.push(
+            StepDef::new(
+                id("create-vm"),
+                Arc::new(CreateVm {
+                    azure: azure.clone(),
+                    net: n.clone(),
+                    vm: vm_spec(),
+                }),
+            )
+            .after([id("create-nic")])
+            .retry(retry.clone())
+            .compensate_with(td()),
+        );
+        steps.push(
+            StepDef::new(
+                id("await-boot"),
+                Arc::new(AwaitBoot {
+                    azure: azure.clone(),
+                    net: n.clone(),
+                    interval: Duration::from_secs(15),
+                    timeout: Duration::from_secs(1800),
+                }),
+            )
+            .after([id("create-vm")])
+            .retry(retry.clone()),
+        );
+        steps.push(
+            StepDef::new(
+                id("register"),
+                Arc::new(Register {
+                    azure: azure.clone(),
+                    net: n.clone(),
+                    site: site(),
+                    reg: reg.clone(),
+                    poll: Duration::from_secs(15),
+                }),
+            )
+            .after([id("await-boot")])
+            .retry(retry.clone()),
+        );
+        registers.push(id("register"));
+    }
+    steps.push(
+        StepDef::new(
+            "await-failback",
+            Arc::new(AwaitFailback {
+                azure: azure.clone(),
+                site: site(),
+                scope: FailbackScope {
+                    items: Some(vec!["vm-app1".into(), "vm-app2".into()]),
+                    poll_interval: Duration::from_secs(60),
+                    deadline: Duration::from_secs(14 * 24 * 3600),
+                },
+            }),
+        )
+        .after(registers)
+        .retry(retry.clone()),
+    );
+    for n in nets {
+        steps.push(
+            StepDef::new(
+                format!("{}/teardown", n.name),
+                Arc::new(Teardown {
+                    azure: azure.clone(),
+                    net: n.clone(),
+                    policy: teardown.clone(),
+                }),
+            )
+            .after(["await-failback"])
+            .retry(retry.clone()),
+        );
+    }
+    WorkflowDef::new("failback-test", 1, steps).expect("valid DAG")
+}
+
+pub fn engine(
+    env: &TestEnv,
+    nets: Vec<NetworkTarget>,
+    reg: Registration,
+    store: StateStore,
+) -> Engine {
+    let mut registry = WorkflowRegistry::new();
+    let azure = env.azure.clone();
+    registry.register("failback-test", 1, move |_, _| {
+        Ok(failback_def(&azure, &nets, &reg))
+    });
+    Engine::new(
+        store,
+        registry,
+        env.clock.clone(),
+        CrashPoints::from_env(),
+        EngineConfig::default(),
+    )
+}
+
+/// Journal entries that write (PUT/POST/PATCH/DELETE) to ARM, excluding the token endpoint.
+pub fn writes(sim: &SimHandle) -> Vec<failback_sim::JournalEntry> {
+    sim.journal()
+        .into_iter()
+        .filter(|e| matches!(e.method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE"))
+        .filter(|e| !e.path.contains("/oauth2/") && !e.path.starts_with("/_sim"))
+        .collect()
+}
+
+/// How many journal entries have this method and a path containing `needle` (case-insensitive).
+pub fn count(sim: &SimHandle, method: &str, needle: &str) -> usize {
+    let needle = needle.to_ascii_lowercase();
+    sim.journal()
+        .iter()
+        .filter(|e| e.method == method && e.path.to_ascii_lowercase().contains(&needle))
+        .count()
+}

@@ -1,0 +1,245 @@
+//! The failback DAG (DESIGN.md section 1): `validate` once, then per `[[network]]`
+//! `create-nic → create-vm → await-boot → register`, then `await-failback`, then per network
+//! `teardown`. Creates are compensated by a teardown on `cancel --teardown`.
+//!
+//! A run stores `{"spec": <snapshot>}` as its input (never secrets) and this definition's
+//! version; a later release must keep building every version it registers here.
+
+use crate::azure_pool::AzurePool;
+use crate::spec::{self, ProtectedItems, Spec, TeardownPolicy};
+use failback_engine::{EngineError, RetryPolicy, Step, StepDef, WorkflowDef, WorkflowRegistry};
+use failback_steps::model::{
+    FailbackScope, ImageRef, NetworkTarget, Registration, ResourceNames, SiteRecoveryTarget,
+    TeardownPolicy as Policy, VmSpec,
+};
+use failback_steps::steps::*;
+use failback_steps::Azure;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const WORKFLOW: &str = "failback";
+pub const DEFINITION_VERSION: u32 = 1;
+
+/// Polling cadences and bounds of the waiting steps (simulated seconds in rehearsals).
+#[derive(Debug, Clone)]
+pub struct Cadence {
+    pub boot_poll: Duration,
+    pub boot_timeout: Duration,
+    pub register_poll: Duration,
+    pub appear_timeout: Duration,
+}
+
+impl Default for Cadence {
+    fn default() -> Self {
+        Self {
+            boot_poll: Duration::from_secs(15),
+            boot_timeout: Duration::from_secs(30 * 60),
+            register_poll: Duration::from_secs(30),
+            // Infrastructure changes can take ~15 minutes to show in Site Recovery.
+            appear_timeout: Duration::from_secs(45 * 60),
+        }
+    }
+}
+
+/// The run input for a spec.
+pub fn run_input(spec: &Spec) -> Value {
+    json!({ "spec": spec.snapshot() })
+}
+
+/// The spec stored in a run's input.
+pub fn spec_of(input: &Value) -> Result<Spec, EngineError> {
+    Spec::from_snapshot(input.get("spec").unwrap_or(&Value::Null))
+        .map_err(|e| EngineError::InvalidDefinition(format!("run input: {e}")))
+}
+
+/// What the steps need to know about one network of this run.
+pub fn target(spec: &Spec, run_id: &str, net: &spec::Network) -> NetworkTarget {
+    NetworkTarget {
+        name: net.name.clone(),
+        region: net.region.clone(),
+        resource_group: net.resource_group.clone(),
+        vnet: net.vnet.clone(),
+        subnet: net.subnet.clone(),
+        private_ip: net.private_ip,
+        names: ResourceNames {
+            nic: spec.nic_name(run_id, net),
+            vm: spec.vm_name(run_id, net),
+            computer_name: spec.computer_name(net),
+            os_disk: spec.os_disk_name(run_id, net),
+            cache_disk: spec.cache_disk_name(run_id, net),
+            run_command: "failback-register".into(),
+        },
+    }
+}
+
+/// Build the DAG of run `run_id` for `spec`.
+pub fn build(
+    spec: &Spec,
+    run_id: &str,
+    azure: Arc<Azure>,
+    cadence: &Cadence,
+) -> Result<WorkflowDef, EngineError> {
+    let ps = &spec.process_server;
+    let vm = VmSpec {
+        size: ps.size.clone(),
+        image: ImageRef {
+            publisher: ps.image.publisher.clone(),
+            offer: ps.image.offer.clone(),
+            sku: ps.image.sku.clone(),
+            version: ps.image.version.clone(),
+        },
+        os_disk_type: ps.os_disk_type.as_str().to_owned(),
+        cache_disk_gb: ps.cache_disk_gb,
+        admin_username: ps.admin_username.clone(),
+        admin_password: ps.admin_password.clone(),
+    };
+    let site = SiteRecoveryTarget {
+        resource_group: spec.site_recovery.resource_group.clone(),
+        vault: spec.site_recovery.vault.clone(),
+        fabric: spec.site_recovery.fabric.clone(),
+    };
+    let cs = &spec.configuration_server;
+    let reg = Registration {
+        cs_ip: cs.ip,
+        cs_port: cs.port,
+        data_port: cs.data_port,
+        passphrase: cs.passphrase.clone(),
+        installer_uri: ps.installer_uri.clone(),
+        appear_timeout: cadence.appear_timeout,
+    };
+    let policy = Policy {
+        delete: spec.teardown.policy == TeardownPolicy::Delete,
+        force_deletion: spec.teardown.force_deletion,
+    };
+    let targets: Vec<NetworkTarget> = spec
+        .networks
+        .iter()
+        .map(|n| target(spec, run_id, n))
+        .collect();
+    let retry = RetryPolicy::default();
+    let mut steps = vec![StepDef::new(
+        "validate",
+        Arc::new(Validate {
+            azure: azure.clone(),
+            vm: vm.clone(),
+            networks: targets.clone(),
+        }),
+    )
+    .retry(retry.clone())];
+    let mut registers = Vec::new();
+    for t in &targets {
+        let id = |s: &str| format!("{}/{s}", t.name);
+        let undo = |p: &Policy| -> Arc<dyn Step> {
+            Arc::new(Teardown {
+                azure: azure.clone(),
+                net: t.clone(),
+                policy: Policy {
+                    delete: true,
+                    force_deletion: p.force_deletion,
+                },
+            })
+        };
+        steps.push(
+            StepDef::new(
+                id("create-nic"),
+                Arc::new(CreateNic {
+                    azure: azure.clone(),
+                    net: t.clone(),
+                }),
+            )
+            .after(["validate"])
+            .retry(retry.clone())
+            .compensate_with(undo(&policy)),
+        );
+        steps.push(
+            StepDef::new(
+                id("create-vm"),
+                Arc::new(CreateVm {
+                    azure: azure.clone(),
+                    net: t.clone(),
+                    vm: vm.clone(),
+                }),
+            )
+            .after([id("create-nic")])
+            .retry(retry.clone())
+            .compensate_with(undo(&policy)),
+        );
+        steps.push(
+            StepDef::new(
+                id("await-boot"),
+                Arc::new(AwaitBoot {
+                    azure: azure.clone(),
+                    net: t.clone(),
+                    interval: cadence.boot_poll,
+                    timeout: cadence.boot_timeout,
+                }),
+            )
+            .after([id("create-vm")])
+            .retry(retry.clone()),
+        );
+        steps.push(
+            StepDef::new(
+                id("register"),
+                Arc::new(Register {
+                    azure: azure.clone(),
+                    net: t.clone(),
+                    site: site.clone(),
+                    reg: reg.clone(),
+                    poll: cadence.register_poll,
+                }),
+            )
+            .after([id("await-boot")])
+            .retry(retry.clone()),
+        );
+        registers.push(id("register"));
+    }
+    let items = match &spec.failback.protected_items {
+        ProtectedItems::All => None,
+        ProtectedItems::Named(v) => Some(v.clone()),
+    };
+    steps.push(
+        StepDef::new(
+            "await-failback",
+            Arc::new(AwaitFailback {
+                azure: azure.clone(),
+                site,
+                scope: FailbackScope {
+                    items,
+                    poll_interval: spec.failback.poll_interval,
+                    deadline: spec.failback.deadline,
+                },
+            }),
+        )
+        .after(registers)
+        .retry(retry.clone()),
+    );
+    for t in &targets {
+        steps.push(
+            StepDef::new(
+                format!("{}/teardown", t.name),
+                Arc::new(Teardown {
+                    azure: azure.clone(),
+                    net: t.clone(),
+                    policy: policy.clone(),
+                }),
+            )
+            .after(["await-failback"])
+            .retry(retry.clone()),
+        );
+    }
+    WorkflowDef::new(WORKFLOW, DEFINITION_VERSION, steps)
+}
+
+/// A registry with every failback definition version this release can run.
+pub fn registry(pool: Arc<AzurePool>, cadence: Cadence) -> WorkflowRegistry {
+    let mut r = WorkflowRegistry::new();
+    r.register(WORKFLOW, DEFINITION_VERSION, move |run_id, input| {
+        let spec = spec_of(input)?;
+        let azure = pool
+            .get(&spec)
+            .map_err(|e| EngineError::InvalidDefinition(e.to_string()))?;
+        build(&spec, run_id, azure, &cadence)
+    });
+    r
+}
