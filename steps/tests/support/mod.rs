@@ -98,6 +98,32 @@ pub fn azure_for(sim: &SimHandle, ca_file: &std::path::Path, clock: Arc<dyn Cloc
     Azure::new(ArmClient::new(config, clock).expect("client"))
 }
 
+/// An ARM client for an emulator started by another process (crash-test children): the
+/// parent passes its URL, CA file and principal through the environment.
+pub fn azure_from_env(clock: Arc<dyn Clock>) -> Arc<Azure> {
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} not set"));
+    let base = url::Url::parse(&var("FB_SIM_URL")).expect("url");
+    let config = ArmClientConfig {
+        cloud: Cloud::custom(base.clone(), base),
+        tenant_id: var("AZURE_TENANT_ID"),
+        subscription_id: var("AZURE_SUBSCRIPTION_ID"),
+        credential: CredentialConfig::ClientSecret {
+            client_id: var("AZURE_CLIENT_ID"),
+            secret: SecretRef::Env {
+                env: "AZURE_CLIENT_SECRET".into(),
+            },
+        },
+        ca_file: Some(PathBuf::from(var("FAILBACK_CA_FILE"))),
+        api_versions: ApiVersions::default(),
+        retry: HttpRetry {
+            initial_backoff: Duration::from_millis(200),
+            ..HttpRetry::default()
+        },
+        timeout: Duration::from_secs(30),
+    };
+    Azure::new(ArmClient::new(config, clock).expect("client"))
+}
+
 pub fn network(name: &str, vnet: &str, ip: &str) -> NetworkTarget {
     NetworkTarget {
         name: name.into(),
