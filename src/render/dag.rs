@@ -1,0 +1,202 @@
+//! Graphviz DOT and Mermaid output for a step DAG, shared by the plan and live-status views.
+//! Steps of one branch (`vnet-a/...`) are drawn inside one cluster / subgraph.
+
+use super::style::{branch, clean, truncate};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Longest label line drawn; longer ones (blocked reasons, error codes) are cut.
+const LABEL_MAX: usize = 48;
+
+pub(crate) struct Node {
+    pub id: String,
+    /// Label lines under the id.
+    pub lines: Vec<String>,
+    /// A class name from the palette.
+    pub class: &'static str,
+}
+
+/// Per class: (name, fill colour, border colour).
+pub(crate) type Palette = &'static [(&'static str, &'static str, &'static str)];
+
+/// Class of endpoints named by an edge but absent from the node list.
+const MISSING: (&str, &str, &str) = ("missing", "#ffffff", "#9e9e9e");
+
+fn colours(palette: Palette, class: &str) -> (&'static str, &'static str) {
+    palette
+        .iter()
+        .chain(std::iter::once(&MISSING))
+        .find(|(name, _, _)| *name == class)
+        .map(|(_, fill, stroke)| (*fill, *stroke))
+        .unwrap_or((MISSING.1, MISSING.2))
+}
+
+/// The nodes plus a stand-in for every edge endpoint not among them, so the output never
+/// names an undeclared node.
+fn complete(nodes: &[Node], edges: &[(String, String)]) -> Vec<Node> {
+    let mut known: BTreeSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    let mut extra = Vec::new();
+    for (a, b) in edges {
+        for end in [a, b] {
+            if known.insert(end.as_str()) {
+                extra.push(Node {
+                    id: end.clone(),
+                    lines: vec!["(not in graph)".into()],
+                    class: MISSING.0,
+                });
+            }
+        }
+    }
+    let mut all: Vec<Node> = nodes
+        .iter()
+        .map(|n| Node {
+            id: n.id.clone(),
+            lines: n.lines.clone(),
+            class: n.class,
+        })
+        .collect();
+    all.extend(extra);
+    all
+}
+
+/// Node indices in drawing order: a top-level node alone; between two top-level nodes, each
+/// branch's nodes as one group placed where its first node appears (so `vnet-a/teardown`,
+/// after `await-failback`, gets its own group, as in the text plan).
+fn groups(nodes: &[Node]) -> Vec<(Option<&str>, Vec<usize>)> {
+    let mut out: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+    let mut slot: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        match branch(&n.id) {
+            Some(b) => match slot.get(b) {
+                Some(&g) => {
+                    if let Some(group) = out.get_mut(g) {
+                        group.1.push(i);
+                    }
+                }
+                None => {
+                    slot.insert(b, out.len());
+                    out.push((Some(b), vec![i]));
+                }
+            },
+            None => {
+                slot.clear();
+                out.push((None, vec![i]));
+            }
+        }
+    }
+    out
+}
+
+/// Text for inside a DOT quoted string.
+fn dot_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in clean(s).chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn dot_str(s: &str) -> String {
+    format!("\"{}\"", dot_escape(s))
+}
+
+fn label_lines(n: &Node) -> Vec<String> {
+    std::iter::once(n.id.clone())
+        .chain(n.lines.iter().map(|l| truncate(&clean(l), LABEL_MAX)))
+        .collect()
+}
+
+pub(crate) fn dot(name: &str, nodes: &[Node], edges: &[(String, String)], pal: Palette) -> String {
+    let nodes = complete(nodes, edges);
+    let mut out = format!("digraph {} {{\n", dot_str(name));
+    out.push_str("  rankdir=TB;\n");
+    out.push_str("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n");
+    out.push_str("  edge [color=\"#616161\"];\n");
+    for (gi, (group, members)) in groups(&nodes).into_iter().enumerate() {
+        let indent = if group.is_some() { "    " } else { "  " };
+        if let Some(b) = group {
+            let cluster = format!("cluster_{gi}_{b}");
+            out.push_str(&format!("  subgraph {} {{\n", dot_str(&cluster)));
+            out.push_str(&format!("    label={};\n", dot_str(b)));
+            out.push_str("    style=dashed;\n    color=\"#9e9e9e\";\n");
+        }
+        for n in members.iter().filter_map(|&i| nodes.get(i)) {
+            let label: Vec<String> = label_lines(n).iter().map(|l| dot_escape(l)).collect();
+            let (fill, stroke) = colours(pal, n.class);
+            out.push_str(&format!(
+                "{indent}{} [label=\"{}\", fillcolor=\"{fill}\", color=\"{stroke}\"];\n",
+                dot_str(&n.id),
+                label.join("\\n"),
+            ));
+        }
+        if group.is_some() {
+            out.push_str("  }\n");
+        }
+    }
+    for (a, b) in edges {
+        out.push_str(&format!("  {} -> {};\n", dot_str(a), dot_str(b)));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Mermaid label text: entity codes for the characters its parser or HTML would take.
+fn mermaid_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in clean(s).chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
+            '`' => out.push_str("#96;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+pub(crate) fn mermaid(nodes: &[Node], edges: &[(String, String)], pal: Palette) -> String {
+    let nodes = complete(nodes, edges);
+    // Step ids hold `/` and `-`, which Mermaid ids cannot: nodes become n0, n1, ...
+    let ids: BTreeMap<&str, String> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), format!("n{i}")))
+        .collect();
+    let mut out = String::from("flowchart TD\n");
+    for (gi, (group, members)) in groups(&nodes).into_iter().enumerate() {
+        let indent = if group.is_some() { "    " } else { "  " };
+        if let Some(b) = group {
+            out.push_str(&format!("  subgraph g{gi}[\"{}\"]\n", mermaid_text(b)));
+        }
+        for (i, n) in members.iter().filter_map(|&i| nodes.get(i).map(|n| (i, n))) {
+            let label: Vec<String> = label_lines(n).iter().map(|l| mermaid_text(l)).collect();
+            out.push_str(&format!(
+                "{indent}n{i}[\"{}\"]:::{}\n",
+                label.join("<br/>"),
+                n.class
+            ));
+        }
+        if group.is_some() {
+            out.push_str("  end\n");
+        }
+    }
+    for (a, b) in edges {
+        if let (Some(a), Some(b)) = (ids.get(a.as_str()), ids.get(b.as_str())) {
+            out.push_str(&format!("  {a} --> {b}\n"));
+        }
+    }
+    let used: BTreeSet<&str> = nodes.iter().map(|n| n.class).collect();
+    for (name, fill, stroke) in pal.iter().chain(std::iter::once(&MISSING)) {
+        if used.contains(name) {
+            out.push_str(&format!(
+                "  classDef {name} fill:{fill},stroke:{stroke},color:#000\n"
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,572 @@
+//! Snapshot tests over a hand-built two-network plan and fabricated runs. No wall clock: every
+//! instant derives from `T0`.
+
+use super::*;
+use failback_engine::planner::{Plan, PlannedStep};
+use failback_engine::{PlanChange, StepPlan};
+use failback_state::{
+    EventKind, EventRecord, RunRecord, RunState, StepErrorRecord, StepRecord, StepStatus,
+    WaitReason,
+};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// 2026-11-24T12:00:00Z.
+const T0: u64 = 1_795_521_600_000;
+const MIN: u64 = 60_000;
+const SUB: &str = "/subscriptions/0000-1111/resourceGroups/rg-failback/providers";
+
+fn step(id: &str, deps: &[&str], change: PlanChange, action: &str, calls: &[&str]) -> PlannedStep {
+    let mut plan = StepPlan::new(action, change);
+    for c in calls {
+        plan = plan.call(c.replace("{SUB}", SUB));
+    }
+    PlannedStep {
+        id: id.into(),
+        deps: deps.iter().map(|d| d.to_string()).collect(),
+        status: None,
+        plan,
+    }
+}
+
+fn branch_steps(net: &str, nic: PlanChange, ip: &str) -> Vec<PlannedStep> {
+    let id = |s: &str| format!("{net}/{s}");
+    let nic_step = step(
+        &id("create-nic"),
+        &["validate"],
+        nic,
+        &format!("Create NIC ps-{net}-nic in {net}/snet-ps with static IP {ip}"),
+        &[&format!(
+            "PUT {{SUB}}/Microsoft.Network/networkInterfaces/ps-{net}-nic"
+        )],
+    );
+    let mut nic_step = nic_step;
+    nic_step.plan = nic_step.plan.detail("private_ip", ip);
+    vec![
+        nic_step,
+        step(
+            &id("create-vm"),
+            &[&id("create-nic")],
+            PlanChange::Create,
+            &format!("Create VM ps-{net} (Standard_D4s_v3, Windows Server 2019)"),
+            &[&format!(
+                "PUT {{SUB}}/Microsoft.Compute/virtualMachines/ps-{net}"
+            )],
+        ),
+        step(
+            &id("await-boot"),
+            &[&id("create-vm")],
+            PlanChange::NoOp,
+            "Wait until the VM reports PowerState/running and the guest agent is ready",
+            &[&format!(
+                "GET {{SUB}}/Microsoft.Compute/virtualMachines/ps-{net}/instanceView"
+            )],
+        ),
+        step(
+            &id("register"),
+            &[&id("await-boot")],
+            PlanChange::Create,
+            "Install the process server and register it with configuration server cs-onprem-01",
+            &[
+                "GET {SUB}/Microsoft.RecoveryServices/vaults/rsv-dr/replicationFabrics",
+                &format!("POST {{SUB}}/Microsoft.Compute/virtualMachines/ps-{net}/runCommand"),
+            ],
+        ),
+    ]
+}
+
+fn teardown(net: &str) -> PlannedStep {
+    step(
+        &format!("{net}/teardown"),
+        &["await-failback"],
+        PlanChange::Create,
+        &format!("Delete VM ps-{net}, its OS disk and NIC"),
+        &[
+            &format!("DELETE {{SUB}}/Microsoft.Compute/virtualMachines/ps-{net}"),
+            &format!("DELETE {{SUB}}/Microsoft.Network/networkInterfaces/ps-{net}-nic"),
+        ],
+    )
+}
+
+/// Two networks; steps in an interleaved topological order as a toposort may give them.
+fn two_network_plan() -> Plan {
+    let mut validate = step(
+        "validate",
+        &[],
+        PlanChange::NoOp,
+        "Check VM size, quota, subnets and IP addresses in westeurope for 2 networks",
+        &[
+            "GET {SUB}/Microsoft.Compute/skus?$filter=location eq 'westeurope'",
+            "GET {SUB}/Microsoft.Compute/locations/westeurope/usages",
+        ],
+    );
+    validate.plan = validate
+        .plan
+        .detail("region", "westeurope")
+        .detail("vm_size", "Standard_D4s_v3");
+    let a = branch_steps("vnet-a", PlanChange::Exists, "10.1.0.10");
+    let b = branch_steps(
+        "vnet-b",
+        PlanChange::Blocked {
+            reason: "IP 10.2.0.10 is taken by nic-legacy-db".into(),
+        },
+        "10.2.0.10",
+    );
+    let mut steps = vec![validate];
+    for (x, y) in a.into_iter().zip(b) {
+        steps.push(x);
+        steps.push(y);
+    }
+    steps.push(step(
+        "await-failback",
+        &["vnet-a/register", "vnet-b/register"],
+        PlanChange::NoOp,
+        "Wait until every protected item has failed back (or signal failback-complete)",
+        &["GET {SUB}/Microsoft.RecoveryServices/vaults/rsv-dr/replicationProtectedItems"],
+    ));
+    steps.push(teardown("vnet-a"));
+    steps.push(teardown("vnet-b"));
+    Plan {
+        workflow: "failback".into(),
+        version: 1,
+        run_id: None,
+        steps,
+    }
+}
+
+fn finished_plan() -> Plan {
+    let mut plan = two_network_plan();
+    plan.run_id = Some("fb-20261124-a".into());
+    for s in &mut plan.steps {
+        s.plan.change = match s.plan.change {
+            PlanChange::NoOp => PlanChange::NoOp,
+            PlanChange::Blocked { .. } => PlanChange::Exists,
+            _ => PlanChange::Done,
+        };
+        s.status = Some("succeeded".into());
+    }
+    plan
+}
+
+/// Balanced braces outside quoted strings, and every edge endpoint declared as a node.
+fn assert_dot_well_formed(dot: &str) {
+    assert!(dot.starts_with("digraph \""), "{dot}");
+    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
+    for c in dot.chars() {
+        match (in_str, esc, c) {
+            (true, true, _) => esc = false,
+            (true, false, '\\') => esc = true,
+            (_, false, '"') => in_str = !in_str,
+            (false, _, '{') => depth += 1,
+            (false, _, '}') => depth -= 1,
+            _ => {}
+        }
+        assert!(depth >= 0, "unbalanced braces:\n{dot}");
+    }
+    assert!(depth == 0 && !in_str, "unbalanced:\n{dot}");
+    // The leading quoted string of `s`, escapes kept.
+    let quoted = |s: &str| -> Option<String> {
+        let s = s.trim().strip_prefix('"')?;
+        let mut esc = false;
+        let end = s.char_indices().find_map(|(i, c)| match (esc, c) {
+            (true, _) => {
+                esc = false;
+                None
+            }
+            (false, '\\') => {
+                esc = true;
+                None
+            }
+            (false, '"') => Some(i),
+            _ => None,
+        })?;
+        Some(s[..end].to_owned())
+    };
+    let mut declared = BTreeSet::new();
+    let mut edges = Vec::new();
+    for line in dot.lines() {
+        if let Some((a, b)) = line.split_once(" -> ") {
+            edges.push((quoted(a), quoted(b)));
+        } else if line.contains(" [label=") {
+            declared.insert(quoted(line));
+        }
+    }
+    assert!(!edges.is_empty());
+    for (a, b) in edges {
+        assert!(a.is_some() && declared.contains(&a), "{a:?} undeclared");
+        assert!(b.is_some() && declared.contains(&b), "{b:?} undeclared");
+    }
+}
+
+fn assert_mermaid_well_formed(m: &str) {
+    assert!(m.starts_with("flowchart TD\n"));
+    let opens = m
+        .lines()
+        .filter(|l| l.trim_start().starts_with("subgraph "))
+        .count();
+    let ends = m.lines().filter(|l| l.trim() == "end").count();
+    assert_eq!(opens, ends, "{m}");
+    let mut declared = BTreeSet::new();
+    let mut classes = BTreeSet::new();
+    let mut defined = BTreeSet::new();
+    let mut edges = Vec::new();
+    for line in m.lines().map(str::trim) {
+        if let Some((a, b)) = line.split_once(" --> ") {
+            edges.push((a.to_owned(), b.to_owned()));
+        } else if let Some((id, rest)) = line.split_once("[\"") {
+            if !id.starts_with("subgraph") {
+                assert!(id.starts_with('n') && id[1..].bytes().all(|c| c.is_ascii_digit()));
+                declared.insert(id.to_owned());
+                classes.insert(rest.rsplit(":::").next().unwrap_or_default().to_owned());
+                assert!(!rest.contains("\"]\""), "stray quote: {line}");
+            }
+        } else if let Some(def) = line.strip_prefix("classDef ") {
+            defined.insert(def.split(' ').next().unwrap_or_default().to_owned());
+        }
+    }
+    assert!(!edges.is_empty());
+    for (a, b) in &edges {
+        assert!(declared.contains(a) && declared.contains(b), "{a} --> {b}");
+    }
+    assert_eq!(classes, defined);
+}
+
+#[test]
+fn plan_two_networks() {
+    let plan = two_network_plan();
+    assert!(plan.blocked());
+    let text = plan_text(&plan, false);
+    assert!(text.contains("Plan: 6 to create, 1 existing, 1 blocked."));
+    assert!(text
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .starts_with("Nothing was created"));
+    insta::assert_snapshot!("plan_text", text);
+    assert!(plan_text(&plan, true).contains("\x1b["));
+
+    let js = plan_json(&plan);
+    let v: Value = serde_json::from_str(&js).unwrap_or(Value::Null);
+    assert_eq!(v["summary"]["create"], json!(6));
+    assert_eq!(v["summary"]["blocked"], json!(1));
+    assert_eq!(v["steps"][0]["id"], json!("validate"));
+    insta::assert_snapshot!("plan_json", js);
+
+    let dot = plan_dot(&plan);
+    assert_dot_well_formed(&dot);
+    insta::assert_snapshot!("plan_dot", dot);
+
+    let mermaid = plan_mermaid(&plan);
+    assert_mermaid_well_formed(&mermaid);
+    insta::assert_snapshot!("plan_mermaid", mermaid);
+}
+
+#[test]
+fn plan_no_changes() {
+    let plan = finished_plan();
+    assert!(plan.no_changes());
+    let text = plan_text(&plan, false);
+    assert!(text.contains("No changes."));
+    assert!(!text.contains("Nothing was created"));
+    insta::assert_snapshot!("plan_text_no_changes", text);
+}
+
+#[test]
+fn plan_hostile_strings() {
+    let mut plan = two_network_plan();
+    plan.steps.push(step(
+        "odd\"id\\/x",
+        &["validate", "not-in-plan"],
+        PlanChange::Drifted {
+            reason: "tag \"owner\" <changed> #1 & \x1b[31mred".into(),
+        },
+        "line one\nline two",
+        &[],
+    ));
+    let text = plan_text(&plan, false);
+    assert!(!text.contains('\x1b'));
+    assert!(text.contains("~ drifted: tag \"owner\""));
+    assert_dot_well_formed(&plan_dot(&plan));
+    assert_mermaid_well_formed(&plan_mermaid(&plan));
+    assert!(serde_json::from_str::<Value>(&plan_json(&plan)).is_ok());
+    // An empty plan renders without panicking.
+    let empty = Plan {
+        steps: Vec::new(),
+        ..plan
+    };
+    assert!(plan_text(&empty, true).contains("No changes."));
+}
+
+fn rec(id: &str, status: StepStatus, attempt: u32, started: Option<u64>) -> StepRecord {
+    StepRecord {
+        run_id: "fb-20261124-a".into(),
+        step_id: id.into(),
+        status,
+        attempt,
+        retries: 0,
+        started_at: started,
+        updated_at: T0 + 30 * MIN,
+    }
+}
+
+fn ok() -> StepStatus {
+    StepStatus::Succeeded { output: json!({}) }
+}
+
+/// A run mid-flight: vnet-a polling its registration, vnet-b retrying its VM after throttling.
+fn live_run() -> (RunRecord, Vec<StepRecord>) {
+    let run = RunRecord {
+        id: "fb-20261124-a".into(),
+        workflow: "failback".into(),
+        definition_version: 1,
+        input: json!({ "networks": ["vnet-a", "vnet-b"] }),
+        state: RunState::Running,
+        created_at: T0,
+        updated_at: T0 + 31 * MIN,
+        next_event_seq: 15,
+        error: None,
+        labels: BTreeMap::from([("spec".into(), "failback.toml".into())]),
+        signals: vec![],
+        wake_at: None,
+    };
+    let poll = StepStatus::Waiting {
+        wake_at: T0 + 36 * MIN + 10_000,
+        deadline: Some(T0 + 80 * MIN),
+        poll_state: json!({ "operation": "https://management.azure.com/op/1" }),
+        reason: WaitReason::Timer,
+    };
+    let retry = StepStatus::Waiting {
+        wake_at: T0 + 33 * MIN,
+        deadline: None,
+        poll_state: json!({}),
+        reason: WaitReason::Retry {
+            reason: "429 TooManyRequests".into(),
+        },
+    };
+    let steps = vec![
+        rec("validate", ok(), 1, Some(T0)),
+        rec("vnet-a/create-nic", ok(), 1, Some(T0 + MIN)),
+        rec("vnet-a/create-vm", ok(), 3, Some(T0 + 2 * MIN)),
+        rec("vnet-a/await-boot", ok(), 7, Some(T0 + 9 * MIN)),
+        rec("vnet-a/register", poll, 4, Some(T0 + 20 * MIN)),
+        rec("vnet-b/create-nic", ok(), 1, Some(T0 + MIN)),
+        rec("vnet-b/create-vm", retry, 2, Some(T0 + 2 * MIN)),
+        rec("vnet-b/await-boot", StepStatus::Pending, 0, None),
+        rec("vnet-b/register", StepStatus::Pending, 0, None),
+        rec("await-failback", StepStatus::Pending, 0, None),
+        rec("vnet-a/teardown", StepStatus::Pending, 0, None),
+        rec("vnet-b/teardown", StepStatus::Pending, 0, None),
+    ];
+    (run, steps)
+}
+
+/// A run being cancelled with teardown after vnet-b's VM failed for good.
+fn cancelled_run() -> (RunRecord, Vec<StepRecord>) {
+    let (mut run, mut steps) = live_run();
+    run.id = "fb-20261124-b".into();
+    run.state = RunState::Cancelling;
+    run.error = Some("vnet-b/create-vm: QuotaExceeded".into());
+    run.signals = vec!["cancel".into()];
+    let failed = StepStatus::Failed {
+        error: StepErrorRecord {
+            code: "QuotaExceeded".into(),
+            message: "Operation could not be completed as it results in exceeding approved standardDSv3Family Cores quota.".into(),
+            permanent: true,
+        },
+    };
+    for s in &mut steps {
+        s.run_id = run.id.clone();
+        s.status = match s.step_id.as_str() {
+            "vnet-a/create-vm" => StepStatus::Compensating { attempt: 1 },
+            "vnet-a/create-nic" => StepStatus::Compensated,
+            "vnet-b/create-nic" => StepStatus::Running {
+                attempt: 2,
+                poll_state: None,
+                deadline: None,
+            },
+            "vnet-b/create-vm" => failed.clone(),
+            "validate" => ok(),
+            _ => StepStatus::Skipped,
+        };
+    }
+    (run, steps)
+}
+
+#[test]
+fn status_text_and_json() {
+    let now = T0 + 32 * MIN;
+    let (run, steps) = live_run();
+    let text = run_status_text(&run, &steps, now, false);
+    assert!(text.contains("wakes in 4m 10s (at 2026-11-24T12:36:10Z)"));
+    assert!(text.contains("retries in 1m (at 2026-11-24T12:33:00Z) after: 429"));
+    insta::assert_snapshot!("status_live", text);
+    let (crun, csteps) = cancelled_run();
+    insta::assert_snapshot!(
+        "status_cancelled",
+        run_status_text(&crun, &csteps, now, false)
+    );
+
+    let mut waiting = run.clone();
+    waiting.state = RunState::Waiting;
+    waiting.wake_at = Some(T0 + 36 * MIN + 10_000);
+    let table = runs_table(&[run.clone(), waiting, crun.clone()], now);
+    insta::assert_snapshot!("runs_table", table);
+
+    let js = run_status_json(&crun, &csteps);
+    assert!(serde_json::from_str::<Value>(&js).is_ok());
+    insta::assert_snapshot!("status_json", js);
+    assert!(serde_json::from_str::<Value>(&runs_json(&[run, crun])).is_ok());
+}
+
+fn events() -> Vec<EventRecord> {
+    let ev = |seq: u64, at: u64, step: Option<&str>, kind: EventKind| EventRecord {
+        run_id: "fb-20261124-a".into(),
+        seq,
+        at,
+        step_id: step.map(String::from),
+        kind,
+    };
+    let a = Some("vnet-a/create-vm");
+    vec![
+        ev(0, T0, None, EventKind::RunCreated),
+        ev(
+            1,
+            T0,
+            Some("validate"),
+            EventKind::StepStarted { attempt: 1 },
+        ),
+        ev(
+            2,
+            T0 + 20_000,
+            Some("validate"),
+            EventKind::StepSucceeded { attempt: 1 },
+        ),
+        ev(3, T0 + MIN, a, EventKind::StepStarted { attempt: 1 }),
+        ev(
+            4,
+            T0 + MIN + 900,
+            a,
+            EventKind::StepRetryScheduled {
+                attempt: 1,
+                wake_at: T0 + 2 * MIN,
+                reason: "429 TooManyRequests (Retry-After: 59)".into(),
+            },
+        ),
+        ev(5, T0 + 2 * MIN, a, EventKind::StepStarted { attempt: 2 }),
+        ev(
+            6,
+            T0 + 2 * MIN + 500,
+            a,
+            EventKind::StepWaiting {
+                attempt: 2,
+                wake_at: T0 + 4 * MIN + 5_000,
+            },
+        ),
+        ev(
+            7,
+            T0 + 2 * MIN + 500,
+            None,
+            EventKind::RunWaiting {
+                wake_at: T0 + 4 * MIN + 5_000,
+            },
+        ),
+        ev(
+            8,
+            T0 + 4 * MIN + 5_000,
+            a,
+            EventKind::StepFailed {
+                attempt: 3,
+                code: "QuotaExceeded".into(),
+                message: "exceeding approved\nstandardDSv3Family Cores quota".into(),
+            },
+        ),
+        ev(
+            9,
+            T0 + 4 * MIN + 5_000,
+            None,
+            EventKind::RunFailed {
+                step_id: "vnet-a/create-vm".into(),
+                message: "QuotaExceeded".into(),
+            },
+        ),
+        ev(
+            10,
+            T0 + 30 * MIN,
+            None,
+            EventKind::RunRetried {
+                from: Some("vnet-a/create-vm".into()),
+            },
+        ),
+        ev(11, T0 + 30 * MIN, a, EventKind::StepReset),
+        ev(
+            12,
+            T0 + 40 * MIN,
+            None,
+            EventKind::Signal {
+                name: "failback-complete".into(),
+            },
+        ),
+        ev(
+            13,
+            T0 + 41 * MIN,
+            None,
+            EventKind::RunCancelRequested { compensate: true },
+        ),
+        ev(
+            14,
+            T0 + 41 * MIN,
+            a,
+            EventKind::StepCompensating { attempt: 1 },
+        ),
+        ev(15, T0 + 42 * MIN, a, EventKind::StepCompensated),
+        ev(
+            16,
+            T0 + 42 * MIN,
+            Some("vnet-a/await-boot"),
+            EventKind::StepSkipped,
+        ),
+        ev(
+            17,
+            T0 + 86_400_000,
+            None,
+            EventKind::RunWaiting {
+                wake_at: T0 + 2 * 86_400_000,
+            },
+        ),
+        ev(18, T0 + 86_400_000, None, EventKind::RunPaused),
+        ev(19, T0 + 86_400_000, None, EventKind::RunResumed),
+        ev(20, T0 + 86_400_000, None, EventKind::RunCancelled),
+        ev(21, T0 + 86_400_000, None, EventKind::RunSucceeded),
+    ]
+}
+
+#[test]
+fn history() {
+    let evs = events();
+    let text = history_text(&evs);
+    assert!(text.contains("step vnet-a/create-vm waiting until 12:04:05 (attempt 2)"));
+    insta::assert_snapshot!("history_text", text);
+    let js = history_json(&evs[..6]);
+    assert!(serde_json::from_str::<Value>(&js).is_ok());
+    insta::assert_snapshot!("history_json", js);
+    assert_eq!(history_text(&[]), "No events.\n");
+}
+
+#[test]
+fn live_graph() {
+    let plan = two_network_plan();
+    let edges = plan_edges(&plan);
+    let (_, steps) = live_run();
+    let dot = graph_dot(&steps, &edges);
+    assert_dot_well_formed(&dot);
+    insta::assert_snapshot!("graph_live_dot", dot);
+    let (_, csteps) = cancelled_run();
+    let mermaid = graph_mermaid(&csteps, &edges);
+    assert_mermaid_well_formed(&mermaid);
+    insta::assert_snapshot!("graph_cancelled_mermaid", mermaid);
+    // Edges naming steps without records still yield declared nodes.
+    let partial = graph_mermaid(&csteps[..3], &edges);
+    assert_mermaid_well_formed(&partial);
+    assert_dot_well_formed(&graph_dot(&csteps[..3], &edges));
+}
