@@ -1,1 +1,6 @@
+//! The `failback` binary's library: flags, commands, rendering. `main.rs` only wires it up.
+
+pub mod cli;
+pub mod commands;
+pub mod context;
 pub mod render;

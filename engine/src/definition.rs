@@ -176,7 +176,7 @@ impl WorkflowDef {
             }
         }
         let order = match toposort(&graph, None) {
-            Ok(order) => order.into_iter().map(|n| graph[n]).collect(),
+            Ok(_) => stable_topo(&steps, &dependents),
             Err(cycle) => {
                 let names = find_cycle(&steps, &index, graph[cycle.node_id()]);
                 return Err(EngineError::InvalidDefinition(format!(
@@ -240,6 +240,25 @@ impl WorkflowDef {
         }
         out
     }
+}
+
+/// Kahn's algorithm taking the lowest definition index first, so the order follows the
+/// definition (branches in spec order) rather than graph internals.
+fn stable_topo(steps: &[StepDef], dependents: &[Vec<usize>]) -> Vec<usize> {
+    let mut indegree: Vec<usize> = steps.iter().map(|s| s.deps.len()).collect();
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..steps.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(steps.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in &dependents[i] {
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    order
 }
 
 /// The full cycle through `start`, named step by step (petgraph reports only one node).

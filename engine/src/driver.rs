@@ -284,15 +284,26 @@ impl RunDriver {
         run.state = state;
     }
 
-    async fn commit(&mut self, mut txn: Txn) -> Result<(), EngineError> {
+    async fn commit(&mut self, txn: Txn) -> Result<(), EngineError> {
+        self.persist(txn).await?;
+        self.announce();
+        Ok(())
+    }
+
+    /// Make `txn` (with the run record) durable; its events wait for [`Self::announce`].
+    async fn persist(&mut self, mut txn: Txn) -> Result<(), EngineError> {
         txn.put_run(self.run_ref());
         self.inner.store.commit(txn).await?;
+        Ok(())
+    }
+
+    /// Broadcast the events of what was persisted.
+    fn announce(&mut self) {
         let state = self.run_ref().state;
         for mut ev in self.events.drain(..) {
             ev.run_state = state;
             self.inner.emit(ev);
         }
-        Ok(())
     }
 
     fn deps_succeeded(&self, def: &WorkflowDef, idx: usize) -> bool {

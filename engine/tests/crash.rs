@@ -96,6 +96,8 @@ async fn child() {
     for run in runs {
         engine.finished(&run.id).await.expect("finish");
     }
+    // Like the CLI: let drivers finish their transition (and its crash point) before exiting.
+    assert!(engine.shutdown(std::time::Duration::from_secs(30)).await);
 }
 
 fn step_ids() -> Vec<String> {
@@ -116,11 +118,16 @@ fn every_crash_point_resumes_to_the_same_end() {
             assert_eq!(
                 status.signal(),
                 Some(libc::SIGABRT),
-                "{spec}: the child should have died at the crash point, got {status:?}"
+                "{spec}: the child should have died at the crash point, got {status:?}; its stderr:\n{}",
+                std::fs::read_to_string(dir.path().join("child.stderr")).unwrap_or_default()
             );
             check(dir.path(), false).unwrap_or_else(|e| panic!("{spec}, after the crash: {e}"));
             let status = run_child(dir.path(), &[], None);
-            assert!(status.success(), "{spec}: resume failed: {status:?}");
+            assert!(
+                status.success(),
+                "{spec}: resume failed: {status:?}; stderr:\n{}",
+                std::fs::read_to_string(dir.path().join("child.stderr")).unwrap_or_default()
+            );
             check(dir.path(), true).unwrap_or_else(|e| panic!("{spec}, after resume: {e}"));
             cases += 1;
         }

@@ -19,6 +19,8 @@ param(
   [int]$DataTransferSecurePort = 9443,
   [string]$InstallerUri = "",
   [string]$ProcessServerName = $env:COMPUTERNAME,
+  # Set by failback so that a retried registration is a changed Run Command (ARM re-runs it).
+  [string]$FailbackAttempt = "",
   [Parameter(Mandatory = $true)][string]$Passphrase
 )
 $ErrorActionPreference = "Stop"

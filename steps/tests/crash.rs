@@ -93,6 +93,7 @@ async fn child() {
     }
     let run = eng.finished("c").await.expect("finish");
     assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
+    assert!(eng.shutdown(std::time::Duration::from_secs(30)).await);
 }
 
 fn run_child(env: &TestEnv, dir: &Path, crash_at: Option<&str>) -> ExitStatus {

@@ -33,8 +33,9 @@ impl RunDriver {
                     self.event(&mut txn, Some(i), EventKind::StepCompensated);
                 }
             }
-            self.commit(txn).await?;
+            self.persist(txn).await?;
             self.inner.crash.hit(&step_id, AFTER_OUTCOME);
+            self.announce();
             return Ok(());
         }
         match fin.outcome {
@@ -125,8 +126,11 @@ impl RunDriver {
                 self.settle(&mut txn);
             }
         }
-        self.commit(txn).await?;
+        self.persist(txn).await?;
+        // The crash point comes before anyone hears of the outcome: a waiter seeing the run
+        // finish must not let the process exit ahead of it.
         self.inner.crash.hit(&step_id, AFTER_OUTCOME);
+        self.announce();
         self.launch(launches);
         Ok(())
     }

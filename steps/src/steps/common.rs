@@ -100,3 +100,9 @@ pub async fn poll_lro(
 pub fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
     v.pointer(ptr).and_then(Value::as_str)
 }
+
+/// This network's teardown already ran in this run: what the create steps made is gone on
+/// purpose, so a plan of the finished run reports them done, not drifted.
+pub fn torn_down(ctx: &failback_engine::PlanContext, net: &crate::model::NetworkTarget) -> bool {
+    ctx.outputs.contains_key(&format!("{}/teardown", net.name))
+}

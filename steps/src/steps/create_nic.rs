@@ -93,7 +93,7 @@ impl Step for CreateNic {
         .call(format!("PUT {path}"))
         .detail("nic", &self.net.names.nic)
         .detail("private_ip", self.net.private_ip.to_string());
-        if ctx.offline {
+        if ctx.offline || super::common::torn_down(ctx, &self.net) {
             plan.change = if ctx.outputs.contains_key(&ctx.step_id) {
                 PlanChange::Done
             } else {

@@ -156,7 +156,7 @@ impl Step for CreateVm {
         .detail("vm", &self.net.names.vm)
         .detail("computer_name", &self.net.names.computer_name);
         let done = ctx.outputs.contains_key(&ctx.step_id);
-        if ctx.offline {
+        if ctx.offline || super::common::torn_down(ctx, &self.net) {
             plan.change = if done {
                 PlanChange::Done
             } else {

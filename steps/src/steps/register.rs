@@ -140,6 +140,19 @@ impl Register {
     }
 }
 
+/// The Run Command ran and failed (or timed out, or was cancelled).
+fn failed(rc: &Value) -> bool {
+    let iv = rc
+        .pointer("/properties/instanceView")
+        .cloned()
+        .unwrap_or(Value::Null);
+    match str_at(&iv, "/executionState").unwrap_or("Unknown") {
+        "Failed" | "TimedOut" | "Canceled" => true,
+        "Succeeded" => iv.get("exitCode").and_then(Value::as_i64).unwrap_or(0) != 0,
+        _ => false,
+    }
+}
+
 #[async_trait::async_trait]
 impl Step for Register {
     async fn execute(&self, ctx: &StepContext) -> StepOutcome {
@@ -172,7 +185,10 @@ impl Step for Register {
             .query_pairs_mut()
             .append_pair("$expand", "instanceView");
         match arm.get(get_url, "GET runCommand").await {
-            Ok(r) => return self.judge(ctx, &r.body),
+            // A fresh attempt (an operator's retry) sends a failed script again; anything
+            // else — running, succeeded, or failed while we were following it — is judged.
+            Ok(r) if !(phase == "start" && failed(&r.body)) => return self.judge(ctx, &r.body),
+            Ok(_) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => return from_error(e),
         }
@@ -182,7 +198,14 @@ impl Step for Register {
                 return StepOutcome::Fail(StepFailure::new("SecretUnavailable", e.to_string()))
             }
         };
-        let body = self.body(passphrase.expose());
+        let mut body = self.body(passphrase.expose());
+        // A changed body makes ARM run the script again on an existing Run Command.
+        if let Some(params) = body
+            .pointer_mut("/properties/parameters")
+            .and_then(Value::as_array_mut)
+        {
+            params.push(json!({ "name": "FailbackAttempt", "value": ctx.attempt.to_string() }));
+        }
         drop(passphrase);
         let sent = arm.put(url, &body, "PUT runCommand").await;
         drop(body);
@@ -207,7 +230,7 @@ impl Step for Register {
             self.site.fabric
         ))
         .call(format!("PUT {}", self.run_command_path()));
-        if ctx.offline {
+        if ctx.offline || super::common::torn_down(ctx, &self.net) {
             plan.change = if ctx.outputs.contains_key(&ctx.step_id) {
                 PlanChange::Done
             } else {

@@ -296,7 +296,9 @@ impl Step for Validate {
     }
 
     async fn plan(&self, ctx: &PlanContext) -> StepPlan {
-        let regions: Vec<&str> = self.networks.iter().map(|n| n.region.as_str()).collect();
+        let mut regions: Vec<&str> = self.networks.iter().map(|n| n.region.as_str()).collect();
+        regions.sort_unstable();
+        regions.dedup();
         let mut plan = StepPlan::new(
             format!(
                 "check {} in {}, vCPU quota for {} process server(s), subnets and static IPs",
@@ -310,6 +312,10 @@ impl Step for Validate {
         .call("GET .../locations/{region}/usages")
         .call("GET .../virtualNetworks/{vnet}/subnets/{subnet}")
         .call("GET .../virtualNetworks/{vnet}/CheckIPAddressAvailability");
+        if ctx.outputs.contains_key(&ctx.step_id) {
+            plan.change = PlanChange::Done;
+            return plan;
+        }
         if ctx.offline {
             return plan;
         }

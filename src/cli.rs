@@ -1,0 +1,169 @@
+//! Command-line flags, parsed by clap; `commands` validates them into typed actions.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "failback",
+    version,
+    about = "Durable failback of Azure Site Recovery process servers"
+)]
+pub struct Cli {
+    /// Where runs are kept (default: $XDG_STATE_HOME/failback or ~/.local/state/failback).
+    #[arg(long, global = true, env = "FAILBACK_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// More logging (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented example spec.
+    Init {
+        #[arg(default_value = "failback.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show what a run would do (dry run), or what an existing run has left to do.
+    Plan {
+        #[arg(long, default_value = "failback.toml")]
+        spec: PathBuf,
+        /// Plan an existing run instead of a new one.
+        #[arg(long)]
+        run: Option<String>,
+        /// The id the new run will get (resource names derive from it); default: generated.
+        #[arg(long, conflicts_with = "run")]
+        run_id: Option<String>,
+        /// Make no Azure reads.
+        #[arg(long)]
+        offline: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+    },
+    /// Create a run from the spec and drive it in the foreground.
+    Apply {
+        #[arg(long, default_value = "failback.toml")]
+        spec: PathBuf,
+        /// Run id (default: generated).
+        #[arg(long)]
+        run_id: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
+    /// Drive unfinished runs (after a crash, reboot or Ctrl-C) until they finish.
+    Resume {
+        /// Wait for these runs (default: every unfinished run).
+        runs: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
+    /// One run: its state and every step's.
+    Status {
+        run: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// All runs.
+    List {
+        /// Only runs in this state (pending, running, waiting, paused, succeeded, failed, ...).
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// A run's event log.
+    History {
+        run: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// A run's DAG with live status.
+    Graph {
+        run: String,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+    },
+    /// Stop a run; with --teardown, delete what it created first.
+    Cancel {
+        run: String,
+        #[arg(long)]
+        teardown: bool,
+    },
+    /// Send a signal to a run (`failback-complete` ends the wait for failback).
+    Signal { run: String, signal: String },
+    /// Continue a failed run from its failed step, or from --from STEP.
+    Retry {
+        run: String,
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Run the local Azure emulator for rehearsals.
+    Sim {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Scenario file (default: the built-in two-network scenario).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 1.0)]
+        clock_speed: f64,
+        /// Persist the emulator's state here (restartable rehearsals).
+        #[arg(long)]
+        state_file: Option<PathBuf>,
+        /// Serve plain HTTP instead of HTTPS.
+        #[arg(long)]
+        no_tls: bool,
+    },
+    /// A whole failback against the embedded emulator, with a crash and a resume.
+    Demo {
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 400.0)]
+        speed: f64,
+        /// Keep the demo's files here (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}

@@ -1,0 +1,146 @@
+//! Driving runs in the foreground: progress lines (or JSON events), Ctrl-C leaves a resumable
+//! run and says how to resume it.
+
+use crate::cli::OutputFormat;
+use crate::render::time::{fmt_duration, fmt_utc};
+use anyhow::Result;
+use failback_engine::{Engine, ProgressEvent};
+use failback_state::{EventKind, RunRecord, RunState};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinSet;
+
+/// How long in-flight steps get to reach a checkpoint after Ctrl-C.
+const GRACE: Duration = Duration::from_secs(10);
+
+fn describe(ev: &ProgressEvent) -> String {
+    let wake = |at: u64| {
+        let left = at.saturating_sub(ev.at);
+        format!("{} (at {})", fmt_duration(left), fmt_utc(at))
+    };
+    match &ev.kind {
+        EventKind::RunCreated => "run created".into(),
+        EventKind::StepStarted { attempt } if *attempt == 1 => "started".into(),
+        EventKind::StepStarted { attempt } => format!("running (attempt {attempt})"),
+        EventKind::StepSucceeded { .. } => "done".into(),
+        EventKind::StepWaiting { wake_at, .. } => format!("waiting {}", wake(*wake_at)),
+        EventKind::StepRetryScheduled {
+            wake_at, reason, ..
+        } => format!("retrying in {}: {reason}", wake(*wake_at)),
+        EventKind::StepFailed { code, message, .. } => format!("FAILED {code}: {message}"),
+        EventKind::StepCompensating { .. } => "undoing".into(),
+        EventKind::StepCompensated => "undone".into(),
+        EventKind::StepSkipped => "skipped".into(),
+        EventKind::StepReset => "reset for retry".into(),
+        EventKind::RunWaiting { wake_at } => {
+            format!("run waiting; next wake in {}", wake(*wake_at))
+        }
+        EventKind::RunSucceeded => "run succeeded".into(),
+        EventKind::RunFailed { step_id, message } => format!("run failed at {step_id}: {message}"),
+        EventKind::RunPaused => "run paused".into(),
+        EventKind::RunResumed => "run resumed".into(),
+        EventKind::RunCancelRequested { compensate } => {
+            format!(
+                "cancel requested{}",
+                if *compensate { " (with teardown)" } else { "" }
+            )
+        }
+        EventKind::RunCancelled => "run cancelled".into(),
+        EventKind::RunRetried { from } => match from {
+            Some(s) => format!("retrying from {s}"),
+            None => "retrying failed steps".into(),
+        },
+        EventKind::Signal { name } => format!("signal {name}"),
+    }
+}
+
+fn print_event(ev: &ProgressEvent, output: OutputFormat, many: bool) {
+    match output {
+        OutputFormat::Json => {
+            if let Ok(line) = serde_json::to_string(ev) {
+                println!("{line}");
+            }
+        }
+        OutputFormat::Text => {
+            let run = if many {
+                format!("{} ", ev.run_id)
+            } else {
+                String::new()
+            };
+            let step = ev.step_id.as_deref().unwrap_or("");
+            println!("{} {run}{step:<22} {}", fmt_utc(ev.at), describe(ev));
+        }
+    }
+}
+
+/// Follow `runs` until each finishes (succeeded, failed, cancelled) or Ctrl-C.
+pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> Result<i32> {
+    let wanted: BTreeSet<String> = runs.iter().cloned().collect();
+    let many = wanted.len() > 1;
+    let mut rx = engine.subscribe();
+    let mut done: JoinSet<Result<RunRecord, failback_engine::EngineError>> = JoinSet::new();
+    for id in runs {
+        let (e, id) = (engine.clone(), id.clone());
+        done.spawn(async move { e.finished(&id).await });
+    }
+    let mut finished = Vec::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    while finished.len() < runs.len() {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) if wanted.contains(&ev.run_id) => print_event(&ev, output, many),
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
+            Some(r) = done.join_next() => match r {
+                Ok(Ok(run)) => finished.push(run),
+                Ok(Err(e)) => anyhow::bail!("{e}"),
+                Err(e) => anyhow::bail!("waiting for a run: {e}"),
+            },
+            _ = &mut ctrl_c => {
+                eprintln!("interrupted: letting in-flight steps reach a checkpoint…");
+                let clean = engine.shutdown(GRACE).await;
+                if !clean {
+                    eprintln!("some steps were still running; they will run again on resume");
+                }
+                for id in runs {
+                    eprintln!("resume with: failback resume {id}");
+                }
+                return Ok(super::EXIT_INTERRUPTED);
+            }
+        }
+    }
+    // Events broadcast before the final state was read may still be queued.
+    while let Ok(ev) = rx.try_recv() {
+        if wanted.contains(&ev.run_id) {
+            print_event(&ev, output, many);
+        }
+    }
+    let mut code = super::EXIT_OK;
+    for run in &finished {
+        if output == OutputFormat::Text {
+            match run.state {
+                RunState::Succeeded => println!("run {} succeeded", run.id),
+                RunState::Cancelled => println!("run {} cancelled", run.id),
+                _ => {
+                    println!(
+                        "run {} failed: {}",
+                        run.id,
+                        run.error.as_deref().unwrap_or("unknown error")
+                    );
+                    println!(
+                        "fix the cause, then: failback retry {} (or --from STEP)",
+                        run.id
+                    );
+                }
+            }
+        }
+        if run.state == RunState::Failed {
+            code = super::EXIT_FAILED;
+        }
+    }
+    engine.shutdown(GRACE).await;
+    Ok(code)
+}

@@ -1,0 +1,89 @@
+//! What commands share: the state directory, the store, the clock, the engine.
+
+use anyhow::{anyhow, Context as _, Result};
+use failback_engine::{Clock, CrashPoints, Engine, EngineConfig, ScaledClock, SystemClock};
+use failback_state::StateStore;
+use failback_workflows::failback::{self, Cadence};
+use failback_workflows::AzurePool;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `--state-dir`, else `$XDG_STATE_HOME/failback`, else `~/.local/state/failback`.
+pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x).join("failback"));
+    }
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| anyhow!("no --state-dir, FAILBACK_STATE_DIR, XDG_STATE_HOME or HOME"))?;
+    Ok(PathBuf::from(home).join(".local/state/failback"))
+}
+
+pub fn open_store(state_dir: &Path) -> Result<StateStore> {
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("creating state directory {}", state_dir.display()))?;
+    set_owner_only(state_dir);
+    StateStore::open(&state_dir.join("store")).map_err(|e| anyhow!("{e}"))
+}
+
+fn set_owner_only(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    // Best effort: the store holds no secrets, but run details are the operator's business.
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+}
+
+/// Environment variable naming an emulator whose accelerated clock this process follows.
+pub const SIM_CLOCK_ENV: &str = "FAILBACK_SIM_CLOCK";
+
+/// The wall clock, or the emulator's accelerated clock in rehearsals. Following the
+/// emulator's clock (not starting a fresh scaled clock) keeps durable timers consistent across
+/// a crash and a resume in another process.
+pub async fn clock() -> Result<Arc<dyn Clock>> {
+    let Some(url) = std::env::var_os(SIM_CLOCK_ENV) else {
+        return Ok(Arc::new(SystemClock));
+    };
+    let url = url.to_string_lossy().trim_end_matches('/').to_owned();
+    let mut builder = reqwest::Client::builder();
+    if let Some(ca) = std::env::var_os(failback_workflows::azure_pool::CA_FILE_ENV) {
+        let pem =
+            std::fs::read(&ca).with_context(|| format!("reading {}", Path::new(&ca).display()))?;
+        builder =
+            builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).context("CA file")?);
+    }
+    let client = builder.build().context("HTTP client")?;
+    let body: serde_json::Value = client
+        .get(format!("{url}/_sim/clock"))
+        .send()
+        .await
+        .with_context(|| format!("{SIM_CLOCK_ENV}: reading the emulator clock at {url}"))?
+        .json()
+        .await
+        .context("emulator clock response")?;
+    let now = body["now_ms"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("emulator clock: no now_ms"))?;
+    let speed = body["speed"].as_f64().unwrap_or(1.0);
+    Ok(Arc::new(ScaledClock::new(now, speed)))
+}
+
+/// An engine over the store with the failback workflow registered.
+pub async fn engine(store: StateStore) -> Result<Engine> {
+    let clock = clock().await?;
+    let pool = Arc::new(AzurePool::from_env(clock.clone()));
+    let registry = failback::registry(pool, Cadence::default());
+    Ok(Engine::new(
+        store,
+        registry,
+        clock,
+        CrashPoints::from_env(),
+        EngineConfig::default(),
+    ))
+}
+
+/// A fresh run id: `fb-` and 8 hex digits.
+pub fn new_run_id() -> String {
+    use rand::Rng;
+    format!("fb-{:08x}", rand::rng().random::<u32>())
+}
