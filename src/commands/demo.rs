@@ -14,7 +14,8 @@ const RUN: &str = "demo-run";
 /// the checkpoint that records it.
 const CRASH_AT: &str = "vnet-b/create-vm:after-put";
 
-fn scenario() -> Scenario {
+/// The built-in two-network scenario, with long-lived tokens and a 30-minute scripted failback.
+pub fn scenario() -> Scenario {
     let mut s = Scenario::default_two_networks();
     // azure_identity caches tokens on the wall clock: keep them valid in accelerated time.
     s.auth.token_lifetime_secs = 60 * 24 * 3600;
@@ -26,7 +27,8 @@ fn scenario() -> Scenario {
     s
 }
 
-fn spec_text(sim: &SimHandle) -> Result<String> {
+/// A two-network spec for `sim`; secrets come from the `FAILBACK_DEMO_*` variables.
+pub fn spec_text(sim: &SimHandle) -> Result<String> {
     let (tenant, client, _) = sim
         .credentials()
         .ok_or_else(|| anyhow!("emulator has no principal"))?;
