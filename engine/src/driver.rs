@@ -304,6 +304,7 @@ impl RunDriver {
             ev.run_state = state;
             self.inner.emit(ev);
         }
+        self.inner.notify_run(&self.run_id);
     }
 
     fn deps_succeeded(&self, def: &WorkflowDef, idx: usize) -> bool {

@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     timers: Mutex<BTreeSet<(Millis, String)>>,
     timer_changed: Notify,
     idle: Notify,
+    /// Per-run change counters for waiters, so a waiter wakes only for its own run.
+    watches: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,6 +123,32 @@ impl Inner {
         timers.insert((at, run_id.to_owned()));
         if first.is_none_or(|f| at < f) {
             self.timer_changed.notify_one();
+        }
+    }
+
+    /// A run's records changed durably: wake its waiters.
+    pub(crate) fn notify_run(&self, run_id: &str) {
+        let mut w = lock(&self.watches);
+        if let Some(tx) = w.get(run_id) {
+            if tx.receiver_count() == 0 {
+                w.remove(run_id);
+            } else {
+                tx.send_modify(|v| *v += 1);
+            }
+        }
+    }
+
+    fn watch_run(&self, run_id: &str) -> tokio::sync::watch::Receiver<u64> {
+        lock(&self.watches)
+            .entry(run_id.to_owned())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    fn unwatch_run(&self, run_id: &str) {
+        let mut w = lock(&self.watches);
+        if w.get(run_id).is_some_and(|tx| tx.receiver_count() == 0) {
+            w.remove(run_id);
         }
     }
 
@@ -202,6 +230,7 @@ impl Engine {
             timers: Mutex::new(BTreeSet::new()),
             timer_changed: Notify::new(),
             idle: Notify::new(),
+            watches: Mutex::new(HashMap::new()),
         });
         let timer = tokio::spawn(inner.clone().timer_loop());
         Self {
@@ -388,34 +417,31 @@ impl Engine {
         .await
     }
 
-    /// Wait until the stored run satisfies `done`; re-checks after every event of the run
-    /// (and after a broadcast lag, when one may have been missed).
+    /// Wait until the stored run satisfies `done`; re-checks after every durable change of
+    /// that run (and only that run).
     pub async fn wait_for(
         &self,
         run_id: &str,
         done: impl Fn(&RunRecord) -> bool,
     ) -> Result<RunRecord, EngineError> {
-        let mut rx = self.subscribe();
-        loop {
-            let run = self
-                .inner
-                .store
-                .load_run(run_id)?
-                .ok_or_else(|| EngineError::RunNotFound(run_id.into()))?;
+        let mut rx = self.inner.watch_run(run_id);
+        let result = loop {
+            // Subscribed before reading: a change after this read marks the receiver.
+            let run = match self.inner.store.load_run(run_id) {
+                Ok(Some(run)) => run,
+                Ok(None) => break Err(EngineError::RunNotFound(run_id.into())),
+                Err(e) => break Err(e.into()),
+            };
             if done(&run) {
-                return Ok(run);
+                break Ok(run);
             }
-            loop {
-                match rx.recv().await {
-                    Ok(ev) if ev.run_id == run_id => break,
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        return Err(EngineError::ShuttingDown)
-                    }
-                }
+            if rx.changed().await.is_err() {
+                break Err(EngineError::ShuttingDown);
             }
-        }
+        };
+        drop(rx);
+        self.inner.unwatch_run(run_id);
+        result
     }
 
     /// Stop taking work; let in-flight steps reach a checkpoint for up to `grace`.
