@@ -135,6 +135,22 @@ pub enum Command {
         #[arg(long)]
         from: Option<String>,
     },
+    /// Drive every run in the background and serve the local API (Unix socket
+    /// `<state dir>/failback.sock`), `/metrics` and a status page, until SIGTERM or SIGINT.
+    Daemon {
+        /// Start with every unfinished run paused (resume them one by one after an incident).
+        #[arg(long)]
+        paused: bool,
+        /// Also serve on this loopback TCP address (bearer token required).
+        #[arg(long, requires = "token_file")]
+        listen_tcp: Option<std::net::SocketAddr>,
+        /// File holding the bearer token for --listen-tcp.
+        #[arg(long, requires = "listen_tcp")]
+        token_file: Option<PathBuf>,
+        /// How long in-flight steps get to reach a checkpoint at shutdown.
+        #[arg(long, default_value = "30s", value_parser = parse_grace)]
+        grace: std::time::Duration,
+    },
     /// Run the local Azure emulator for rehearsals.
     Sim {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -166,4 +182,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
+    failback_workflows::spec::parse_duration(s)
 }

@@ -2,8 +2,9 @@
 
 use clap::Parser;
 use failback::cli::{Cli, Command, LogFormat};
-use failback::commands::{self as cmd, EXIT_FAILED};
+use failback::commands::{self as cmd, remote, EXIT_FAILED};
 use failback::context;
+use failback::daemon::client::DaemonClient;
 
 fn init_tracing(cli: &Cli) {
     let level = match cli.verbose {
@@ -25,6 +26,13 @@ fn init_tracing(cli: &Cli) {
 async fn run(cli: Cli) -> anyhow::Result<i32> {
     let state = || context::state_dir(cli.state_dir.as_deref());
     let engine = || async { context::engine(context::open_store(&state()?)?).await };
+    // While a daemon owns the store, commands that need it go through the daemon's socket.
+    let daemon = || async {
+        match state() {
+            Ok(dir) => DaemonClient::connect(&dir).await,
+            Err(_) => None,
+        }
+    };
     match cli.command {
         Command::Init { ref path, force } => cmd::init::run(path, force),
         Command::Plan {
@@ -33,42 +41,72 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             ref run_id,
             offline,
             format,
-        } => {
-            cmd::plan::run(
-                &engine().await?,
-                spec,
-                run.as_deref(),
-                run_id.clone(),
-                offline,
-                format,
-            )
-            .await
-        }
+        } => match daemon().await {
+            Some(c) => {
+                remote::plan(&c, spec, run.as_deref(), run_id.clone(), offline, format).await
+            }
+            None => {
+                cmd::plan::run(
+                    &engine().await?,
+                    spec,
+                    run.as_deref(),
+                    run_id.clone(),
+                    offline,
+                    format,
+                )
+                .await
+            }
+        },
         Command::Apply {
             ref spec,
             ref run_id,
             yes,
             output,
-        } => cmd::apply::apply(&engine().await?, spec, run_id.clone(), yes, output).await,
-        Command::Resume { ref runs, output } => {
-            cmd::apply::resume(&engine().await?, runs.clone(), output).await
-        }
-        Command::Status { ref run, format } => cmd::runs::status(&engine().await?, run, format),
-        Command::List { ref state, format } => {
-            cmd::runs::list(&engine().await?, state.as_deref(), format)
-        }
-        Command::History { ref run, format } => cmd::runs::history(&engine().await?, run, format),
-        Command::Graph { ref run, format } => cmd::runs::graph(&engine().await?, run, format),
-        Command::Cancel { ref run, teardown } => {
-            cmd::control::cancel(&engine().await?, run, teardown).await
-        }
+        } => match daemon().await {
+            Some(c) => remote::apply(&c, spec, run_id.clone(), yes, output).await,
+            None => cmd::apply::apply(&engine().await?, spec, run_id.clone(), yes, output).await,
+        },
+        Command::Resume { ref runs, output } => match daemon().await {
+            Some(c) => remote::resume(&c, runs.clone(), output).await,
+            None => cmd::apply::resume(&engine().await?, runs.clone(), output).await,
+        },
+        Command::Status { ref run, format } => match daemon().await {
+            Some(c) => remote::status(&c, run, format).await,
+            None => cmd::runs::status(&engine().await?, run, format),
+        },
+        Command::List { ref state, format } => match daemon().await {
+            Some(c) => remote::list(&c, state.as_deref(), format).await,
+            None => cmd::runs::list(&engine().await?, state.as_deref(), format),
+        },
+        Command::History { ref run, format } => match daemon().await {
+            Some(c) => remote::history(&c, run, format).await,
+            None => cmd::runs::history(&engine().await?, run, format),
+        },
+        Command::Graph { ref run, format } => match daemon().await {
+            Some(c) => remote::graph(&c, run, format).await,
+            None => cmd::runs::graph(&engine().await?, run, format),
+        },
+        Command::Cancel { ref run, teardown } => match daemon().await {
+            Some(c) => remote::cancel(&c, run, teardown).await,
+            None => cmd::control::cancel(&engine().await?, run, teardown).await,
+        },
         Command::Signal {
             ref run,
             ref signal,
-        } => cmd::control::signal(&engine().await?, run, signal).await,
-        Command::Retry { ref run, ref from } => {
-            cmd::control::retry(&engine().await?, run, from.as_deref()).await
-        }
+        } => match daemon().await {
+            Some(c) => remote::signal(&c, run, signal).await,
+            None => cmd::control::signal(&engine().await?, run, signal).await,
+        },
+        Command::Retry { ref run, ref from } => match daemon().await {
+            Some(c) => remote::retry(&c, run, from.as_deref()).await,
+            None => cmd::control::retry(&engine().await?, run, from.as_deref()).await,
+        },
+        Command::Daemon {
+            paused,
+            listen_tcp,
+            ref token_file,
+            grace,
+        } => cmd::daemon::run(&state()?, paused, listen_tcp, token_file.clone(), grace).await,
         Command::Sim {
             listen,
             ref scenario,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
-fn confirm() -> Result<bool> {
+pub(crate) fn confirm() -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("not a terminal: pass --yes to apply without confirmation");
     }

@@ -118,8 +118,15 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
             print_event(&ev, output, many);
         }
     }
+    let code = report(&finished, output);
+    engine.shutdown(GRACE).await;
+    Ok(code)
+}
+
+/// Say how each finished run ended; exit 1 when one failed.
+pub(crate) fn report(finished: &[RunRecord], output: OutputFormat) -> i32 {
     let mut code = super::EXIT_OK;
-    for run in &finished {
+    for run in finished {
         if output == OutputFormat::Text {
             match run.state {
                 RunState::Succeeded => println!("run {} succeeded", run.id),
@@ -141,6 +148,5 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
             code = super::EXIT_FAILED;
         }
     }
-    engine.shutdown(GRACE).await;
-    Ok(code)
+    code
 }

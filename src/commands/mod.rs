@@ -3,10 +3,12 @@
 pub mod apply;
 pub mod completions;
 pub mod control;
+pub mod daemon;
 pub mod demo;
 pub mod follow;
 pub mod init;
 pub mod plan;
+pub mod remote;
 pub mod runs;
 pub mod sim;
 

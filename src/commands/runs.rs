@@ -27,7 +27,7 @@ pub fn status(engine: &Engine, id: &str, format: OutputFormat) -> Result<i32> {
     Ok(super::EXIT_OK)
 }
 
-fn parse_state(s: &str) -> Result<RunState> {
+pub(crate) fn parse_state(s: &str) -> Result<RunState> {
     let all = [
         RunState::Pending,
         RunState::Running,

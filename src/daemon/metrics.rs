@@ -1,0 +1,268 @@
+//! `/metrics` in the Prometheus text format (version 0.0.4): counters fed by the engine's
+//! progress events, gauges read at scrape time, and the store's group-commit statistics.
+
+use failback_engine::{Engine, ProgressEvent};
+use failback_state::{EventKind, Millis, RunFilter, RunState};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast::error::RecvError;
+
+/// Step duration buckets, seconds of the engine's clock (accelerated in rehearsals).
+const BUCKETS: [f64; 10] = [
+    0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 21600.0,
+];
+
+const RUN_STATES: [RunState; 8] = [
+    RunState::Pending,
+    RunState::Running,
+    RunState::Waiting,
+    RunState::Paused,
+    RunState::Succeeded,
+    RunState::Failed,
+    RunState::Cancelling,
+    RunState::Cancelled,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    events: BTreeMap<String, u64>,
+    retries: u64,
+    lagged: u64,
+    /// Step executions in flight: (run, step) → start time.
+    started: HashMap<(String, String), Millis>,
+    /// Execution durations by outcome (succeeded, failed, waiting, retry).
+    durations: BTreeMap<&'static str, Histogram>,
+}
+
+pub struct Metrics {
+    counters: Mutex<Counters>,
+}
+
+fn lock(m: &Mutex<Counters>) -> MutexGuard<'_, Counters> {
+    // Counters are plain numbers: a poisoned lock still holds usable ones.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn event_name(kind: &EventKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl Metrics {
+    /// Subscribe to the engine's progress now (before runs are resumed) and count from then on.
+    pub fn start(engine: &Engine) -> Arc<Self> {
+        let me = Arc::new(Self {
+            counters: Mutex::new(Counters::default()),
+        });
+        let mut rx = engine.subscribe();
+        let weak = Arc::downgrade(&me);
+        tokio::spawn(async move {
+            loop {
+                let ev = rx.recv().await;
+                let Some(me) = weak.upgrade() else { return };
+                match ev {
+                    Ok(ev) => me.record(&ev),
+                    Err(RecvError::Lagged(n)) => lock(&me.counters).lagged += n,
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        me
+    }
+
+    fn record(&self, ev: &ProgressEvent) {
+        let mut c = lock(&self.counters);
+        *c.events.entry(event_name(&ev.kind)).or_default() += 1;
+        let Some(step) = &ev.step_id else { return };
+        let key = (ev.run_id.clone(), step.clone());
+        let outcome = match &ev.kind {
+            EventKind::StepStarted { .. } | EventKind::StepCompensating { .. } => {
+                c.started.insert(key, ev.at);
+                return;
+            }
+            EventKind::StepSucceeded { .. } | EventKind::StepCompensated => "succeeded",
+            EventKind::StepFailed { .. } => "failed",
+            EventKind::StepWaiting { .. } => "waiting",
+            EventKind::StepRetryScheduled { .. } => {
+                c.retries += 1;
+                "retry"
+            }
+            _ => return,
+        };
+        if let Some(t0) = c.started.remove(&key) {
+            let secs = ev.at.saturating_sub(t0) as f64 / 1000.0;
+            c.durations.entry(outcome).or_default().observe(secs);
+        }
+    }
+
+    pub fn render(&self, engine: &Engine) -> String {
+        let mut out = String::new();
+        let mut by_state: BTreeMap<&'static str, u64> =
+            RUN_STATES.iter().map(|s| (s.as_str(), 0)).collect();
+        match engine.store().list_runs(&RunFilter::all()) {
+            Ok(runs) => {
+                for r in runs {
+                    *by_state.entry(r.state.as_str()).or_default() += 1;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: listing runs"),
+        }
+        header(&mut out, "failback_runs", "gauge", "Runs by state.");
+        for (state, n) in &by_state {
+            let _ = writeln!(out, "failback_runs{{state=\"{state}\"}} {n}");
+        }
+        gauge(
+            &mut out,
+            "failback_active_runs",
+            "Runs holding a driver task.",
+            engine.active_runs() as f64,
+        );
+        gauge(
+            &mut out,
+            "failback_scheduled_runs",
+            "Runs parked on a timer.",
+            engine.scheduled_runs() as f64,
+        );
+
+        let c = lock(&self.counters);
+        header(
+            &mut out,
+            "failback_events_total",
+            "counter",
+            "Durable run and step events since the daemon started.",
+        );
+        for (kind, n) in &c.events {
+            let _ = writeln!(out, "failback_events_total{{kind=\"{kind}\"}} {n}");
+        }
+        counter(
+            &mut out,
+            "failback_step_retries_total",
+            "Step retries scheduled.",
+            c.retries,
+        );
+        counter(
+            &mut out,
+            "failback_progress_events_lagged_total",
+            "Progress events the metrics task missed (counts are then low).",
+            c.lagged,
+        );
+        header(
+            &mut out,
+            "failback_step_duration_seconds",
+            "histogram",
+            "Step execution time by outcome, on the engine clock.",
+        );
+        for (outcome, h) in &c.durations {
+            let name = "failback_step_duration_seconds";
+            for (b, n) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(out, "{name}_bucket{{outcome=\"{outcome}\",le=\"{b}\"}} {n}");
+            }
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{outcome=\"{outcome}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "{name}_sum{{outcome=\"{outcome}\"}} {}", h.sum);
+            let _ = writeln!(out, "{name}_count{{outcome=\"{outcome}\"}} {}", h.count);
+        }
+        drop(c);
+
+        if let Some(s) = engine.store().commit_stats() {
+            counter(
+                &mut out,
+                "failback_checkpoint_commits_total",
+                "Checkpoint batches acknowledged durable.",
+                s.commits,
+            );
+            counter(
+                &mut out,
+                "failback_checkpoint_commit_failures_total",
+                "Checkpoint batches that failed.",
+                s.failed_commits,
+            );
+            counter(
+                &mut out,
+                "failback_checkpoint_groups_total",
+                "Group commits (one fdatasync each).",
+                s.groups,
+            );
+            counter(
+                &mut out,
+                "failback_checkpoint_ops_total",
+                "Puts and deletes in acknowledged batches.",
+                s.ops,
+            );
+            header(
+                &mut out,
+                "failback_checkpoint_commit_latency_seconds",
+                "summary",
+                "Submit-to-durable time of checkpoint batches.",
+            );
+            let _ = writeln!(
+                out,
+                "failback_checkpoint_commit_latency_seconds_sum {}",
+                s.total_commit_latency_us as f64 / 1e6
+            );
+            let _ = writeln!(
+                out,
+                "failback_checkpoint_commit_latency_seconds_count {}",
+                s.commits
+            );
+            gauge(
+                &mut out,
+                "failback_checkpoint_last_commit_latency_seconds",
+                "Submit-to-durable time of the last batch.",
+                s.last_commit_latency_us as f64 / 1e6,
+            );
+            gauge(
+                &mut out,
+                "failback_checkpoint_batch_size_mean",
+                "Mean batches per group commit.",
+                s.mean_group_size(),
+            );
+            gauge(
+                &mut out,
+                "failback_checkpoint_batch_size_max",
+                "Largest group commit so far, in batches.",
+                s.max_group as f64,
+            );
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, v: f64) {
+    header(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {v}");
+}
+
+fn counter(out: &mut String, name: &str, help: &str, v: u64) {
+    header(out, name, "counter", help);
+    let _ = writeln!(out, "{name} {v}");
+}

@@ -1,0 +1,153 @@
+//! `failback daemon`: one long-running process owns the store, drives every run and serves a
+//! local JSON API (Unix socket, optionally loopback TCP with a bearer token), `/metrics` and a
+//! status page. While it runs, the CLI talks to it instead of opening the store.
+
+pub mod api;
+pub mod client;
+pub mod metrics;
+pub mod page;
+pub mod server;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use failback_state::RunFilter;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The socket's file name inside the state directory.
+pub const SOCKET_NAME: &str = "failback.sock";
+/// Largest request body accepted (specs are a few KiB).
+pub const MAX_BODY: usize = 1 << 20;
+
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(SOCKET_NAME)
+}
+
+/// What `failback daemon` was asked to do.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    pub state_dir: PathBuf,
+    /// Start with every unfinished run paused.
+    pub paused: bool,
+    pub listen_tcp: Option<SocketAddr>,
+    pub token_file: Option<PathBuf>,
+    /// How long in-flight steps get to reach a checkpoint at shutdown.
+    pub grace: Duration,
+}
+
+fn read_token(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the token file {}", path.display()))?;
+    let token = text.trim().to_owned();
+    if token.len() < 16 {
+        bail!(
+            "the token in {} is shorter than 16 characters",
+            path.display()
+        );
+    }
+    Ok(token)
+}
+
+/// Run the daemon until SIGTERM or SIGINT; returns the exit code.
+pub async fn run(opts: DaemonOptions) -> Result<i32> {
+    let tcp = match (opts.listen_tcp, &opts.token_file) {
+        (Some(addr), Some(file)) => {
+            if !addr.ip().is_loopback() {
+                bail!("--listen-tcp {addr}: only loopback addresses are allowed");
+            }
+            Some((addr, read_token(file)?))
+        }
+        (Some(_), None) => bail!("--listen-tcp needs --token-file"),
+        (None, _) => None,
+    };
+    // The store lock makes this the only daemon (and the only process) on this state dir;
+    // a socket file found after taking it is stale.
+    let store = crate::context::open_store(&opts.state_dir)?;
+    let engine = crate::context::engine(store).await?;
+    let metrics = metrics::Metrics::start(&engine);
+    let sock = socket_path(&opts.state_dir);
+    let unix = server::bind_unix(&sock)?;
+    let tcp = match tcp {
+        Some((addr, token)) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr}"))?;
+            let local = l.local_addr().unwrap_or(addr);
+            Some((l, local, token))
+        }
+        None => None,
+    };
+
+    let (started, scheduled) = if opts.paused {
+        let runs = engine
+            .store()
+            .list_runs(&RunFilter::unfinished())
+            .map_err(|e| anyhow!("{e}"))?;
+        for r in &runs {
+            if let Err(e) = engine.pause(&r.id).await {
+                tracing::warn!(run_id = %r.id, error = %e, "could not pause run");
+            }
+        }
+        eprintln!(
+            "failback daemon: {} unfinished run(s) paused (--paused)",
+            runs.len()
+        );
+        (0, 0)
+    } else {
+        let report = engine.resume_all().map_err(|e| anyhow!("{e}"))?;
+        for bad in &report.unreadable {
+            eprintln!("warning: {bad}");
+        }
+        (report.started, report.scheduled)
+    };
+
+    let state = Arc::new(api::AppState::new(engine.clone(), metrics));
+    let stop = CancellationToken::new();
+    let mut servers = tokio::task::JoinSet::new();
+    servers.spawn(server::serve_unix(unix, state.clone(), stop.clone()));
+    let tcp_note = match tcp {
+        Some((l, local, token)) => {
+            servers.spawn(server::serve_tcp(l, state.clone(), token, stop.clone()));
+            format!(" and http://{local}")
+        }
+        None => String::new(),
+    };
+    eprintln!(
+        "failback daemon: pid {}, serving {}{tcp_note}; {started} run(s) started, {scheduled} waiting on timers",
+        std::process::id(),
+        sock.display()
+    );
+
+    wait_for_stop_signal().await?;
+    eprintln!(
+        "failback daemon: stopping; in-flight steps get {} to reach a checkpoint",
+        failback_workflows::spec::format_duration(opts.grace)
+    );
+    stop.cancel();
+    let clean = engine.shutdown(opts.grace).await;
+    if !clean {
+        eprintln!(
+            "failback daemon: some steps were still running; they run again at the next start"
+        );
+    }
+    if let Err(e) = engine.store().close() {
+        eprintln!("failback daemon: closing the store: {e}");
+    }
+    servers.abort_all();
+    let _ = std::fs::remove_file(&sock);
+    eprintln!("failback daemon: stopped");
+    Ok(crate::commands::EXIT_OK)
+}
+
+async fn wait_for_stop_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! Support for tests of `failback daemon` as a real process: an emulator (HTTPS, clock x1000)
+//! in the test process, a spec and environment for it, the daemon as a child process, raw
+//! HTTP over its socket, and bounded polling of observable conditions.
+#![allow(dead_code)]
+
+use failback_sim::{Sim, SimConfig, SimHandle};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SPEED: f64 = 1000.0;
+
+pub struct Rehearsal {
+    pub sim: SimHandle,
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Rehearsal {
+    pub fn start() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sim = rt
+            .block_on(Sim::start(SimConfig {
+                scenario: failback::commands::demo::scenario(),
+                clock_speed: SPEED,
+                tls: true,
+                ..SimConfig::default()
+            }))
+            .expect("emulator");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = dir.path().join("ca.pem");
+        sim.write_ca(&ca).expect("ca");
+        std::fs::write(
+            dir.path().join("failback.toml"),
+            failback::commands::demo::spec_text(&sim).expect("spec"),
+        )
+        .expect("write spec");
+        let (_, _, secret) = sim.credentials().expect("principal");
+        let passphrase = sim
+            .scenario()
+            .subscriptions
+            .iter()
+            .flat_map(|s| s.vaults.iter())
+            .flat_map(|v| v.fabrics.iter())
+            .map(|f| f.passphrase.clone())
+            .next()
+            .expect("fabric");
+        let env = vec![
+            (
+                "FAILBACK_STATE_DIR".into(),
+                dir.path().join("state").display().to_string(),
+            ),
+            ("FAILBACK_CA_FILE".into(), ca.display().to_string()),
+            ("FAILBACK_SIM_CLOCK".into(), sim.base_url()),
+            ("FAILBACK_DEMO_CLIENT_SECRET".into(), secret),
+            (
+                "FAILBACK_DEMO_PS_PASSWORD".into(),
+                "Daemon-Test-Passw0rd!42".into(),
+            ),
+            ("FAILBACK_DEMO_CS_PASSPHRASE".into(), passphrase),
+            ("NO_COLOR".into(), "1".into()),
+        ];
+        Self { sim, dir, env, rt }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.path("state")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.state_dir().join("failback.sock")
+    }
+
+    /// `failback ARGS` in the rehearsal directory with its environment.
+    pub fn failback(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_failback"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("FAILBACK_CRASH_AT")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    /// Run `failback ARGS` to the end (bounded), returning its output.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let child = self
+            .failback(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn failback");
+        wait_output(child, Duration::from_secs(60), args)
+    }
+
+    /// Start `failback daemon EXTRA` and wait until its socket answers.
+    pub fn daemon(&self, extra: &[&str]) -> Daemon {
+        let log = self.path(&format!("daemon-{}.log", unique()));
+        let mut args = vec!["daemon", "--grace", "5s"];
+        args.extend_from_slice(extra);
+        let child = self
+            .failback(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn daemon");
+        let mut d = Daemon {
+            child,
+            log,
+            socket: self.socket(),
+        };
+        let pid = d.child.id();
+        wait_until(
+            Duration::from_secs(20),
+            "the daemon to serve its socket",
+            || {
+                if let Ok(Some(st)) = d.child.try_wait() {
+                    panic!("daemon exited early ({st}):\n{}", d.log_text());
+                }
+                get(&d.socket, "/v1/health")
+                    .is_ok_and(|(s, body)| s == 200 && body.contains(&format!("\"pid\":{pid}")))
+            },
+        );
+        d
+    }
+
+    pub fn vm_puts(&self) -> Vec<String> {
+        self.sim
+            .journal()
+            .iter()
+            .filter(|e| {
+                e.method == "PUT"
+                    && e.path.contains("/virtualMachines/")
+                    && !e.path.contains("/runCommands/")
+            })
+            .map(|e| e.path.clone())
+            .collect()
+    }
+
+    pub fn left_behind(&self) -> Vec<String> {
+        self.sim
+            .inventory()
+            .created()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl Daemon {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// Wait for the exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return st;
+            }
+            if Instant::now() > deadline {
+                self.signal(libc::SIGKILL);
+                panic!("daemon did not exit within {limit:?}:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(libc::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Poll `cond` every 20 ms until it holds; panic with `what` after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn wait_output(mut child: Child, limit: Duration, what: &[&str]) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "failback {what:?} did not finish within {limit:?}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Send raw bytes as one HTTP/1.1 exchange (the request should say `Connection: close`);
+/// returns (status, body).
+pub fn exchange(
+    stream: &mut (impl Read + Write),
+    request: &[u8],
+) -> std::io::Result<(u16, String)> {
+    // A server refusing an oversized body answers and closes before it is all sent: the
+    // write then fails, and the answer is still there to read.
+    let write = stream.write_all(request);
+    let mut resp = Vec::new();
+    let read = stream.read_to_end(&mut resp);
+    if resp.is_empty() {
+        write?;
+        read?;
+    }
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+pub fn request(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut s = UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    exchange(&mut s, &req)
+}
+
+pub fn get(socket: &Path, path: &str) -> std::io::Result<(u16, String)> {
+    request(socket, "GET", path, b"")
+}
+
+pub fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Runs by id → state, from the daemon.
+pub fn run_states(socket: &Path) -> std::collections::BTreeMap<String, String> {
+    let (status, body) = get(socket, "/v1/runs").expect("GET /v1/runs");
+    assert_eq!(status, 200, "{body}");
+    json(&body)["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or("").to_owned(),
+                r["state"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
