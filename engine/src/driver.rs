@@ -515,7 +515,18 @@ async fn compensate(
     let mut retries = 0;
     loop {
         match execute_once(step, ctx, timeout).await {
-            StepOutcome::Wait { until, state, .. } => {
+            StepOutcome::Wait {
+                until,
+                state,
+                deadline,
+            } => {
+                ctx.deadline = deadline.or(ctx.deadline);
+                if ctx.deadline.is_some_and(|d| until > d) {
+                    return StepOutcome::Fail(crate::StepFailure::new(
+                        "DeadlineExceeded",
+                        "the undo did not finish before its deadline",
+                    ));
+                }
                 ctx.clock.sleep_until(until).await;
                 ctx.poll_state = Some(state);
             }

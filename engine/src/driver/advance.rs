@@ -129,22 +129,18 @@ impl RunDriver {
         self.commit(txn).await
     }
 
-    /// Mark steps that never finished as skipped (cancel).
+    /// Mark steps that never started as skipped (cancel). Started ones keep their state, so
+    /// a later `cancel --teardown` still knows what to undo.
     pub(super) fn skip_unfinished(&mut self, txn: &mut Txn) {
         let now = self.inner.clock.now();
         for i in 0..self.steps.len() {
-            if self.in_flight.contains_key(&i) {
+            if self.in_flight.contains_key(&i) || self.steps[i].status != StepStatus::Pending {
                 continue;
             }
-            if matches!(
-                self.steps[i].status,
-                StepStatus::Pending | StepStatus::Waiting { .. } | StepStatus::Running { .. }
-            ) {
-                self.steps[i].status = StepStatus::Skipped;
-                self.steps[i].updated_at = now;
-                txn.put_step(&self.steps[i]);
-                self.event(txn, Some(i), EventKind::StepSkipped);
-            }
+            self.steps[i].status = StepStatus::Skipped;
+            self.steps[i].updated_at = now;
+            txn.put_step(&self.steps[i]);
+            self.event(txn, Some(i), EventKind::StepSkipped);
         }
     }
 }

@@ -75,10 +75,12 @@ impl RunDriver {
 
     async fn cancel_run(&mut self, compensate: bool) -> Result<RunRecord, EngineError> {
         match self.run_ref().state {
-            RunState::Succeeded | RunState::Cancelled => {
-                return Err(
-                    self.invalid(format!("run is already {}", self.run_ref().state.as_str()))
-                )
+            RunState::Succeeded => {
+                return Err(self.invalid("run is already succeeded".to_owned()));
+            }
+            // A plain cancel can be followed by a teardown of what the run made.
+            RunState::Cancelled if !compensate => {
+                return Err(self.invalid("run is already cancelled".to_owned()));
             }
             RunState::Cancelling => return Ok(self.run_ref().clone()),
             _ => {}
@@ -107,6 +109,18 @@ impl RunDriver {
                 "run is {}; only a failed run can be retried",
                 self.run_ref().state.as_str()
             )));
+        }
+        // Failed while being torn down: going forward would create again what the
+        // cancellation was removing.
+        if self.steps.iter().any(|s| {
+            matches!(
+                s.status,
+                StepStatus::Compensated | StepStatus::Compensating { .. }
+            )
+        }) {
+            return Err(self.invalid(
+                "run failed while being cancelled; run `cancel --teardown` again to finish the teardown".to_owned(),
+            ));
         }
         let def = self.def();
         let mut targets: Vec<usize> = Vec::new();

@@ -1,5 +1,4 @@
-//! The ARM client. Every request carries a fresh `x-ms-client-request-id` and the run's
-//! correlation id; the response's `x-ms-request-id` goes into tracing and errors. Throttling
+//! The ARM client. Every request carries a fresh `x-ms-client-request-id`; the response's `x-ms-request-id` goes into tracing and errors. Throttling
 //! and transient failures are retried here a few times, honouring Retry-After; past that the
 //! error goes back to the step, whose retry policy takes over on a durable timer.
 

@@ -25,7 +25,7 @@ pub enum CredentialConfig {
         client_id: String,
         secret: SecretRef,
     },
-    /// PKCS#12 (.pfx) certificate, base64 or raw bytes from the reference.
+    /// A certificate credential (not available in this build: azure_identity needs OpenSSL).
     ClientCertificate {
         client_id: String,
         certificate: SecretRef,

@@ -181,7 +181,8 @@ impl Step for Teardown {
             p = p
                 .call(format!("DELETE {}", self.azure.vm_path(&self.net)))
                 .call(format!("DELETE {}", self.azure.nic_path(&self.net)))
-                .call(format!("DELETE .../disks/{}", self.net.names.os_disk));
+                .call(format!("DELETE .../disks/{}", self.net.names.os_disk))
+                .call(format!("DELETE .../disks/{}", self.net.names.cache_disk));
         }
         p
     }
