@@ -26,9 +26,38 @@ impl Rehearsal {
             .enable_all()
             .build()
             .expect("runtime");
+        let mut scenario = failback::commands::demo::scenario();
+        // Room for many process servers at once (each is 8 cores).
+        for region in scenario
+            .subscriptions
+            .iter_mut()
+            .flat_map(|s| s.regions.iter_mut())
+        {
+            for limit in region.quota.values_mut() {
+                *limit = (*limit).max(1_000_000);
+            }
+        }
+        // vm-db1's failback never completes by itself: runs waiting on it hold in
+        // await-failback until signalled.
+        for vault in scenario
+            .subscriptions
+            .iter_mut()
+            .flat_map(|s| s.vaults.iter_mut())
+        {
+            for script in &mut vault.failback_scripts {
+                script.items.retain(|i| i != "item-vm-db1");
+            }
+            vault
+                .failback_scripts
+                .push(failback_sim::scenario::FailbackScriptDef {
+                    items: vec!["item-vm-db1".into()],
+                    complete_after_secs: 1e12,
+                    require_process_server: true,
+                });
+        }
         let sim = rt
             .block_on(Sim::start(SimConfig {
-                scenario: failback::commands::demo::scenario(),
+                scenario,
                 clock_speed: SPEED,
                 tls: true,
                 ..SimConfig::default()
@@ -72,6 +101,29 @@ impl Rehearsal {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// A spec for run number `n` (< 200): the demo spec with its own private IPs, so that
+    /// runs do not compete for addresses. Returns its file name.
+    pub fn spec_for(&self, n: usize) -> String {
+        self.spec_with(n, false)
+    }
+
+    /// The same, protecting only vm-db1 when `held`: the run waits for a signal.
+    pub fn spec_with(&self, n: usize, held: bool) -> String {
+        let mut text = std::fs::read_to_string(self.path("failback.toml")).expect("spec");
+        if held {
+            text = text.replace(
+                r#"protected_items = ["vm-app1", "vm-app2"]"#,
+                r#"protected_items = ["vm-db1"]"#,
+            );
+        }
+        let text = text
+            .replace("10.1.0.10\"", &format!("10.1.0.{}\"", 10 + n))
+            .replace("10.2.0.10\"", &format!("10.2.0.{}\"", 10 + n));
+        let name = format!("spec-{n}.toml");
+        std::fs::write(self.path(&name), text).expect("write spec");
+        name
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -226,21 +278,43 @@ pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 pub fn wait_output(mut child: Child, limit: Duration, what: &[&str]) -> std::process::Output {
+    // Drained while it runs: a full pipe would block the child forever.
+    fn drain(r: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            return child.wait_with_output().expect("output");
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break Some(st);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "failback {what:?} did not finish within {limit:?}:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    match status {
+        Some(status) => std::process::Output {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "failback {what:?} did not finish within {limit:?}:\n{}{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        ),
     }
 }
 
