@@ -1,0 +1,96 @@
+//! The status page and `--paused`: a run held in await-failback is shown with its steps (in
+//! the served HTML, and as rendered by headless Chromium when installed); a daemon started
+//! with `--paused` pauses it until an operator resumes it.
+
+mod daemon_support;
+
+use daemon_support::*;
+use std::time::Duration;
+
+const RUN: &str = "page-run";
+
+#[test]
+fn status_page_shows_runs_and_paused_start_holds_them() {
+    let r = Rehearsal::start();
+    let mut d = r.daemon(&[]);
+    let spec = r.path(&r.spec_with(0, true));
+    let body = serde_json::json!({ "spec_path": spec.display().to_string(), "run_id": RUN });
+    let (status, text) =
+        request(&d.socket, "POST", "/v1/runs", body.to_string().as_bytes()).expect("submit");
+    assert_eq!(status, 201, "{text}");
+    let (status, text) =
+        request(&d.socket, "POST", "/v1/runs", body.to_string().as_bytes()).expect("again");
+    assert_eq!(status, 409, "{text}");
+    wait_until(
+        Duration::from_secs(20),
+        "the run to wait for failback",
+        || {
+            run_states(&d.socket)
+                .get(RUN)
+                .is_some_and(|s| s == "waiting")
+        },
+    );
+
+    let (status, html) = get(&d.socket, "/").expect("page");
+    assert_eq!(status, 200);
+    for needle in [
+        RUN,
+        "data-step=\"validate\"",
+        "data-step=\"vnet-a/create-vm\"",
+        "data-step=\"await-failback\"",
+        "data-status=\"succeeded\"",
+        "data-status=\"waiting\"",
+    ] {
+        assert!(html.contains(needle), "page lacks {needle}:\n{html}");
+    }
+    chromium_renders(&r, &html);
+
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(Duration::from_secs(10)).code(), Some(0));
+    let d = r.daemon(&["--paused"]);
+    assert_eq!(run_states(&d.socket)[RUN], "paused");
+    let (status, text) =
+        request(&d.socket, "POST", &format!("/v1/runs/{RUN}/resume"), b"").expect("resume");
+    assert_eq!(status, 200, "{text}");
+    let out = r.run(&["signal", RUN, "failback-complete"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(run_states(&d.socket)[RUN], "succeeded");
+}
+
+/// Load the page in headless Chromium and check the rendered DOM still shows the run and its
+/// steps. Skipped (with a message) when Debian's `chromium` is not installed.
+fn chromium_renders(r: &Rehearsal, html: &str) {
+    let exe = std::path::Path::new("/usr/bin/chromium");
+    if !exe.exists() {
+        eprintln!("SKIPPED: headless Chromium check: /usr/bin/chromium is absent (apt-get install chromium)");
+        return;
+    }
+    let file = r.path("status.html");
+    std::fs::write(&file, html).expect("write page");
+    let child = std::process::Command::new(exe)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            &format!("file://{}", file.display()),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn chromium");
+    let out = wait_output(child, Duration::from_secs(60), &["chromium"]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [RUN, "vnet-a/create-vm", "await-failback"] {
+        assert!(dom.contains(needle), "rendered DOM lacks {needle}");
+    }
+}
