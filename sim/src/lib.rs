@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod faults;
 pub mod guest;
 pub mod journal;
+pub mod keyvault;
 pub mod lro;
 pub mod network;
 pub mod persist;

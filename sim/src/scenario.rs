@@ -20,6 +20,20 @@ pub struct Scenario {
     /// Per-area overrides of supported api-versions: keys `compute`, `skus`, `disks`, `network`, `recoveryservices`, `resources`.
     pub api_versions: BTreeMap<String, Vec<String>>,
     pub subscriptions: Vec<SubscriptionDef>,
+    /// Key Vault secrets served at `{base}/keyvault/{vault}/secrets/{name}`.
+    #[serde(default)]
+    pub key_vault_secrets: Vec<KeyVaultSecretDef>,
+}
+
+/// One secret of the emulated Key Vault data plane.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct KeyVaultSecretDef {
+    pub vault: String,
+    pub name: String,
+    pub value: String,
+    /// Empty: the sim makes one up.
+    pub version: String,
 }
 
 impl Default for Scenario {
@@ -34,6 +48,7 @@ impl Default for Scenario {
             paging: PagingConfig::default(),
             api_versions: BTreeMap::new(),
             subscriptions: vec![],
+            key_vault_secrets: vec![],
         }
     }
 }

@@ -96,6 +96,7 @@ enum Kindof {
     Control,
     Token,
     ManagedIdentity,
+    KeyVault,
     Arm(Option<Route>),
 }
 
@@ -163,12 +164,14 @@ async fn handle(
         ["_sim", ..] => Kindof::Control,
         [_, "oauth2", "v2.0", "token"] => Kindof::Token,
         ["msi", "token"] => Kindof::ManagedIdentity,
+        ["keyvault", _, "secrets", _] | ["keyvault", _, "secrets", _, _] => Kindof::KeyVault,
         _ => Kindof::Arm(route(&lsegs)),
     };
     let op_name = match &kind {
         Kindof::Control => String::new(),
         Kindof::Token => "POST token".into(),
         Kindof::ManagedIdentity => "GET managedIdentityToken".into(),
+        Kindof::KeyVault => format!("{method} keyVaultSecret"),
         Kindof::Arm(Some(r)) => format!("{method} {}", r.type_name()),
         Kindof::Arm(None) => format!("{method} unknown"),
     };
@@ -290,6 +293,9 @@ async fn handle(
         match kind {
             Kindof::Token => crate::auth::token::handle(&sh, &ctx),
             Kindof::ManagedIdentity => crate::auth::managed_identity::handle(&sh, &ctx),
+            Kindof::KeyVault => {
+                crate::keyvault::handle(&sh, &mut ctx).unwrap_or_else(|e| e.into_resp())
+            }
             Kindof::Arm(r) => arm(&sh, &mut ctx, r, &op_name).unwrap_or_else(|e| e.into_resp()),
             Kindof::Control => Resp::empty(500),
         }

@@ -15,6 +15,7 @@ async fn validate(scenario: Scenario, nets: Vec<NetworkTarget>) -> (StepOutcome,
         azure: env.azure.clone(),
         vm: vm_spec(),
         networks: nets,
+        secrets: vec![],
     };
     let ctx = StepContext::for_test("validate", serde_json::Value::Null, env.clock.clone());
     let out = step.execute(&ctx).await;
@@ -108,6 +109,7 @@ async fn ip_outside_reserved_or_taken_is_blocked() {
         azure: env.azure.clone(),
         vm: vm_spec(),
         networks: vec![net_a()],
+        secrets: vec![],
     };
     let out = step
         .execute(&StepContext::for_test(
@@ -118,4 +120,40 @@ async fn ip_outside_reserved_or_taken_is_blocked() {
         .await;
     expect_fail(&out, "PrivateIPAddressInUse", "already in use");
     assert_eq!(writes(&env.sim).len(), before, "validate wrote nothing");
+}
+
+#[tokio::test]
+async fn key_vault_secrets_are_read_and_a_missing_one_blocks_before_any_write() {
+    let mut s = fast_scenario();
+    s.key_vault_secrets
+        .push(failback_sim::scenario::KeyVaultSecretDef {
+            vault: "fb-vault".into(),
+            name: "cs-passphrase".into(),
+            value: CS_PASSPHRASE.into(),
+            version: String::new(),
+        });
+    let env = start(s).await;
+    let kv = |name: &str| failback_steps::secrets::SecretRef::KeyVault {
+        key_vault: format!("{}/keyvault/fb-vault", env.sim.base_url()),
+        name: name.into(),
+        version: None,
+    };
+    let got = env.azure.secret(&kv("cs-passphrase")).await.unwrap();
+    assert_eq!(got.expose(), CS_PASSPHRASE);
+    assert!(format!("{got:?}").contains("***"), "a secret never prints");
+    let step = Validate {
+        azure: env.azure.clone(),
+        vm: vm_spec(),
+        networks: vec![net_a()],
+        secrets: vec![("configuration_server.passphrase".into(), kv("nope"))],
+    };
+    let out = step
+        .execute(&StepContext::for_test(
+            "validate",
+            serde_json::Value::Null,
+            env.clock.clone(),
+        ))
+        .await;
+    expect_fail(&out, "SecretUnavailable", "SecretNotFound");
+    assert!(writes(&env.sim).is_empty());
 }

@@ -124,6 +124,16 @@ pub fn build(
             azure: azure.clone(),
             vm: vm.clone(),
             networks: targets.clone(),
+            secrets: vec![
+                (
+                    "process_server.admin_password".into(),
+                    ps.admin_password.clone(),
+                ),
+                (
+                    "configuration_server.passphrase".into(),
+                    cs.passphrase.clone(),
+                ),
+            ],
         }),
     )
     .retry(retry.clone())];

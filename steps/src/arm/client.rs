@@ -112,6 +112,18 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// One request as sent (and re-sent by the retry loop).
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    method: &'a Method,
+    url: &'a Url,
+    body: Option<&'a Value>,
+    op: &'a str,
+    extra: &'a [(&'a str, &'a str)],
+    kind: OpKind,
+    scope: &'a str,
+}
+
 fn op_kind(m: &Method) -> OpKind {
     match *m {
         Method::GET | Method::HEAD => OpKind::Read,
@@ -199,6 +211,16 @@ impl ArmClient {
     pub async fn delete(&self, url: Url, op: &str) -> Result<ArmResponse, ArmError> {
         self.send(Method::DELETE, url, None, op, &[]).await
     }
+    /// A GET outside ARM (Key Vault data plane) with a token for `scope`.
+    pub async fn get_scoped(
+        &self,
+        url: Url,
+        scope: &str,
+        op: &str,
+    ) -> Result<ArmResponse, ArmError> {
+        self.send_scoped(Method::GET, url, None, op, &[], scope)
+            .await
+    }
 
     fn backoff(&self, attempt: u32) -> Duration {
         let r = &self.config.retry;
@@ -217,11 +239,33 @@ impl ArmClient {
         op: &str,
         extra: &[(&str, &str)],
     ) -> Result<ArmResponse, ArmError> {
+        let scope = self.scope.clone();
+        self.send_scoped(method, url, body, op, extra, &scope).await
+    }
+
+    async fn send_scoped(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        op: &str,
+        extra: &[(&str, &str)],
+        scope: &str,
+    ) -> Result<ArmResponse, ArmError> {
         let kind = op_kind(&method);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.try_once(&method, &url, body, op, extra, kind).await {
+            let call = Call {
+                method: &method,
+                url: &url,
+                body,
+                op,
+                extra,
+                kind,
+                scope,
+            };
+            let err = match self.try_once(&call).await {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
             };
@@ -236,19 +280,20 @@ impl ArmClient {
         }
     }
 
-    async fn try_once(
-        &self,
-        method: &Method,
-        url: &Url,
-        body: Option<&Value>,
-        op: &str,
-        extra: &[(&str, &str)],
-        kind: OpKind,
-    ) -> Result<ArmResponse, ArmError> {
+    async fn try_once(&self, call: &Call<'_>) -> Result<ArmResponse, ArmError> {
+        let Call {
+            method,
+            url,
+            body,
+            op,
+            extra,
+            kind,
+            scope,
+        } = *call;
         self.limiter.acquire(kind).await;
         let token = self
             .credential
-            .get_token(&[self.scope.as_str()], None)
+            .get_token(&[scope], None)
             .await
             .map_err(|e| {
                 let text = e.to_string();

@@ -113,7 +113,7 @@ impl Step for CreateVm {
             Err(e) if e.is_not_found() => {}
             Err(e) => return from_error(e),
         }
-        let password = match self.vm.admin_password.resolve_local() {
+        let password = match self.azure.secret(&self.vm.admin_password).await {
             Ok(p) => p,
             Err(e) => {
                 return StepOutcome::Fail(StepFailure::new("SecretUnavailable", e.to_string()))

@@ -192,7 +192,7 @@ impl Step for Register {
             Err(e) if e.is_not_found() => {}
             Err(e) => return from_error(e),
         }
-        let passphrase = match self.reg.passphrase.resolve_local() {
+        let passphrase = match self.azure.secret(&self.reg.passphrase).await {
             Ok(p) => p,
             Err(e) => {
                 return StepOutcome::Fail(StepFailure::new("SecretUnavailable", e.to_string()))

@@ -19,6 +19,9 @@ pub struct Validate {
     pub azure: Arc<Azure>,
     pub vm: VmSpec,
     pub networks: Vec<NetworkTarget>,
+    /// Secret references to prove readable now (what they are for, the reference). Key Vault
+    /// ones are read and the value dropped, so a missing secret blocks before anything exists.
+    pub secrets: Vec<(String, crate::secrets::SecretRef)>,
 }
 
 /// A reason the run cannot go ahead.
@@ -108,6 +111,11 @@ impl Validate {
                 region.to_owned(),
                 json!({ "vcpus": vcpus, "family": family }),
             );
+        }
+        for (what, r) in &self.secrets {
+            if let Err(e) = self.azure.secret(r).await {
+                problems.push(blocked("SecretUnavailable", format!("{what}: {e}")));
+            }
         }
         let mut nets = serde_json::Map::new();
         for n in &self.networks {

@@ -213,6 +213,10 @@ pub fn failback_def(azure: &Arc<Azure>, nets: &[NetworkTarget], reg: &Registrati
             azure: azure.clone(),
             vm: vm_spec(),
             networks: nets.to_vec(),
+            secrets: vec![(
+                "configuration_server.passphrase".into(),
+                reg.passphrase.clone(),
+            )],
         }),
     )
     .retry(retry.clone())];

@@ -154,15 +154,21 @@ pub(crate) fn read(
                 Got::Bad => return Got::Bad,
                 Got::Absent => None,
             };
-            let _ = (version, name);
-            // Well-formed, but this release has no Key Vault reader: refuse before anything is
-            // created rather than fail at create-vm.
-            cx.invalid(
-                &s,
-                st.field("key_vault"),
-                "Key Vault references are not supported by this release yet; use { env = \"VAR\" } or { file = \"/path\" }".to_owned(),
-            );
-            return Got::Bad;
+            // The credential's own secret is what reaches Key Vault: it cannot live there.
+            if field.contains("credential") {
+                cx.invalid(
+                    &s,
+                    st.field("key_vault"),
+                    "the credential's own secret cannot come from Key Vault (it is what reaches Key Vault); use env or file"
+                        .to_owned(),
+                );
+                return Got::Bad;
+            }
+            SecretRef::KeyVault {
+                key_vault: v.trim_end_matches('/').to_owned(),
+                name: name.v,
+                version,
+            }
         }
         _ => return Got::Bad,
     };
