@@ -9,9 +9,10 @@ use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret as AzSecret, TokenCredential};
 use azure_core::http::{ClientOptions, Transport};
 use azure_identity::{
-    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential,
-    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ pub enum CredentialConfig {
         client_id: String,
         secret: SecretRef,
     },
-    /// A certificate credential (not available in this build: azure_identity needs OpenSSL).
+    /// A PEM file holding the certificate and its RSA private key.
     ClientCertificate {
         client_id: String,
         certificate: SecretRef,
@@ -113,14 +114,33 @@ pub fn build(
             )
             .map_err(unavailable)?
         }
-        CredentialConfig::ClientCertificate { .. } => {
-            // azure_identity's certificate credential needs OpenSSL; this build has none.
-            return Err(CredentialError::Unavailable {
+        CredentialConfig::ClientCertificate {
+            client_id,
+            certificate,
+        } => {
+            let pem = certificate.resolve_local()?;
+            let audience = format!(
+                "{}/{tenant_id}/oauth2/v2.0/token",
+                cloud.authority_host.as_str().trim_end_matches('/')
+            );
+            let assertion = super::certificate::CertificateAssertion::from_pem(
+                pem.expose(),
+                client_id,
+                &audience,
+            )
+            .map_err(|e| CredentialError::Unavailable {
                 kind,
-                message: "not supported by this build (needs OpenSSL); use client-secret, \
-                          managed-identity or workload-identity"
-                    .into(),
-            });
+                message: e.to_string(),
+            })?;
+            ClientAssertionCredential::new(
+                tenant_id.to_owned(),
+                client_id.clone(),
+                assertion,
+                Some(ClientAssertionCredentialOptions {
+                    client_options: options,
+                }),
+            )
+            .map_err(unavailable)?
         }
         CredentialConfig::ManagedIdentity { client_id } => {
             ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {

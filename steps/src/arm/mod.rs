@@ -2,6 +2,7 @@
 //! a per-subscription rate limiter, long-running operations.
 
 pub mod api_versions;
+pub mod certificate;
 pub mod client;
 pub mod cloud;
 pub mod credential;
