@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 /// How long in-flight steps get to reach a checkpoint after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(10);
 
-fn describe(ev: &ProgressEvent) -> String {
+pub(crate) fn describe(ev: &ProgressEvent) -> String {
     let wake = |at: u64| {
         let left = at.saturating_sub(ev.at);
         format!("{} (at {})", fmt_duration(left), fmt_utc(at))
@@ -85,12 +85,18 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
         done.spawn(async move { e.finished(&id).await });
     }
     let mut finished = Vec::new();
+    let mut live = (output == OutputFormat::Text && super::color_stdout())
+        .then(|| super::live::Live::new(many));
+    let mut show = |ev: &ProgressEvent| match live.as_mut() {
+        Some(l) => l.event(ev),
+        None => print_event(ev, output, many),
+    };
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     while finished.len() < runs.len() {
         tokio::select! {
             ev = rx.recv() => match ev {
-                Ok(ev) if wanted.contains(&ev.run_id) => print_event(&ev, output, many),
+                Ok(ev) if wanted.contains(&ev.run_id) => show(&ev),
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
             },
@@ -100,6 +106,9 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
                 Err(e) => anyhow::bail!("waiting for a run: {e}"),
             },
             _ = &mut ctrl_c => {
+                if let Some(l) = live.take() {
+                    l.finish();
+                }
                 eprintln!("interrupted: letting in-flight steps reach a checkpoint…");
                 let clean = engine.shutdown(GRACE).await;
                 if !clean {
@@ -115,8 +124,11 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
     // Events broadcast before the final state was read may still be queued.
     while let Ok(ev) = rx.try_recv() {
         if wanted.contains(&ev.run_id) {
-            print_event(&ev, output, many);
+            show(&ev);
         }
+    }
+    if let Some(l) = live.take() {
+        l.finish();
     }
     let code = report(&finished, output);
     engine.shutdown(GRACE).await;

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod demo;
 pub mod follow;
 pub mod init;
+pub mod live;
 pub mod plan;
 pub mod remote;
 pub mod runs;

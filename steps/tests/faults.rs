@@ -122,3 +122,35 @@ async fn a_wrong_passphrase_fails_registration_without_a_process_server() {
         .iter()
         .any(|p| p.ip_address == "10.1.0.10"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_rejected_as_expired_are_renewed() {
+    // 400 simulated seconds at x1000: azure_identity caches the token (it refreshes only in the
+    // last 5 minutes, on its wall clock) while the emulator refuses it 0.4 s later.
+    let mut s = fast_scenario();
+    s.auth.token_lifetime_secs = 400;
+    let env = start(s).await;
+    let reg = registration(&env, CS_PASSPHRASE);
+    let eng = engine(&env, vec![net_a()], reg, StateStore::in_memory());
+    eng.submit("failback-test", "t", serde_json::json!({}), BTreeMap::new())
+        .await
+        .unwrap();
+    let run = eng.finished("t").await.unwrap();
+    assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
+    let expired = env
+        .sim
+        .journal()
+        .iter()
+        .filter(|e| e.error_code.as_deref() == Some("ExpiredAuthenticationToken"))
+        .count();
+    let tokens = env
+        .sim
+        .journal()
+        .iter()
+        .filter(|e| e.path.contains("/oauth2/v2.0/token"))
+        .count();
+    assert!(
+        expired > 0 && tokens > 1,
+        "{expired} expired-token answers, {tokens} token requests"
+    );
+}

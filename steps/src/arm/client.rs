@@ -86,7 +86,8 @@ pub enum ClientBuildError {
 pub struct ArmClient {
     http: reqwest::Client,
     config: ArmClientConfig,
-    credential: Arc<dyn TokenCredential>,
+    /// Replaced when ARM rejects a cached token (see `renew_credential`).
+    credential: std::sync::RwLock<Arc<dyn TokenCredential>>,
     scope: String,
     limiter: Arc<RateLimiter>,
     clock: Arc<dyn Clock>,
@@ -161,7 +162,7 @@ impl ArmClient {
             limiter: Arc::new(RateLimiter::new(clock.clone())),
             http,
             config,
-            credential,
+            credential: std::sync::RwLock::new(credential),
             clock,
         })
     }
@@ -177,6 +178,24 @@ impl ArmClient {
     }
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// ARM rejected a token the credential still considers valid (its cache runs on this
+    /// machine's clock; the server's may differ, or the token was revoked): start from a fresh
+    /// credential so the next call fetches a new token.
+    fn renew_credential(&self) {
+        match credential::build(
+            &self.config.credential,
+            &self.config.tenant_id,
+            &self.config.cloud,
+            &self.http,
+        ) {
+            Ok(fresh) => {
+                tracing::info!("ARM rejected the cached token; renewing the credential");
+                *self.credential.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not renew the credential"),
+        }
     }
 
     /// An absolute URL for an ARM path (starting with `/subscriptions/...`) and api-version.
@@ -291,29 +310,30 @@ impl ArmClient {
             scope,
         } = *call;
         self.limiter.acquire(kind).await;
-        let token = self
+        let credential = self
             .credential
-            .get_token(&[scope], None)
-            .await
-            .map_err(|e| {
-                let text = e.to_string();
-                // A rejected identity will not improve by retrying; an unreachable endpoint may.
-                let permanent = [
-                    "invalid_client",
-                    "unauthorized_client",
-                    "invalid_scope",
-                    "AADSTS7000215",
-                    "AADSTS700016",
-                ]
-                .iter()
-                .any(|m| text.contains(m));
-                let class = if permanent {
-                    ErrorClass::Permanent
-                } else {
-                    ErrorClass::Transient
-                };
-                ArmError::local("AuthenticationFailed", text, class)
-            })?;
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let token = credential.get_token(&[scope], None).await.map_err(|e| {
+            let text = e.to_string();
+            // A rejected identity will not improve by retrying; an unreachable endpoint may.
+            let permanent = [
+                "invalid_client",
+                "unauthorized_client",
+                "invalid_scope",
+                "AADSTS7000215",
+                "AADSTS700016",
+            ]
+            .iter()
+            .any(|m| text.contains(m));
+            let class = if permanent {
+                ErrorClass::Permanent
+            } else {
+                ErrorClass::Transient
+            };
+            ArmError::local("AuthenticationFailed", text, class)
+        })?;
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut req = self
             .http
@@ -376,7 +396,16 @@ impl ArmClient {
         );
         let retry_after = retry_after(&headers);
         if status >= 400 {
-            let err = ArmError::from_response(status, &body, request_id, retry_after);
+            let mut err = ArmError::from_response(status, &body, request_id, retry_after);
+            if status == 401
+                && matches!(
+                    err.code.as_str(),
+                    "ExpiredAuthenticationToken" | "InvalidAuthenticationToken"
+                )
+            {
+                self.renew_credential();
+                err.class = ErrorClass::Transient;
+            }
             if status == 429 {
                 tracing::info!(op, code = %err.code, retry_after_s = retry_after.map(|d| d.as_secs()), "throttled");
             }
