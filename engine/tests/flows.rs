@@ -435,8 +435,44 @@ async fn cancel_with_teardown_compensates_in_reverse_order() {
     ));
     let history = eng.store().history("c").unwrap();
     assert!(history.iter().any(|e| e.kind == EventKind::RunCancelled));
-    let err = eng.cancel("c", true).await.unwrap_err().to_string();
+    let err = eng.cancel("c", false).await.unwrap_err().to_string();
     assert!(err.contains("already cancelled"), "{err}");
+    // A second teardown finds nothing left to undo and ends cancelled again.
+    let effects = journal.effects().len();
+    eng.cancel("c", true).await.unwrap();
+    assert_eq!(eng.finished("c").await.unwrap().state, RunState::Cancelled);
+    assert_eq!(journal.effects().len(), effects, "nothing undone twice");
+}
+
+#[tokio::test]
+async fn a_plain_cancel_can_be_followed_by_a_teardown() {
+    let clock = ManualClock::new(T0);
+    let journal = Journal::memory();
+    let eng = engine(
+        StateStore::in_memory(),
+        Arc::new(clock.clone()),
+        journal.clone(),
+    );
+    eng.submit("branching", "p", branching_input(&["a"], 1000), no_labels())
+        .await
+        .unwrap();
+    assert_eq!(eng.settled("p").await.unwrap().state, RunState::Waiting);
+    assert_eq!(
+        eng.cancel("p", false).await.unwrap().state,
+        RunState::Cancelled
+    );
+    let before = journal.effects().len();
+    eng.cancel("p", true).await.unwrap();
+    assert_eq!(eng.finished("p").await.unwrap().state, RunState::Cancelled);
+    let undone: Vec<String> = journal.effects()[before..]
+        .iter()
+        .map(|e| e.step.clone())
+        .collect();
+    assert_eq!(
+        undone,
+        vec!["a/create".to_string(), "validate".to_string()],
+        "what the plain cancel left is undone later"
+    );
 }
 
 #[tokio::test]

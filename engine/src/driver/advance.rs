@@ -129,18 +129,29 @@ impl RunDriver {
         self.commit(txn).await
     }
 
-    /// Mark steps that never started as skipped (cancel). Started ones keep their state, so
-    /// a later `cancel --teardown` still knows what to undo.
+    /// On cancel: steps that never started are skipped, and so are started ones with nothing
+    /// to undo. Started steps with a compensation keep their state, so a later
+    /// `cancel --teardown` still knows what to undo.
     pub(super) fn skip_unfinished(&mut self, txn: &mut Txn) {
         let now = self.inner.clock.now();
+        let def = self.def();
         for i in 0..self.steps.len() {
-            if self.in_flight.contains_key(&i) || self.steps[i].status != StepStatus::Pending {
+            if self.in_flight.contains_key(&i) {
                 continue;
             }
-            self.steps[i].status = StepStatus::Skipped;
-            self.steps[i].updated_at = now;
-            txn.put_step(&self.steps[i]);
-            self.event(txn, Some(i), EventKind::StepSkipped);
+            let skip = match self.steps[i].status {
+                StepStatus::Pending => true,
+                StepStatus::Waiting { .. } | StepStatus::Running { .. } => {
+                    def.steps()[i].compensation.is_none()
+                }
+                _ => false,
+            };
+            if skip {
+                self.steps[i].status = StepStatus::Skipped;
+                self.steps[i].updated_at = now;
+                txn.put_step(&self.steps[i]);
+                self.event(txn, Some(i), EventKind::StepSkipped);
+            }
         }
     }
 }
