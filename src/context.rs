@@ -70,16 +70,22 @@ pub async fn clock() -> Result<Arc<dyn Clock>> {
 
 /// An engine over the store with the failback workflow registered.
 pub async fn engine(store: StateStore) -> Result<Engine> {
+    Ok(engine_with_pool(store).await?.0)
+}
+
+/// The same, with the pool of Azure clients its steps use (the daemon reads their counters).
+pub async fn engine_with_pool(store: StateStore) -> Result<(Engine, Arc<AzurePool>)> {
     let clock = clock().await?;
     let pool = Arc::new(AzurePool::from_env(clock.clone()));
-    let registry = failback::registry(pool, Cadence::default());
-    Ok(Engine::new(
+    let registry = failback::registry(pool.clone(), Cadence::default());
+    let engine = Engine::new(
         store,
         registry,
         clock,
         CrashPoints::from_env(),
         EngineConfig::default(),
-    ))
+    );
+    Ok((engine, pool))
 }
 
 /// A fresh run id: `fb-` and 8 hex digits.

@@ -1,7 +1,7 @@
 //! Runs through a real `failback daemon` against the emulator: 50 runs submitted with
 //! `failback apply`, the daemon SIGKILLed with runs in every state, restarted, SIGTERMed
 //! (exits within its grace period), restarted again: every run succeeds, each network's VM
-//! was PUT once, nothing is left in the emulator, and /metrics parses.
+//! was PUT once, nothing is left in the emulator, and /metrics parses (with ARM request counts).
 
 mod daemon_support;
 
@@ -174,6 +174,25 @@ fn fifty_runs_survive_sigkill_and_sigterm_of_the_daemon() {
     assert!(samples
         .iter()
         .any(|s| s.name == "failback_step_duration_seconds_count" && s.value > 0.0));
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.name == "failback_arm_requests_total"
+                && s.labels.get("status").map(String::as_str) == Some("200")
+                && s.value > 0.0),
+        "{text}"
+    );
+    for family in [
+        "failback_arm_throttle_wait_seconds_total",
+        "failback_arm_retries_total",
+    ] {
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.name == family && s.labels.contains_key("subscription")),
+            "no {family}: {text}"
+        );
+    }
     eprintln!("states at the SIGKILL: {summary:?}; SIGTERM to exit: {stop:?}");
 }
 

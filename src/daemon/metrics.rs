@@ -1,8 +1,10 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4): counters fed by the engine's
-//! progress events, gauges read at scrape time, and the store's group-commit statistics.
+//! progress events, gauges read at scrape time, the store's group-commit statistics and the
+//! ARM clients' request counters.
 
 use failback_engine::{Engine, ProgressEvent};
 use failback_state::{EventKind, Millis, RunFilter, RunState};
+use failback_workflows::AzurePool;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,6 +58,8 @@ struct Counters {
 
 pub struct Metrics {
     counters: Mutex<Counters>,
+    /// The Azure clients the engine's steps use, if known.
+    pool: Option<Arc<AzurePool>>,
 }
 
 fn lock(m: &Mutex<Counters>) -> MutexGuard<'_, Counters> {
@@ -72,9 +76,10 @@ fn event_name(kind: &EventKind) -> String {
 
 impl Metrics {
     /// Subscribe to the engine's progress now (before runs are resumed) and count from then on.
-    pub fn start(engine: &Engine) -> Arc<Self> {
+    pub fn start(engine: &Engine, pool: Option<Arc<AzurePool>>) -> Arc<Self> {
         let me = Arc::new(Self {
             counters: Mutex::new(Counters::default()),
+            pool,
         });
         let mut rx = engine.subscribe();
         let weak = Arc::downgrade(&me);
@@ -188,6 +193,9 @@ impl Metrics {
             let _ = writeln!(out, "{name}_count{{outcome=\"{outcome}\"}} {}", h.count);
         }
         drop(c);
+        if let Some(pool) = &self.pool {
+            render_arm(&mut out, &pool.stats());
+        }
 
         if let Some(s) = engine.store().commit_stats() {
             counter(
@@ -251,6 +259,49 @@ impl Metrics {
         }
         out
     }
+}
+
+/// ARM client counters by subscription.
+fn render_arm(out: &mut String, stats: &[(String, failback_steps::arm::ArmStatsSnapshot)]) {
+    let name = "failback_arm_requests_total";
+    header(
+        out,
+        name,
+        "counter",
+        "ARM requests by HTTP status (connection_error: no response), each in-call retry included.",
+    );
+    let stats: Vec<_> = stats.iter().map(|(sub, s)| (escape(sub), s)).collect();
+    for (sub, s) in &stats {
+        for (status, n) in &s.requests {
+            let _ = writeln!(
+                out,
+                "{name}{{subscription=\"{sub}\",status=\"{status}\"}} {n}"
+            );
+        }
+    }
+    let name = "failback_arm_throttle_wait_seconds_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Time ARM requests waited for throttling: Retry-After in-call and the client-side rate limiter.",
+    );
+    for (sub, s) in &stats {
+        let secs = s.throttle_wait().as_secs_f64();
+        let _ = writeln!(out, "{name}{{subscription=\"{sub}\"}} {secs}");
+    }
+    let name = "failback_arm_retries_total";
+    header(out, name, "counter", "In-call retries of ARM requests.");
+    for (sub, s) in &stats {
+        let _ = writeln!(out, "{name}{{subscription=\"{sub}\"}} {}", s.retries);
+    }
+}
+
+/// A label value in the text format.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

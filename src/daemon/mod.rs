@@ -65,8 +65,8 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     // The store lock makes this the only daemon (and the only process) on this state dir;
     // a socket file found after taking it is stale.
     let store = crate::context::open_store(&opts.state_dir)?;
-    let engine = crate::context::engine(store).await?;
-    let metrics = metrics::Metrics::start(&engine);
+    let (engine, pool) = crate::context::engine_with_pool(store).await?;
+    let metrics = metrics::Metrics::start(&engine, Some(pool));
     let sock = socket_path(&opts.state_dir);
     let unix = server::bind_unix(&sock)?;
     let tcp = match tcp {

@@ -4,10 +4,10 @@
 use crate::spec::{Credential, Spec};
 use failback_engine::Clock;
 use failback_steps::arm::{
-    ApiVersions, ArmClient, ArmClientConfig, Cloud, CredentialConfig, HttpRetry,
+    ApiVersions, ArmClient, ArmClientConfig, ArmStatsSnapshot, Cloud, CredentialConfig, HttpRetry,
 };
 use failback_steps::Azure;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +78,25 @@ impl AzurePool {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Every client's counters, merged by subscription id (sorted).
+    pub fn stats(&self) -> Vec<(String, ArmStatsSnapshot)> {
+        let clients: Vec<Arc<Azure>> = self
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut by_sub: BTreeMap<String, ArmStatsSnapshot> = BTreeMap::new();
+        for c in clients {
+            by_sub
+                .entry(c.arm.subscription_id().to_owned())
+                .or_default()
+                .merge(&c.arm.stats_snapshot());
+        }
+        by_sub.into_iter().collect()
     }
 
     pub fn get(&self, spec: &Spec) -> Result<Arc<Azure>, PoolError> {

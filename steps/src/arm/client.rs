@@ -6,6 +6,7 @@ use super::cloud::Cloud;
 use super::credential::{self, CredentialConfig, CredentialError};
 use super::error::{ArmError, ErrorClass};
 use super::ratelimit::{OpKind, RateLimiter};
+use super::stats::{ArmStats, ArmStatsSnapshot};
 use super::ApiVersions;
 use azure_core::credentials::TokenCredential;
 use failback_engine::Clock;
@@ -91,6 +92,7 @@ pub struct ArmClient {
     scope: String,
     limiter: Arc<RateLimiter>,
     clock: Arc<dyn Clock>,
+    stats: ArmStats,
 }
 
 impl std::fmt::Debug for ArmClient {
@@ -164,6 +166,7 @@ impl ArmClient {
             config,
             credential: std::sync::RwLock::new(credential),
             clock,
+            stats: ArmStats::default(),
         })
     }
 
@@ -178,6 +181,14 @@ impl ArmClient {
     }
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+    /// Requests by status, retries and Retry-After waits of this client.
+    pub fn stats(&self) -> &ArmStats {
+        &self.stats
+    }
+    /// [`stats`](Self::stats) with the rate limiter's waits, for metrics.
+    pub fn stats_snapshot(&self) -> ArmStatsSnapshot {
+        self.stats.snapshot(self.limiter.waited())
     }
 
     /// ARM rejected a token the credential still considers valid (its cache runs on this
@@ -295,6 +306,10 @@ impl ArmClient {
                 return Err(err);
             }
             tracing::debug!(op, attempt, code = %err.code, wait_ms = wait.as_millis() as u64, "retrying");
+            self.stats.record_retry();
+            if err.retry_after.is_some() {
+                self.stats.record_retry_after_wait(wait);
+            }
             self.clock.sleep(wait).await;
         }
     }
@@ -349,7 +364,8 @@ impl ArmClient {
         }
         let started = std::time::Instant::now();
         let resp = req.send().await.map_err(|e| {
-            tracing::debug!(op, %client_request_id, error = %e, "request failed");
+            self.stats.record_connection_error();
+            tracing::info!(op, %client_request_id, error = %e, "arm request failed");
             ArmError::local(
                 "ConnectionFailed",
                 format!("{op}: {e}"),
@@ -357,6 +373,7 @@ impl ArmClient {
             )
         })?;
         let status = resp.status().as_u16();
+        self.stats.record_status(status);
         let headers = resp.headers().clone();
         let request_id = header(&headers, "x-ms-request-id");
         for (name, k) in [
@@ -386,14 +403,14 @@ impl ArmClient {
         } else {
             serde_json::from_slice(&bytes).unwrap_or(Value::Null)
         };
-        tracing::debug!(
-            op,
-            status,
-            %client_request_id,
-            request_id = request_id.as_deref().unwrap_or(""),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "arm request"
-        );
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let rid = request_id.as_deref().unwrap_or("");
+        // Non-2xx answers are worth seeing without -vv; their ids are what Azure support asks for.
+        if (200..300).contains(&status) {
+            tracing::debug!(op, status, %client_request_id, request_id = rid, elapsed_ms, "arm request");
+        } else {
+            tracing::info!(op, status, %client_request_id, request_id = rid, elapsed_ms, "arm request");
+        }
         let retry_after = retry_after(&headers);
         if status >= 400 {
             let mut err = ArmError::from_response(status, &body, request_id, retry_after);

@@ -9,6 +9,7 @@ pub mod credential;
 pub mod error;
 pub mod lro;
 pub mod ratelimit;
+pub mod stats;
 
 pub use api_versions::ApiVersions;
 pub use client::{ArmClient, ArmClientConfig, ArmResponse, HttpRetry};
@@ -17,3 +18,4 @@ pub use credential::CredentialConfig;
 pub use error::{ArmError, ErrorClass};
 pub use lro::{LroPoll, LroStatus};
 pub use ratelimit::{OpKind, RateLimiter};
+pub use stats::{ArmStats, ArmStatsSnapshot};
