@@ -4,4 +4,5 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod daemon;
+pub mod rehearsal;
 pub mod render;

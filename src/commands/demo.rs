@@ -2,8 +2,8 @@
 //! crash of the `apply` process in the middle and a `resume` in a new process, then the
 //! timeline and what is left in "Azure" (nothing).
 
-use anyhow::{anyhow, bail, Context, Result};
-use failback_sim::{Scenario, Sim, SimConfig, SimHandle};
+use crate::rehearsal::Rehearsal;
+use anyhow::{bail, Context, Result};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,81 +14,7 @@ const RUN: &str = "demo-run";
 /// the checkpoint that records it.
 const CRASH_AT: &str = "vnet-b/create-vm:after-put";
 
-/// The built-in two-network scenario, with long-lived tokens and a 30-minute scripted failback.
-pub fn scenario() -> Scenario {
-    let mut s = Scenario::default_two_networks();
-    // azure_identity caches tokens on the wall clock: keep them valid in accelerated time.
-    s.auth.token_lifetime_secs = 60 * 24 * 3600;
-    for v in s.subscriptions.iter_mut().flat_map(|s| s.vaults.iter_mut()) {
-        for f in &mut v.failback_scripts {
-            f.complete_after_secs = 1800.0;
-        }
-    }
-    s
-}
-
-/// A two-network spec for `sim`; secrets come from the `FAILBACK_DEMO_*` variables.
-pub fn spec_text(sim: &SimHandle) -> Result<String> {
-    let (tenant, client, _) = sim
-        .credentials()
-        .ok_or_else(|| anyhow!("emulator has no principal"))?;
-    let sub = sim
-        .subscription_id()
-        .ok_or_else(|| anyhow!("emulator has no subscription"))?;
-    let url = sim.base_url();
-    Ok(format!(
-        r#"# Written by `failback demo` for the embedded emulator at {url}.
-[azure]
-cloud = "custom"
-authority_host = "{url}"
-resource_manager = "{url}"
-subscription_id = "{sub}"
-tenant_id = "{tenant}"
-
-[azure.credential]
-kind = "client-secret"
-client_id = "{client}"
-client_secret = {{ env = "FAILBACK_DEMO_CLIENT_SECRET" }}
-
-[site_recovery]
-resource_group = "rg-asr"
-vault = "vault-failback"
-fabric = "cs-fabric"
-
-[process_server]
-name_prefix = "ps"
-admin_username = "failbackadmin"
-admin_password = {{ env = "FAILBACK_DEMO_PS_PASSWORD" }}
-
-[configuration_server]
-ip = "10.0.0.10"
-passphrase = {{ env = "FAILBACK_DEMO_CS_PASSPHRASE" }}
-
-[[network]]
-name = "vnet-a"
-resource_group = "rg-network"
-vnet = "vnet-a"
-subnet = "default"
-region = "westeurope"
-private_ip = "10.1.0.10"
-subnet_prefix = "10.1.0.0/24"
-
-[[network]]
-name = "vnet-b"
-resource_group = "rg-network"
-vnet = "vnet-b"
-subnet = "default"
-region = "westeurope"
-private_ip = "10.2.0.10"
-subnet_prefix = "10.2.0.0/24"
-
-[failback]
-protected_items = ["vm-app1", "vm-app2"]
-poll_interval = "5m"
-deadline = "7d"
-"#
-    ))
-}
+pub use crate::rehearsal::{scenario, spec_text};
 
 fn random_password() -> String {
     use rand::Rng;
@@ -133,42 +59,12 @@ pub async fn run(speed: f64, dir: Option<PathBuf>) -> Result<i32> {
         t0,
         &format!("starting the Azure emulator (HTTPS, clock x{speed})"),
     );
-    let sim = Sim::start(SimConfig {
-        scenario: scenario(),
-        clock_speed: speed,
-        tls: true,
-        ..SimConfig::default()
-    })
-    .await
-    .map_err(|e| anyhow!("{e}"))?;
-    let ca = dir.join("emulator-ca.pem");
-    sim.write_ca(&ca).context("writing the emulator CA")?;
-    let spec_path = dir.join("failback.toml");
-    std::fs::write(&spec_path, spec_text(&sim)?).context("writing the demo spec")?;
-    let (_, _, client_secret) = sim.credentials().ok_or_else(|| anyhow!("no principal"))?;
-    let passphrase = sim
-        .scenario()
-        .subscriptions
-        .iter()
-        .flat_map(|s| s.vaults.iter())
-        .flat_map(|v| v.fabrics.iter())
-        .map(|f| f.passphrase.clone())
-        .next()
-        .ok_or_else(|| anyhow!("no fabric"))?;
+    let rehearsal = Rehearsal::start(scenario(), speed, &dir, &random_password()).await?;
+    let sim = &rehearsal.sim;
+    let spec_path = rehearsal.spec_path.clone();
     let child = Child {
         exe: std::env::current_exe().context("locating the failback binary")?,
-        env: vec![
-            (
-                "FAILBACK_STATE_DIR".into(),
-                dir.join("state").display().to_string(),
-            ),
-            ("FAILBACK_CA_FILE".into(), ca.display().to_string()),
-            ("FAILBACK_SIM_CLOCK".into(), sim.base_url()),
-            ("FAILBACK_DEMO_CLIENT_SECRET".into(), client_secret),
-            ("FAILBACK_DEMO_PS_PASSWORD".into(), random_password()),
-            ("FAILBACK_DEMO_CS_PASSPHRASE".into(), passphrase),
-            ("NO_COLOR".into(), "1".into()),
-        ],
+        env: rehearsal.env.clone(),
         dir: &dir,
     };
     println!(
@@ -261,7 +157,7 @@ pub async fn run(speed: f64, dir: Option<PathBuf>) -> Result<i32> {
             println!("left behind: {} ({})", r.id, r.kind);
         }
     }
-    sim.shutdown().await;
+    rehearsal.sim.shutdown().await;
     banner(t0, "demo finished");
     Ok(if left.is_empty() {
         super::EXIT_OK

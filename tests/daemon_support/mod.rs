@@ -3,7 +3,7 @@
 //! HTTP over its socket, and bounded polling of observable conditions.
 #![allow(dead_code)]
 
-use failback_sim::{Sim, SimConfig, SimHandle};
+use failback_sim::SimHandle;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -55,47 +55,16 @@ impl Rehearsal {
                     require_process_server: true,
                 });
         }
-        let sim = rt
-            .block_on(Sim::start(SimConfig {
-                scenario,
-                clock_speed: SPEED,
-                tls: true,
-                ..SimConfig::default()
-            }))
-            .expect("emulator");
         let dir = tempfile::tempdir().expect("tempdir");
-        let ca = dir.path().join("ca.pem");
-        sim.write_ca(&ca).expect("ca");
-        std::fs::write(
-            dir.path().join("failback.toml"),
-            failback::commands::demo::spec_text(&sim).expect("spec"),
-        )
-        .expect("write spec");
-        let (_, _, secret) = sim.credentials().expect("principal");
-        let passphrase = sim
-            .scenario()
-            .subscriptions
-            .iter()
-            .flat_map(|s| s.vaults.iter())
-            .flat_map(|v| v.fabrics.iter())
-            .map(|f| f.passphrase.clone())
-            .next()
-            .expect("fabric");
-        let env = vec![
-            (
-                "FAILBACK_STATE_DIR".into(),
-                dir.path().join("state").display().to_string(),
-            ),
-            ("FAILBACK_CA_FILE".into(), ca.display().to_string()),
-            ("FAILBACK_SIM_CLOCK".into(), sim.base_url()),
-            ("FAILBACK_DEMO_CLIENT_SECRET".into(), secret),
-            (
-                "FAILBACK_DEMO_PS_PASSWORD".into(),
-                "Daemon-Test-Passw0rd!42".into(),
-            ),
-            ("FAILBACK_DEMO_CS_PASSPHRASE".into(), passphrase),
-            ("NO_COLOR".into(), "1".into()),
-        ];
+        let r = rt
+            .block_on(failback::rehearsal::Rehearsal::start(
+                scenario,
+                SPEED,
+                dir.path(),
+                "Daemon-Test-Passw0rd!42",
+            ))
+            .expect("rehearsal");
+        let (sim, env) = (r.sim, r.env);
         Self { sim, dir, env, rt }
     }
 

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use assert_cmd::Command;
-use failback_sim::{Sim, SimConfig, SimHandle};
+use failback_sim::SimHandle;
 use std::path::{Path, PathBuf};
 
 pub const SPEED: f64 = 1000.0;
@@ -28,45 +28,21 @@ impl Rehearsal {
             .enable_all()
             .build()
             .expect("runtime");
-        let sim = rt
-            .block_on(Sim::start(SimConfig {
-                scenario,
-                clock_speed: SPEED,
-                tls: true,
-                ..SimConfig::default()
-            }))
-            .expect("emulator");
         let dir = tempfile::tempdir().expect("tempdir");
-        let ca = dir.path().join("ca.pem");
-        sim.write_ca(&ca).expect("ca");
-        std::fs::write(
-            dir.path().join("failback.toml"),
-            failback::commands::demo::spec_text(&sim).expect("spec"),
-        )
-        .expect("write spec");
-        let (_, _, secret) = sim.credentials().expect("principal");
-        let passphrase = sim
-            .scenario()
-            .subscriptions
-            .iter()
-            .flat_map(|s| s.vaults.iter())
-            .flat_map(|v| v.fabrics.iter())
-            .map(|f| f.passphrase.clone())
-            .next()
-            .expect("fabric");
-        let env = vec![
-            (
-                "FAILBACK_STATE_DIR".into(),
-                dir.path().join("state").display().to_string(),
-            ),
-            ("FAILBACK_CA_FILE".into(), ca.display().to_string()),
-            ("FAILBACK_SIM_CLOCK".into(), sim.base_url()),
-            ("FAILBACK_DEMO_CLIENT_SECRET".into(), secret),
-            ("FAILBACK_DEMO_PS_PASSWORD".into(), PS_PASSWORD.into()),
-            ("FAILBACK_DEMO_CS_PASSPHRASE".into(), passphrase),
-            ("NO_COLOR".into(), "1".into()),
-        ];
-        Self { sim, dir, env, rt }
+        let r = rt
+            .block_on(failback::rehearsal::Rehearsal::start(
+                scenario,
+                SPEED,
+                dir.path(),
+                PS_PASSWORD,
+            ))
+            .expect("rehearsal");
+        Self {
+            sim: r.sim,
+            dir,
+            env: r.env,
+            rt,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
