@@ -66,6 +66,37 @@ impl Rehearsal {
     }
 }
 
+/// Paths of the VM PUTs (not Run Command PUTs) the emulator has answered: one per network
+/// per run when nothing was sent twice.
+pub fn vm_put_paths(sim: &SimHandle) -> Vec<String> {
+    sim.journal()
+        .into_iter()
+        .filter(|e| {
+            e.method == "PUT"
+                && e.path.contains("/virtualMachines/")
+                && !e.path.contains("/runCommands/")
+        })
+        .map(|e| e.path)
+        .collect()
+}
+
+/// Requests with this method whose path contains `needle`.
+pub fn count(sim: &SimHandle, method: &str, needle: &str) -> usize {
+    sim.journal()
+        .iter()
+        .filter(|e| e.method == method && e.path.contains(needle))
+        .count()
+}
+
+/// Ids of resources created through the API that still exist.
+pub fn left_behind(sim: &SimHandle) -> Vec<String> {
+    sim.inventory()
+        .created()
+        .iter()
+        .map(|r| r.id.clone())
+        .collect()
+}
+
 /// The built-in two-network scenario, with long-lived tokens and a 30-minute scripted failback.
 pub fn scenario() -> Scenario {
     let mut s = Scenario::default_two_networks();

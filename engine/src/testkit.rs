@@ -245,3 +245,24 @@ pub fn registry(journal: Arc<Journal>) -> WorkflowRegistry {
     });
     r
 }
+
+/// Prepare a crash-test child process: the crash point it must die at (none: clear any
+/// inherited one), and no core files from the deliberate aborts.
+pub fn crash_child(cmd: &mut std::process::Command, crash_at: Option<&str>) {
+    use std::os::unix::process::CommandExt;
+    match crash_at {
+        Some(c) => cmd.env(crate::crash::ENV_VAR, c),
+        None => cmd.env_remove(crate::crash::ENV_VAR),
+    };
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            Ok(())
+        });
+    }
+}

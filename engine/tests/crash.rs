@@ -12,7 +12,7 @@ use failback_engine::testkit::{self, Journal};
 use failback_engine::{CrashPoints, Engine, EngineConfig, SystemClock};
 use failback_state::{RunFilter, StateStore};
 use rand::Rng;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -32,23 +32,9 @@ fn child_command(dir: &Path, submit: &[String], crash_at: Option<&str>) -> Comma
     ])
     .env("FB_CHILD_DIR", dir)
     .env("FB_CHILD_SUBMIT", submit.join(","))
-    .env_remove(failback_engine::crash::ENV_VAR)
     .stdout(Stdio::null())
     .stderr(Stdio::null());
-    if let Some(c) = crash_at {
-        cmd.env(failback_engine::crash::ENV_VAR, c);
-    }
-    // No core files from the deliberate aborts.
-    unsafe {
-        cmd.pre_exec(|| {
-            let zero = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &zero);
-            Ok(())
-        });
-    }
+    failback_engine::testkit::crash_child(&mut cmd, crash_at);
     cmd
 }
 

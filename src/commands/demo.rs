@@ -2,7 +2,7 @@
 //! crash of the `apply` process in the middle and a `resume` in a new process, then the
 //! timeline and what is left in "Azure" (nothing).
 
-use crate::rehearsal::Rehearsal;
+use crate::rehearsal::{count, left_behind, vm_put_paths, Rehearsal};
 use anyhow::{bail, Context, Result};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -95,15 +95,7 @@ pub async fn run(speed: f64, dir: Option<PathBuf>) -> Result<i32> {
         }
         None => bail!("apply was expected to crash at {CRASH_AT}, but exited with {status}"),
     }
-    let vm_puts = sim
-        .journal()
-        .iter()
-        .filter(|e| {
-            e.method == "PUT"
-                && e.path.contains("/virtualMachines/")
-                && !e.path.contains("/runCommands/")
-        })
-        .count();
+    let vm_puts = vm_put_paths(sim).len();
     println!("VM PUTs sent so far: {vm_puts}");
 
     banner(t0, "failback status after the crash");
@@ -131,30 +123,19 @@ pub async fn run(speed: f64, dir: Option<PathBuf>) -> Result<i32> {
     }
 
     banner(t0, "what is left in the emulator");
-    let inv = sim.inventory();
-    let left = inv.created();
-    let journal = sim.journal();
-    let count = |m: &str, needle: &str| {
-        journal
-            .iter()
-            .filter(|e| e.method == m && e.path.contains(needle))
-            .count()
-    };
+    let left = left_behind(sim);
     println!(
         "NIC PUTs: {}, VM PUTs: {} (one per network; the crashed PUT was not sent again), run-command PUTs: {}",
-        count("PUT", "/networkInterfaces/"),
-        journal
-            .iter()
-            .filter(|e| e.method == "PUT" && e.path.contains("/virtualMachines/") && !e.path.contains("/runCommands/"))
-            .count(),
-        count("PUT", "/runCommands/")
+        count(sim, "PUT", "/networkInterfaces/"),
+        vm_put_paths(sim).len(),
+        count(sim, "PUT", "/runCommands/")
     );
-    println!("ARM requests in all: {}", journal.len());
+    println!("ARM requests in all: {}", sim.journal().len());
     if left.is_empty() {
         println!("resources left behind: none");
     } else {
-        for r in &left {
-            println!("left behind: {} ({})", r.id, r.kind);
+        for id in &left {
+            println!("left behind: {id}");
         }
     }
     rehearsal.sim.shutdown().await;

@@ -10,7 +10,7 @@ use failback_engine::crash::ENGINE_POINTS;
 use failback_engine::{Clock, CrashPoints, Engine, EngineConfig, ScaledClock, WorkflowRegistry};
 use failback_sim::SimHandle;
 use failback_state::{RunState, StateStore};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -112,22 +112,9 @@ fn run_child(env: &TestEnv, dir: &Path, crash_at: Option<&str>) -> ExitStatus {
         )
         .env("FB_CS_PASSPHRASE", CS_PASSPHRASE)
         .env("FAILBACK_TEST_PS_PASSWORD", PS_PASSWORD)
-        .env_remove(failback_engine::crash::ENV_VAR)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    if let Some(c) = crash_at {
-        cmd.env(failback_engine::crash::ENV_VAR, c);
-    }
-    unsafe {
-        cmd.pre_exec(|| {
-            let zero = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &zero);
-            Ok(())
-        });
-    }
+    failback_engine::testkit::crash_child(&mut cmd, crash_at);
     cmd.status().expect("spawn child")
 }
 

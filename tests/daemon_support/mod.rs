@@ -158,25 +158,11 @@ impl Rehearsal {
     }
 
     pub fn vm_puts(&self) -> Vec<String> {
-        self.sim
-            .journal()
-            .iter()
-            .filter(|e| {
-                e.method == "PUT"
-                    && e.path.contains("/virtualMachines/")
-                    && !e.path.contains("/runCommands/")
-            })
-            .map(|e| e.path.clone())
-            .collect()
+        failback::rehearsal::vm_put_paths(&self.sim)
     }
 
     pub fn left_behind(&self) -> Vec<String> {
-        self.sim
-            .inventory()
-            .created()
-            .iter()
-            .map(|r| r.id.clone())
-            .collect()
+        failback::rehearsal::left_behind(&self.sim)
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {

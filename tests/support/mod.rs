@@ -83,33 +83,16 @@ impl Rehearsal {
     }
 
     pub fn count(&self, method: &str, needle: &str) -> usize {
-        self.sim
-            .journal()
-            .iter()
-            .filter(|e| e.method == method && e.path.contains(needle))
-            .count()
+        failback::rehearsal::count(&self.sim, method, needle)
     }
 
     /// PUTs of VMs (not of their Run Commands).
     pub fn vm_puts(&self) -> usize {
-        self.sim
-            .journal()
-            .iter()
-            .filter(|e| {
-                e.method == "PUT"
-                    && e.path.contains("/virtualMachines/")
-                    && !e.path.contains("/runCommands/")
-            })
-            .count()
+        failback::rehearsal::vm_put_paths(&self.sim).len()
     }
 
     pub fn left_behind(&self) -> Vec<String> {
-        self.sim
-            .inventory()
-            .created()
-            .iter()
-            .map(|r| r.id.clone())
-            .collect()
+        failback::rehearsal::left_behind(&self.sim)
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
