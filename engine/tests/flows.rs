@@ -561,3 +561,50 @@ async fn unknown_runs_and_bad_ids_are_typed_errors() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn retry_restarts_steps_the_failure_froze_mid_wait() {
+    // `slow` waits an hour; `bad` fails at once and fails the run while `slow` still waits.
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("fixed");
+    let journal = Journal::memory();
+    let (j, f) = (journal.clone(), flag.clone());
+    let mut reg = WorkflowRegistry::new();
+    reg.register("pair", 1, move |_, _| {
+        let step = |b: Behaviour| -> Arc<dyn Step> {
+            Arc::new(JournalStep {
+                journal: j.clone(),
+                behaviour: b,
+            })
+        };
+        WorkflowDef::new(
+            "pair",
+            1,
+            vec![
+                StepDef::new("slow", step(Behaviour::WaitOnce(Duration::from_secs(3600)))),
+                StepDef::new(
+                    "bad",
+                    step(Behaviour::Fail {
+                        ok_flag: Some(f.clone()),
+                    }),
+                )
+                .retry(RetryPolicy::none()),
+            ],
+        )
+    });
+    let clock = ManualClock::new(T0);
+    let eng = engine_with(StateStore::in_memory(), Arc::new(clock.clone()), reg);
+    eng.submit("pair", "r", json!({}), no_labels())
+        .await
+        .unwrap();
+    assert_eq!(eng.finished("r").await.unwrap().state, RunState::Failed);
+    std::fs::write(&flag, b"").unwrap();
+    eng.retry("r", None).await.unwrap();
+    let steps = eng.store().load_steps("r").unwrap();
+    let slow = steps.iter().find(|s| s.step_id == "slow").unwrap();
+    assert!(
+        !matches!(slow.status, StepStatus::Waiting { .. }) || slow.attempt >= 2,
+        "the frozen wait started afresh: {:?}",
+        slow.status
+    );
+}

@@ -134,7 +134,13 @@ impl RunDriver {
             targets.extend(def.descendants(from).iter().filter_map(|d| def.index_of(d)));
         }
         for (i, s) in self.steps.iter().enumerate() {
-            if matches!(s.status, StepStatus::Failed { .. }) && !targets.contains(&i) {
+            // Failed steps, and unfinished ones the failure froze mid-wait: a retry starts them
+            // afresh (every step is idempotent), so none resumes a wait on what failed before.
+            let unfinished = matches!(
+                s.status,
+                StepStatus::Failed { .. } | StepStatus::Waiting { .. } | StepStatus::Running { .. }
+            );
+            if unfinished && !self.in_flight.contains_key(&i) && !targets.contains(&i) {
                 targets.push(i);
             }
         }
