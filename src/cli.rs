@@ -150,6 +150,9 @@ pub enum Command {
         /// How long in-flight steps get to reach a checkpoint at shutdown.
         #[arg(long, default_value = "30s", value_parser = parse_grace)]
         grace: std::time::Duration,
+        /// Step executions in flight at once, across all runs.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+        max_steps: u16,
     },
     /// Run the local Azure emulator for rehearsals.
     Sim {

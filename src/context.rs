@@ -70,11 +70,18 @@ pub async fn clock() -> Result<Arc<dyn Clock>> {
 
 /// An engine over the store with the failback workflow registered.
 pub async fn engine(store: StateStore) -> Result<Engine> {
-    Ok(engine_with_pool(store).await?.0)
+    Ok(
+        engine_with_pool(store, EngineConfig::default().max_concurrent_steps)
+            .await?
+            .0,
+    )
 }
 
 /// The same, with the pool of Azure clients its steps use (the daemon reads their counters).
-pub async fn engine_with_pool(store: StateStore) -> Result<(Engine, Arc<AzurePool>)> {
+pub async fn engine_with_pool(
+    store: StateStore,
+    max_steps: usize,
+) -> Result<(Engine, Arc<AzurePool>)> {
     let clock = clock().await?;
     let pool = Arc::new(AzurePool::from_env(clock.clone()));
     let registry = failback::registry(pool.clone(), Cadence::default());
@@ -83,7 +90,10 @@ pub async fn engine_with_pool(store: StateStore) -> Result<(Engine, Arc<AzurePoo
         registry,
         clock,
         CrashPoints::from_env(),
-        EngineConfig::default(),
+        EngineConfig {
+            max_concurrent_steps: max_steps,
+            ..EngineConfig::default()
+        },
     );
     Ok((engine, pool))
 }

@@ -5,6 +5,7 @@ use failback::cli::{Cli, Command, LogFormat};
 use failback::commands::{self as cmd, remote, EXIT_FAILED};
 use failback::context;
 use failback::daemon::client::DaemonClient;
+use failback::daemon::DaemonOptions;
 
 fn init_tracing(cli: &Cli) {
     let level = match cli.verbose {
@@ -106,7 +107,18 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             listen_tcp,
             ref token_file,
             grace,
-        } => cmd::daemon::run(&state()?, paused, listen_tcp, token_file.clone(), grace).await,
+            max_steps,
+        } => {
+            cmd::daemon::run(DaemonOptions {
+                state_dir: state()?,
+                paused,
+                listen_tcp,
+                token_file: token_file.clone(),
+                grace,
+                max_steps: max_steps.into(),
+            })
+            .await
+        }
         Command::Sim {
             listen,
             ref scenario,

@@ -21,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Step executions in flight across all runs.
+    /// Step executions in flight across all runs. Each may hold an HTTP connection and a
+    /// response body, and ARM throttles a principal long before hundreds are in flight.
     pub max_concurrent_steps: usize,
     /// Capacity of the progress broadcast channel.
     pub progress_capacity: usize,
@@ -30,7 +31,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            max_concurrent_steps: 512,
+            max_concurrent_steps: 64,
             progress_capacity: 4096,
         }
     }
@@ -322,7 +323,7 @@ impl Engine {
         for r in self
             .inner
             .store
-            .list_runs_lenient(&RunFilter::unfinished())?
+            .run_summaries_lenient(&RunFilter::unfinished())?
         {
             match r {
                 Ok(run) => match (run.state, run.wake_at) {

@@ -82,7 +82,7 @@ pub async fn resume(engine: &Engine, runs: Vec<String>, output: OutputFormat) ->
     let runs = if runs.is_empty() {
         engine
             .store()
-            .list_runs(&RunFilter::unfinished())?
+            .run_summaries(&RunFilter::unfinished())?
             .into_iter()
             .map(|r| r.id)
             .collect()

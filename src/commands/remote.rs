@@ -6,7 +6,7 @@ use crate::cli::{GraphFormat, OutputFormat, PlanFormat};
 use crate::daemon::client::DaemonClient;
 use crate::render::{self, time::fmt_utc};
 use anyhow::{anyhow, bail, Context as _, Result};
-use failback_state::{EventRecord, RunRecord, RunState, StepRecord};
+use failback_state::{EventRecord, RunRecord, RunState, RunSummary, StepRecord};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -50,7 +50,7 @@ pub async fn list(c: &DaemonClient, state: Option<&str>, format: OutputFormat) -
         None => "/v1/runs".into(),
     };
     let v = c.get(&path).await?;
-    let runs: Vec<RunRecord> = field(&v, "runs")?;
+    let runs: Vec<RunSummary> = field(&v, "runs")?;
     let text = match format {
         OutputFormat::Text => render::status::runs_table(&runs, field(&v, "now")?),
         OutputFormat::Json => render::status::runs_json(&runs),

@@ -53,7 +53,7 @@ pub fn list(engine: &Engine, state: Option<&str>, format: OutputFormat) -> Resul
     let filter = RunFilter {
         states: state.map(parse_state).transpose()?.into_iter().collect(),
     };
-    let runs = engine.store().list_runs(&filter)?;
+    let runs = engine.store().run_summaries(&filter)?;
     let text = match format {
         OutputFormat::Text => render::status::runs_table(&runs, engine.clock().now()),
         OutputFormat::Json => render::status::runs_json(&runs),

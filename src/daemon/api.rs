@@ -250,7 +250,7 @@ fn list(state: &AppState, q: &HashMap<String, String>) -> ApiResult {
         Some(s) => vec![parse_state(s)
             .ok_or_else(|| ApiError::BadRequest(format!("unknown run state {s:?}")))?],
     };
-    let runs = state.engine.store().list_runs(&RunFilter { states })?;
+    let runs = state.engine.store().run_summaries(&RunFilter { states })?;
     Ok(Reply::ok(json!({
         "runs": to_value(&runs)?,
         "now": state.engine.clock().now(),

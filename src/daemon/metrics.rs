@@ -126,7 +126,7 @@ impl Metrics {
         let mut out = String::new();
         let mut by_state: BTreeMap<&'static str, u64> =
             RUN_STATES.iter().map(|s| (s.as_str(), 0)).collect();
-        match engine.store().list_runs(&RunFilter::all()) {
+        match engine.store().run_summaries(&RunFilter::all()) {
             Ok(runs) => {
                 for r in runs {
                     *by_state.entry(r.state.as_str()).or_default() += 1;

@@ -35,6 +35,8 @@ pub struct DaemonOptions {
     pub token_file: Option<PathBuf>,
     /// How long in-flight steps get to reach a checkpoint at shutdown.
     pub grace: Duration,
+    /// Step executions in flight at once.
+    pub max_steps: usize,
 }
 
 fn read_token(path: &Path) -> Result<String> {
@@ -65,7 +67,7 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     // The store lock makes this the only daemon (and the only process) on this state dir;
     // a socket file found after taking it is stale.
     let store = crate::context::open_store(&opts.state_dir)?;
-    let (engine, pool) = crate::context::engine_with_pool(store).await?;
+    let (engine, pool) = crate::context::engine_with_pool(store, opts.max_steps).await?;
     let metrics = metrics::Metrics::start(&engine, Some(pool));
     let sock = socket_path(&opts.state_dir);
     let unix = server::bind_unix(&sock)?;
@@ -83,7 +85,7 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     let (started, scheduled) = if opts.paused {
         let runs = engine
             .store()
-            .list_runs(&RunFilter::unfinished())
+            .run_summaries(&RunFilter::unfinished())
             .map_err(|e| anyhow!("{e}"))?;
         for r in &runs {
             if let Err(e) = engine.pause(&r.id).await {

@@ -2,7 +2,9 @@
 
 use super::style::{clean, paint, table, Tone};
 use super::time::{fmt_duration, fmt_relative, fmt_utc, fmt_utc_near};
-use failback_state::{EventKind, EventRecord, RunRecord, RunState, StepRecord, StepStatus};
+use failback_state::{
+    EventKind, EventRecord, RunRecord, RunState, RunSummary, StepRecord, StepStatus,
+};
 use failback_state::{StepErrorRecord, WaitReason};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -176,7 +178,7 @@ pub fn run_status_text(run: &RunRecord, steps: &[StepRecord], now_ms: u64, color
 }
 
 /// `failback list`: one aligned row per run.
-pub fn runs_table(runs: &[RunRecord], now_ms: u64) -> String {
+pub fn runs_table(runs: &[RunSummary], now_ms: u64) -> String {
     if runs.is_empty() {
         return "No runs.\n".to_owned();
     }
@@ -296,7 +298,7 @@ pub fn run_status_json(run: &RunRecord, steps: &[StepRecord]) -> String {
 }
 
 /// The runs as a pretty JSON array.
-pub fn runs_json(runs: &[RunRecord]) -> String {
+pub fn runs_json(runs: &[RunSummary]) -> String {
     format!(
         "{:#}\n",
         serde_json::to_value(runs).unwrap_or_else(json_error)

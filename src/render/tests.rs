@@ -410,13 +410,13 @@ fn status_text_and_json() {
     let mut waiting = run.clone();
     waiting.state = RunState::Waiting;
     waiting.wake_at = Some(T0 + 36 * MIN + 10_000);
-    let table = runs_table(&[run.clone(), waiting, crun.clone()], now);
+    let table = runs_table(&[(&run).into(), (&waiting).into(), (&crun).into()], now);
     insta::assert_snapshot!("runs_table", table);
 
     let js = run_status_json(&crun, &csteps);
     assert!(serde_json::from_str::<Value>(&js).is_ok());
     insta::assert_snapshot!("status_json", js);
-    assert!(serde_json::from_str::<Value>(&runs_json(&[run, crun])).is_ok());
+    assert!(serde_json::from_str::<Value>(&runs_json(&[(&run).into(), (&crun).into()])).is_ok());
 }
 
 fn events() -> Vec<EventRecord> {

@@ -65,6 +65,31 @@ pub fn decode<T: Versioned>(bytes: &[u8]) -> Result<T, CodecError> {
     }
 }
 
+/// Decode only a run's [`RunSummary`]. Every run schema so far (1 and 2) names these fields
+/// the same way, the newer ones with defaults; a schema that renames one must add a case here.
+pub fn decode_run_summary(bytes: &[u8]) -> Result<RunSummary, CodecError> {
+    let (&codec, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if codec != CODEC_MSGPACK {
+        return Err(CodecError::UnknownCodec(codec));
+    }
+    if rest.len() < 2 {
+        return Err(CodecError::Truncated { len: bytes.len() });
+    }
+    let schema = u16::from_be_bytes([rest[0], rest[1]]);
+    if schema > RunRecord::SCHEMA {
+        return Err(CodecError::NewerSchema {
+            kind: RunRecord::KIND,
+            found: schema,
+            supported: RunRecord::SCHEMA,
+        });
+    }
+    rmp_serde::from_slice(&rest[2..]).map_err(|source| CodecError::Decode {
+        kind: RunRecord::KIND,
+        schema,
+        source,
+    })
+}
+
 impl Versioned for MetaRecord {
     const KIND: &'static str = "meta";
     const SCHEMA: u16 = 1;

@@ -90,6 +90,39 @@ pub struct RunRecord {
     pub wake_at: Option<Millis>,
 }
 
+/// A run record without its input and signals: what lists, metrics and a restart need.
+/// Decoded straight from the stored record (the skipped fields are walked, not allocated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub workflow: String,
+    pub definition_version: u32,
+    pub state: RunState,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub error: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub wake_at: Option<Millis>,
+}
+
+impl From<&RunRecord> for RunSummary {
+    fn from(r: &RunRecord) -> Self {
+        RunSummary {
+            id: r.id.clone(),
+            workflow: r.workflow.clone(),
+            definition_version: r.definition_version,
+            state: r.state,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            error: r.error.clone(),
+            labels: r.labels.clone(),
+            wake_at: r.wake_at,
+        }
+    }
+}
+
 /// Why a step sleeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -23,6 +23,9 @@ pub struct SledStoreOptions {
     pub max_group_batches: usize,
     /// A group stops taking batches once it holds this many key + value bytes.
     pub max_group_bytes: usize,
+    /// sled's page cache. Its own default (1 GiB) lets a daemon that writes for weeks grow
+    /// towards it; the engine keeps what it needs in memory, so a small cache costs little.
+    pub cache_bytes: u64,
 }
 
 impl Default for SledStoreOptions {
@@ -31,6 +34,7 @@ impl Default for SledStoreOptions {
             sync: true,
             max_group_batches: 4096,
             max_group_bytes: 8 << 20,
+            cache_bytes: 4 << 20,
         }
     }
 }
@@ -58,7 +62,12 @@ impl SledStore {
             message,
         };
         // The committer syncs after each group; sled's periodic flusher would only add fsyncs.
-        let db = match sled::Config::new().path(dir).flush_every_ms(None).open() {
+        let db = match sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .cache_capacity(opts.cache_bytes)
+            .open()
+        {
             Ok(db) => db,
             Err(e) if lock::is_lock_error(&e) => {
                 return Err(StoreError::Locked {
@@ -219,6 +228,17 @@ impl Store for SledStore {
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
             .collect()
+    }
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<(), StoreError> {
+        for r in self.db.scan_prefix(prefix) {
+            let (k, v) = r.map_err(backend)?;
+            f(&k, &v);
+        }
+        Ok(())
     }
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
         self.db

@@ -29,7 +29,10 @@ impl RunFilter {
         }
     }
     fn matches(&self, run: &RunRecord) -> bool {
-        self.states.is_empty() || self.states.contains(&run.state)
+        self.matches_state(run.state)
+    }
+    fn matches_state(&self, state: RunState) -> bool {
+        self.states.is_empty() || self.states.contains(&state)
     }
 }
 
@@ -173,6 +176,32 @@ impl StateStore {
             }
         }
         Ok(out)
+    }
+
+    /// Summaries of the runs matching `filter`, in id order, streamed from the store and
+    /// decoded without their inputs; a record that does not decode is one `Err`.
+    pub fn run_summaries_lenient(
+        &self,
+        filter: &RunFilter,
+    ) -> Result<Vec<Result<RunSummary, StoreError>>, StoreError> {
+        let mut out = Vec::new();
+        self.store
+            .for_each_prefix(keys::RUN_PREFIX.as_bytes(), &mut |k, v| {
+                match codec::decode_run_summary(v) {
+                    Ok(run) if filter.matches_state(run.state) => out.push(Ok(run)),
+                    Ok(_) => {}
+                    Err(source) => out.push(Err(StoreError::Codec {
+                        key: String::from_utf8_lossy(k).into_owned(),
+                        source,
+                    })),
+                }
+            })?;
+        Ok(out)
+    }
+
+    /// Like [`StateStore::run_summaries_lenient`], failing on the first unreadable record.
+    pub fn run_summaries(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        self.run_summaries_lenient(filter)?.into_iter().collect()
     }
 
     pub fn load_steps(&self, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {

@@ -93,6 +93,18 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
+    /// Call `f` with every entry whose key starts with `prefix`, in key order, without
+    /// collecting them (listing 10,000 runs must not hold 10,000 values at once).
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<(), StoreError> {
+        for (k, v) in self.scan_prefix(prefix)? {
+            f(&k, &v);
+        }
+        Ok(())
+    }
     /// The entry with the greatest key that starts with `prefix`.
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError>;
     /// Queue `batch`; the ticket resolves once it is applied atomically and durable.

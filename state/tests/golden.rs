@@ -219,6 +219,12 @@ fn golden_records_decode() {
     check("event_v1.bin", 1, &event());
     check("meta_v1.bin", 1, &meta());
 
+    // Lists and restarts read only a summary: the same fields, from every schema.
+    for (name, full) in [("run_v1.bin", run_v1_upgraded()), ("run_v2.bin", run_v2())] {
+        let summary = codec::decode_run_summary(&read(name)).unwrap();
+        assert_eq!(summary, RunSummary::from(&full), "{name}");
+    }
+
     // Spot checks in plain terms, independent of the helpers above.
     let run: RunRecord = codec::decode(&read("run_v2.bin")).unwrap();
     assert_eq!(run.labels["spec"], "prod.toml");

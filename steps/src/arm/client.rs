@@ -141,6 +141,8 @@ impl ArmClient {
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(60))
+            // Idle connections keep their read buffers; a burst must not leave hundreds behind.
+            .pool_max_idle_per_host(16)
             .user_agent(concat!("failback/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &config.ca_file {
             let pem = std::fs::read(path).map_err(|source| ClientBuildError::CaFile {
