@@ -115,7 +115,7 @@ fn cancel_with_teardown_leaves_nothing_in_the_emulator() {
         .env("FAILBACK_CRASH_AT", "vnet-a/register:after-intent")
         .status()
         .unwrap();
-    assert_eq!(out.signal(), Some(libc::SIGABRT));
+    assert_eq!(out.signal(), Some(libc::SIGKILL));
     assert!(
         !r.left_behind().is_empty(),
         "the crash left resources to tear down"

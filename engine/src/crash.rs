@@ -71,16 +71,26 @@ impl CrashPoints {
         self.rules.is_empty()
     }
 
-    /// Abort the process if a rule names this step and point.
+    /// Kill the process (SIGKILL, as `kill -9` would) if a rule names this step and point.
     pub fn hit(&self, step: &str, point: &str) {
         for r in &self.rules {
             if r.point == point && (r.step == "*" || r.step == step) {
                 let n = r.hits.fetch_add(1, Ordering::SeqCst) + 1;
                 if n == r.nth {
-                    eprintln!("failback: crash point {step}:{point} reached, aborting (test)");
-                    std::process::abort();
+                    eprintln!("failback: crash point {step}:{point} reached, killing (test)");
+                    kill_self();
                 }
             }
         }
     }
+}
+
+/// SIGKILL to this process: no destructors, no flush, no signal handler — a power cut as far
+/// as the store can tell.
+fn kill_self() -> ! {
+    // SAFETY: getpid and kill have no preconditions; kill with SIGKILL does not return.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::abort()
 }
