@@ -383,6 +383,13 @@ impl RunDriver {
                     StepStatus::Compensating { .. } => (None, None, true),
                     _ => (None, None, false),
                 };
+            // An undo starts from its own state: the forward execution's poll state (say,
+            // the VM PUT's operation URL) would make a delete poll the create's outcome.
+            let (poll_state, deadline) = if compensation {
+                (None, None)
+            } else {
+                (poll_state, deadline)
+            };
             rec.status = if compensation {
                 StepStatus::Compensating { attempt }
             } else {

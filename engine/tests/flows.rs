@@ -608,3 +608,56 @@ async fn retry_restarts_steps_the_failure_froze_mid_wait() {
         slow.status
     );
 }
+
+/// Waits forever with a poll state of its own; its undo records the state it was given.
+struct Held;
+struct Undo(Arc<std::sync::Mutex<Vec<Option<serde_json::Value>>>>);
+
+#[async_trait::async_trait]
+impl Step for Held {
+    async fn execute(&self, ctx: &failback_engine::StepContext) -> failback_engine::StepOutcome {
+        failback_engine::StepOutcome::Wait {
+            until: ctx.now() + 3_600_000,
+            state: json!({"lro": "the create's operation"}),
+            deadline: None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for Undo {
+    async fn execute(&self, ctx: &failback_engine::StepContext) -> failback_engine::StepOutcome {
+        self.0.lock().unwrap().push(ctx.poll_state.clone());
+        failback_engine::StepOutcome::Done(json!(null))
+    }
+}
+
+/// Found by the reliability suite: a VM create failed by a storm while another branch's
+/// create was mid-LRO; `cancel --teardown` then polled that create's operation as if it were
+/// the delete and failed with the create's error.
+#[tokio::test]
+async fn an_undo_does_not_inherit_the_forward_poll_state() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut reg = WorkflowRegistry::new();
+    let s = seen.clone();
+    reg.register("held", 1, move |_, _| {
+        WorkflowDef::new(
+            "held",
+            1,
+            vec![StepDef::new("create", Arc::new(Held)).compensate_with(Arc::new(Undo(s.clone())))],
+        )
+    });
+    let clock = ManualClock::new(T0);
+    let eng = engine_with(StateStore::in_memory(), Arc::new(clock.clone()), reg);
+    eng.submit("held", "h", json!({}), no_labels())
+        .await
+        .unwrap();
+    assert_eq!(eng.settled("h").await.unwrap().state, RunState::Waiting);
+    eng.cancel("h", true).await.unwrap();
+    assert_eq!(eng.finished("h").await.unwrap().state, RunState::Cancelled);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![None],
+        "the undo started from its own state"
+    );
+}
