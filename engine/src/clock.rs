@@ -45,7 +45,9 @@ impl Clock for SystemClock {
 /// the emulator's accelerated clock in rehearsals and the demo.
 #[derive(Debug, Clone, Copy)]
 pub struct ScaledClock {
-    origin_wall: Millis,
+    /// Monotonic and sub-millisecond: at x1000 one real millisecond is a simulated second,
+    /// so wall-clock milliseconds would make Retry-After waits up to a second short.
+    origin_real: std::time::Instant,
     origin_sim: Millis,
     speed: f64,
 }
@@ -54,7 +56,7 @@ impl ScaledClock {
     /// `sim_origin`: the simulated time at this instant; `speed` > 0.
     pub fn new(sim_origin: Millis, speed: f64) -> Self {
         Self {
-            origin_wall: wall_millis(),
+            origin_real: std::time::Instant::now(),
             origin_sim: sim_origin,
             speed: if speed > 0.0 { speed } else { 1.0 },
         }
@@ -63,13 +65,14 @@ impl ScaledClock {
 
 impl Clock for ScaledClock {
     fn now(&self) -> Millis {
-        let real = wall_millis().saturating_sub(self.origin_wall) as f64;
-        self.origin_sim + (real * self.speed) as u64
+        let real_ms = self.origin_real.elapsed().as_secs_f64() * 1000.0;
+        self.origin_sim + (real_ms * self.speed) as u64
     }
     fn sleep_until(&self, at: Millis) -> BoxFuture<'static, ()> {
-        let sim = at.saturating_sub(self.now()) as f64;
-        let real = (sim / self.speed).ceil() as u64;
-        Box::pin(tokio::time::sleep(Duration::from_millis(real)))
+        // One more simulated millisecond: `now()` truncates, so the wake is never early.
+        let sim_ms = at.saturating_sub(self.now()) as f64 + 1.0;
+        let real = Duration::from_secs_f64(sim_ms / self.speed / 1000.0);
+        Box::pin(tokio::time::sleep(real))
     }
 }
 

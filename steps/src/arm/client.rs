@@ -311,6 +311,7 @@ impl ArmClient {
             self.stats.record_retry();
             if err.retry_after.is_some() {
                 self.stats.record_retry_after_wait(wait);
+                self.limiter.pause(kind, wait);
             }
             self.clock.sleep(wait).await;
         }

@@ -19,6 +19,8 @@ struct Bucket {
     refill_per_s: f64,
     tokens: f64,
     at_ms: u64,
+    /// No request of this kind before then: the server answered one with Retry-After.
+    paused_until_ms: u64,
 }
 
 impl Bucket {
@@ -28,6 +30,7 @@ impl Bucket {
             refill_per_s,
             tokens: capacity,
             at_ms: now,
+            paused_until_ms: 0,
         }
     }
     fn refill(&mut self, now: u64) {
@@ -73,13 +76,17 @@ impl RateLimiter {
             let wait = {
                 let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
                 let bucket = &mut b[Self::idx(kind)];
-                bucket.refill(self.clock.now());
-                if bucket.tokens >= 1.0 {
+                let now = self.clock.now();
+                bucket.refill(now);
+                if now < bucket.paused_until_ms {
+                    Duration::from_millis(bucket.paused_until_ms - now)
+                } else if bucket.tokens >= 1.0 {
                     bucket.tokens -= 1.0;
                     return;
+                } else {
+                    let need = (1.0 - bucket.tokens) / bucket.refill_per_s;
+                    Duration::from_secs_f64(need.max(0.001))
                 }
-                let need = (1.0 - bucket.tokens) / bucket.refill_per_s;
-                Duration::from_secs_f64(need.max(0.001))
             };
             self.waited_ms.fetch_add(
                 wait.as_millis() as u64,
@@ -87,6 +94,15 @@ impl RateLimiter {
             );
             self.clock.sleep(wait).await;
         }
+    }
+
+    /// The server answered a request of `kind` with Retry-After: ARM throttles per
+    /// subscription and kind, so every request of that kind waits it out, not only the retry.
+    pub fn pause(&self, kind: OpKind, wait: Duration) {
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = &mut b[Self::idx(kind)];
+        let until = self.clock.now() + wait.as_millis() as u64;
+        bucket.paused_until_ms = bucket.paused_until_ms.max(until);
     }
 
     /// The server says this many requests of `kind` remain.
@@ -99,5 +115,30 @@ impl RateLimiter {
     /// Total time requests spent waiting for a token (for metrics).
     pub fn waited(&self) -> Duration {
         Duration::from_millis(self.waited_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failback_engine::ManualClock;
+
+    #[tokio::test]
+    async fn a_retry_after_holds_every_request_of_its_kind() {
+        let clock = ManualClock::new(1_000_000);
+        let limiter = Arc::new(RateLimiter::new(Arc::new(clock.clone())));
+        limiter.pause(OpKind::Read, Duration::from_secs(2));
+        let (l, w) = (limiter.clone(), limiter.clone());
+        let read = tokio::spawn(async move { l.acquire(OpKind::Read).await });
+        // Writes are another bucket: not held.
+        w.acquire(OpKind::Write).await;
+        clock.advance(Duration::from_millis(1_999));
+        tokio::task::yield_now().await;
+        assert!(!read.is_finished(), "a read went out before Retry-After");
+        clock.advance(Duration::from_millis(1));
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("the read goes once Retry-After has passed")
+            .expect("task");
     }
 }
