@@ -2,8 +2,9 @@
 //! sled batch, flushes, fdatasyncs, then acknowledges them together (group commit).
 
 use crate::durable::DurableFiles;
+use crate::seq::SeqMirror;
 use crate::store::{Batch, BatchOp};
-use crate::StoreError;
+use crate::{keys, panics, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -135,6 +136,9 @@ pub(crate) struct Committer {
     /// After a failed write or sync the on-disk state is unknown (a failed fsync may have
     /// dropped dirty pages), so every later commit fails too until the store is reopened.
     pub poisoned: Option<String>,
+    /// Sequence of the last group written successfully (see [`crate::seq`]).
+    pub seq: u64,
+    pub mirror: SeqMirror,
 }
 
 impl Committer {
@@ -153,6 +157,11 @@ impl Committer {
                 }
             }
             self.commit_group(group);
+        }
+        // Clean close: the sidecar names the last group, once that is surely on disk.
+        match self.files.sync() {
+            Ok(()) => self.mirror.finish(self.seq),
+            Err(e) => tracing::error!(error = %e, "state store: final sync at close failed"),
         }
     }
 
@@ -190,6 +199,11 @@ impl Committer {
             // The submitter may have stopped waiting; nothing to do then.
             let _ = req.ack.send(result.clone().map_err(|e| e.to_store_error()));
         }
+        // After the acknowledgements, off their latency. Without sync the group is not
+        // durable yet: only the close updates the sidecar then.
+        if result.is_ok() && self.sync {
+            self.mirror.advance(self.seq);
+        }
     }
 
     fn write(&mut self, group: &mut [Request]) -> Result<(), GroupError> {
@@ -203,15 +217,21 @@ impl Committer {
                 }
             }
         }
-        self.db.apply_batch(batch).map_err(GroupError::from_sled)?;
+        // Last, so a batch that carries this key (an import) cannot set it.
+        let seq = self.seq + 1;
+        batch.insert(keys::COMMIT_SEQ, seq.to_be_bytes().to_vec());
         // sled's flush writes the log with sync_file_range only: safe against kill -9, not
         // against power loss. The fdatasync below makes it durable.
-        self.db.flush().map_err(GroupError::from_sled)?;
+        let db = &self.db;
+        panics::quiet(|| db.apply_batch(batch).and_then(|()| db.flush().map(drop)))
+            .map_err(|panic| GroupError::Backend(format!("sled panicked: {panic}")))?
+            .map_err(GroupError::from_sled)?;
         if self.sync {
             self.files
                 .sync()
                 .map_err(|e| GroupError::Io(e.kind(), e.to_string()))?;
         }
+        self.seq = seq;
         Ok(())
     }
 }

@@ -107,8 +107,8 @@ impl StateStore {
     }
 
     /// Write every entry of the dump at `path` into this store as one durable batch. The
-    /// dump's `meta` record is checked (a newer format is refused) but not copied: the
-    /// store keeps its own. Returns the number of entries imported.
+    /// dump's `meta` record is checked (a newer format is refused) but not copied, nor is its
+    /// `commit_seq`: the store keeps its own. Returns the number of entries imported.
     pub fn import_from(&self, path: &Path) -> Result<usize, StoreError> {
         let bytes = std::fs::read(path)?;
         let mut entries = decode_dump(&bytes)
@@ -126,6 +126,8 @@ impl StateStore {
                 });
             }
         }
+        // The target's commit sequence is its own (see `seq`).
+        entries.retain(|(k, _)| k != keys::COMMIT_SEQ);
         let n = entries.len();
         self.raw().import(entries)?;
         Ok(n)

@@ -51,6 +51,12 @@ pub enum StoreError {
     },
     #[error("state store {path}: {message}")]
     Open { path: PathBuf, message: String },
+    /// The store's files are damaged; what it holds cannot be trusted. Restore a backup.
+    #[error(
+        "state store {path} is damaged: {message}; move it aside and restore the state \
+         directory from a backup"
+    )]
+    Corrupt { path: PathBuf, message: String },
     #[error("state store I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("state store backend error: {0}")]

@@ -6,8 +6,10 @@
 //! - `step/{run}/{step}`            [`crate::StepRecord`]
 //! - `ev/{run}/{seq:016x}`          [`crate::EventRecord`]
 //! - `quarantine/{run}`             why a run could not be decoded
+//! - `commit_seq`                   last group commit, u64 big-endian (no envelope; see `seq`)
 
 pub const META: &[u8] = b"meta";
+pub const COMMIT_SEQ: &[u8] = b"commit_seq";
 pub const RUN_PREFIX: &str = "run/";
 pub const STEP_PREFIX: &str = "step/";
 pub const EVENT_PREFIX: &str = "ev/";

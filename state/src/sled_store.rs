@@ -7,8 +7,10 @@ use crate::committer::{CommitStats, Committer, Request, Stats};
 use crate::durable::DurableFiles;
 use crate::lock;
 use crate::records::MetaRecord;
+use crate::seq::{self, SeqMirror};
+use crate::sled_conf;
 use crate::store::{Batch, CommitTicket, Entry, Store};
-use crate::{keys, CodecError, StoreError};
+use crate::{keys, panics, CodecError, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -51,23 +53,55 @@ fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A sled error, with corruption reported as a damaged store.
+fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Corruption { at, .. } => StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            message: format!(
+                "sled found corrupted data{}",
+                at.map(|a| format!(" at {a:?}")).unwrap_or_default()
+            ),
+        },
+        other => backend(other),
+    }
+}
+
+/// Call into sled; its panics (on some damaged files) become [`StoreError::Corrupt`].
+fn guarded<T>(dir: &Path, f: impl FnOnce() -> sled::Result<T>) -> Result<T, StoreError> {
+    panics::quiet(f)
+        .map_err(|panic| StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            message: format!("sled panicked reading it: {panic}"),
+        })?
+        .map_err(|e| sled_error(dir, e))
+}
+
 impl SledStore {
     /// Open (or create) the store in `dir`. Fails with [`StoreError::Locked`] when another
-    /// process (or another handle in this one) has it open, and with
-    /// [`StoreError::NewerFormat`] when a newer release wrote it.
+    /// process (or another handle in this one) has it open, with [`StoreError::NewerFormat`]
+    /// when a newer release wrote it, and with [`StoreError::Corrupt`] when its files are
+    /// damaged or it lost acknowledged commits (see [`crate::seq`]).
     pub fn open(dir: &Path, opts: SledStoreOptions) -> Result<Self, StoreError> {
         let path = dir.to_path_buf();
         let open_err = |message: String| StoreError::Open {
             path: path.clone(),
             message,
         };
+        sled_conf::check(dir).map_err(|message| StoreError::Corrupt {
+            path: path.clone(),
+            message,
+        })?;
         // The committer syncs after each group; sled's periodic flusher would only add fsyncs.
-        let db = match sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .flush_every_ms(None)
-            .cache_capacity(opts.cache_bytes)
-            .open()
-        {
+            .cache_capacity(opts.cache_bytes);
+        let opened = panics::quiet(|| config.open()).map_err(|panic| StoreError::Corrupt {
+            path: path.clone(),
+            message: format!("sled panicked recovering it: {panic}"),
+        })?;
+        let db = match opened {
             Ok(db) => db,
             Err(e) if lock::is_lock_error(&e) => {
                 return Err(StoreError::Locked {
@@ -75,19 +109,28 @@ impl SledStore {
                     holder: lock::read_owner(dir).map(|o| o.describe()),
                 })
             }
+            // Only the files can make sled refuse our (fixed, valid) settings or trip over a bug.
+            Err(e @ (sled::Error::Unsupported(_) | sled::Error::ReportableBug(_))) => {
+                return Err(StoreError::Corrupt {
+                    path,
+                    message: format!("sled cannot open it: {e}"),
+                })
+            }
+            Err(e @ sled::Error::Corruption { .. }) => return Err(sled_error(dir, e)),
             Err(e) => return Err(open_err(e.to_string())),
         };
         lock::write_owner(dir);
-        let prepared = DurableFiles::open(dir)
-            .map_err(|e| open_err(format!("cannot sync the store files: {e}")))
-            .and_then(|mut files| {
-                if check_meta(&db, dir)? {
-                    write_meta(&db, &mut files, opts.sync, dir)?;
-                }
-                Ok(files)
-            });
-        let files = match prepared {
-            Ok(files) => files,
+        // Before anything is written: a store that lost commits must stay as it was found.
+        let prepared = check_seq(&db, dir).and_then(|(seq, mirror)| {
+            let mut files = DurableFiles::open(dir)
+                .map_err(|e| open_err(format!("cannot sync the store files: {e}")))?;
+            if check_meta(&db, dir)? {
+                write_meta(&db, &mut files, opts.sync, dir)?;
+            }
+            Ok((files, seq, mirror))
+        });
+        let (files, seq, mirror) = match prepared {
+            Ok(p) => p,
             Err(e) => {
                 lock::remove_owner(dir);
                 return Err(e);
@@ -105,6 +148,8 @@ impl SledStore {
             max_group_bytes: opts.max_group_bytes.max(1),
             stats: stats.clone(),
             poisoned: None,
+            seq,
+            mirror,
         };
         let handle = std::thread::Builder::new()
             .name("failback-state-committer".into())
@@ -159,10 +204,36 @@ impl Drop for SledStore {
     }
 }
 
-/// `Ok(true)` when the store has no meta record yet.
+/// The store's commit sequence, checked against its sidecar.
+fn check_seq(db: &sled::Db, dir: &Path) -> Result<(u64, SeqMirror), StoreError> {
+    let value = guarded(dir, || db.get(keys::COMMIT_SEQ))?;
+    let seq = seq::stored_seq(value.as_deref()).map_err(|message| StoreError::Corrupt {
+        path: dir.to_path_buf(),
+        message,
+    })?;
+    Ok((seq, SeqMirror::open(dir, seq)?))
+}
+
+/// `Ok(true)` when the store is new (no meta record and nothing else).
 fn check_meta(db: &sled::Db, dir: &Path) -> Result<bool, StoreError> {
-    let Some(bytes) = db.get(keys::META).map_err(backend)? else {
-        return Ok(true);
+    let damaged = |message: String| StoreError::Corrupt {
+        path: dir.to_path_buf(),
+        message,
+    };
+    let Some(bytes) = guarded(dir, || db.get(keys::META))? else {
+        // Meta is the first record ever written: other records without it mean damage.
+        let other = guarded(dir, || {
+            db.iter()
+                .find(|r| !matches!(r, Ok((k, _)) if k == keys::COMMIT_SEQ))
+                .transpose()
+        })?;
+        return match other {
+            None => Ok(true),
+            Some((key, _)) => Err(damaged(format!(
+                "its meta record is missing but it holds other records (such as {})",
+                String::from_utf8_lossy(&key)
+            ))),
+        };
     };
     let newer = |found| StoreError::NewerFormat {
         path: dir.to_path_buf(),
@@ -173,10 +244,7 @@ fn check_meta(db: &sled::Db, dir: &Path) -> Result<bool, StoreError> {
         Ok(meta) if meta.format_version > STORE_FORMAT_VERSION => Err(newer(meta.format_version)),
         Ok(_) => Ok(false),
         Err(CodecError::NewerSchema { .. }) => Err(newer(probe_format_version(&bytes))),
-        Err(source) => Err(StoreError::Codec {
-            key: "meta".into(),
-            source,
-        }),
+        Err(e) => Err(damaged(format!("its meta record does not decode: {e}"))),
     }
 }
 
@@ -208,8 +276,9 @@ fn write_meta(
         key: "meta".into(),
         source,
     })?;
-    db.insert(keys::META, bytes).map_err(backend)?;
-    db.flush().map_err(backend)?;
+    guarded(dir, || {
+        db.insert(keys::META, bytes).and_then(|_| db.flush())
+    })?;
     if sync {
         files.sync().map_err(|e| StoreError::Open {
             path: dir.to_path_buf(),
@@ -221,32 +290,36 @@ fn write_meta(
 
 impl Store for SledStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get(key).map_err(backend)?.map(|v| v.to_vec()))
+        Ok(guarded(&self.path, || self.db.get(key))?.map(|v| v.to_vec()))
     }
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        self.db
-            .scan_prefix(prefix)
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
-            .collect()
+        guarded(&self.path, || {
+            self.db
+                .scan_prefix(prefix)
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect()
+        })
     }
     fn for_each_prefix(
         &self,
         prefix: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<(), StoreError> {
-        for r in self.db.scan_prefix(prefix) {
-            let (k, v) = r.map_err(backend)?;
+        let mut iter = self.db.scan_prefix(prefix);
+        // Guard each step only: a panic in `f` is the caller's, not the store's.
+        while let Some((k, v)) = guarded(&self.path, || iter.next().transpose())? {
             f(&k, &v);
         }
         Ok(())
     }
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
-        self.db
-            .scan_prefix(prefix)
-            .next_back()
-            .transpose()
-            .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))
-            .map_err(backend)
+        guarded(&self.path, || {
+            self.db
+                .scan_prefix(prefix)
+                .next_back()
+                .transpose()
+                .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        })
     }
     fn submit(&self, batch: Batch) -> CommitTicket {
         let tx = self.tx.read().unwrap_or_else(PoisonError::into_inner);
@@ -259,11 +332,15 @@ impl Store for SledStore {
         }
         CommitTicket::pending(rx)
     }
+    /// Every entry but `commit_seq`: that is this store's bookkeeping, not data to move.
     fn export(&self) -> Result<Vec<Entry>, StoreError> {
-        self.db
-            .iter()
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
-            .collect()
+        guarded(&self.path, || {
+            self.db
+                .iter()
+                .filter(|r| !matches!(r, Ok((k, _)) if k == keys::COMMIT_SEQ))
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect()
+        })
     }
     fn location(&self) -> String {
         self.path.display().to_string()
