@@ -126,6 +126,11 @@ impl Versioned for EventRecord {
     const SCHEMA: u16 = 1;
 }
 
+impl Versioned for QuarantineRecord {
+    const KIND: &'static str = "quarantine";
+    const SCHEMA: u16 = 1;
+}
+
 /// Frozen schema-1 shapes. Never edit these: stores written by older builds depend on them.
 pub mod v1 {
     use super::*;

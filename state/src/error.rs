@@ -32,6 +32,13 @@ pub enum CodecError {
     },
 }
 
+impl CodecError {
+    /// Written by a newer build, not damaged: an upgrade reads it again.
+    pub fn is_newer_schema(&self) -> bool {
+        matches!(self, CodecError::NewerSchema { .. })
+    }
+}
+
 /// Anything the store can report.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,4 +82,15 @@ pub enum StoreError {
     RunExists(String),
     #[error("import file is malformed: {0}")]
     BadImport(String),
+}
+
+impl StoreError {
+    /// The key of a record that is damaged (does not decode for a reason other than a newer
+    /// schema): the run it belongs to is quarantined rather than driven.
+    pub fn damaged_key(&self) -> Option<&str> {
+        match self {
+            StoreError::Codec { key, source } if !source.is_newer_schema() => Some(key),
+            _ => None,
+        }
+    }
 }

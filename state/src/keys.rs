@@ -5,7 +5,7 @@
 //! - `run/{run}`                    [`crate::RunRecord`]
 //! - `step/{run}/{step}`            [`crate::StepRecord`]
 //! - `ev/{run}/{seq:016x}`          [`crate::EventRecord`]
-//! - `quarantine/{run}`             why a run could not be decoded
+//! - `quarantine/{run}`             [`crate::QuarantineRecord`]: why a run is not driven
 //! - `commit_seq`                   last group commit, u64 big-endian (no envelope; see `seq`)
 
 pub const META: &[u8] = b"meta";

@@ -6,7 +6,8 @@
 //! - [`dump`]: whole-store dump files (`StateStore::export_to` / `import_from`).
 //! - [`mem_store`]: an in-memory implementation for unit tests of the layers above.
 //! - [`codec`]: `[codec u8][schema u16][MessagePack named fields]` envelopes with upgrades.
-//! - [`records`]: the record types; [`state_store`]: the typed API the engine uses.
+//! - [`records`]: the record types; [`state_store`]: the typed API the engine uses, with
+//!   quarantined runs (runs with a damaged record) kept apart.
 
 pub mod codec;
 mod committer;
@@ -17,6 +18,7 @@ pub mod keys;
 pub mod lock;
 pub mod mem_store;
 mod panics;
+mod quarantine;
 pub mod records;
 mod seq;
 mod sled_conf;

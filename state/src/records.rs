@@ -279,3 +279,26 @@ pub struct EventRecord {
     pub step_id: Option<String>,
     pub kind: EventKind,
 }
+
+/// Why a run is not driven (`quarantine/{run}`): a record of it does not decode. The run's
+/// records are left as found, for an operator to inspect or restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub run_id: String,
+    /// The damaged record's key (`run/{run}` or `step/{run}/{step}`).
+    pub key: String,
+    /// Why it does not decode.
+    pub error: String,
+    /// When the run was quarantined.
+    pub at: Millis,
+}
+
+impl std::fmt::Display for QuarantineRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "run {} is quarantined and not driven: record {} is damaged ({})",
+            self.run_id, self.key, self.error
+        )
+    }
+}

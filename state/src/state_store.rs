@@ -44,7 +44,7 @@ pub struct Txn {
 }
 
 impl Txn {
-    fn put<T: Versioned>(&mut self, key: Vec<u8>, value: &T) {
+    pub(crate) fn put<T: Versioned>(&mut self, key: Vec<u8>, value: &T) {
         match codec::encode(value) {
             Ok(bytes) => self.batch.put(key, bytes),
             Err(source) => {

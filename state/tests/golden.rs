@@ -139,6 +139,15 @@ fn meta() -> MetaRecord {
     }
 }
 
+fn quarantine() -> QuarantineRecord {
+    QuarantineRecord {
+        run_id: "run-v2".into(),
+        key: "step/run-v2/vnet-b/create-vm".into(),
+        error: "step record (schema 1) does not decode: invalid type".into(),
+        at: 1_700_000_000_500,
+    }
+}
+
 fn envelope<T: Serialize>(schema: u16, value: &T) -> Vec<u8> {
     let mut v = vec![codec::CODEC_MSGPACK];
     v.extend_from_slice(&schema.to_be_bytes());
@@ -175,6 +184,7 @@ fn regenerate_golden() {
     write("step_v1.bin", codec::encode(&step_waiting()).unwrap());
     write("event_v1.bin", codec::encode(&event()).unwrap());
     write("meta_v1.bin", codec::encode(&meta()).unwrap());
+    write("quarantine_v1.bin", codec::encode(&quarantine()).unwrap());
     golden_store().export_to(&d.join("store_v1.dump")).unwrap();
 }
 
@@ -218,6 +228,7 @@ fn golden_records_decode() {
     check("step_v1.bin", 1, &step_waiting());
     check("event_v1.bin", 1, &event());
     check("meta_v1.bin", 1, &meta());
+    check("quarantine_v1.bin", 1, &quarantine());
 
     // Lists and restarts read only a summary: the same fields, from every schema.
     for (name, full) in [("run_v1.bin", run_v1_upgraded()), ("run_v2.bin", run_v2())] {
@@ -235,6 +246,8 @@ fn golden_records_decode() {
     assert_eq!(tree["retries"], 1);
     let tree = body_tree(&read("event_v1.bin"));
     assert_eq!(tree["kind"]["event"], "step_retry_scheduled");
+    let tree = body_tree(&read("quarantine_v1.bin"));
+    assert_eq!(tree["key"], "step/run-v2/vnet-b/create-vm");
 }
 
 #[test]
