@@ -85,20 +85,20 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
-        #[arg(long, value_enum, default_value = "text")]
+        #[arg(long, value_enum, default_value = "text", visible_alias = "format")]
         output: OutputFormat,
     },
     /// Drive unfinished runs (after a crash, reboot or Ctrl-C) until they finish.
     Resume {
         /// Wait for these runs (default: every unfinished run).
         runs: Vec<String>,
-        #[arg(long, value_enum, default_value = "text")]
+        #[arg(long, value_enum, default_value = "text", visible_alias = "format")]
         output: OutputFormat,
     },
     /// One run: its state and every step's.
     Status {
         run: String,
-        #[arg(long, value_enum, default_value = "text")]
+        #[arg(long, value_enum, default_value = "text", visible_alias = "output")]
         format: OutputFormat,
     },
     /// All runs.
@@ -106,13 +106,13 @@ pub enum Command {
         /// Only runs in this state (pending, running, waiting, paused, succeeded, failed, ...).
         #[arg(long)]
         state: Option<String>,
-        #[arg(long, value_enum, default_value = "text")]
+        #[arg(long, value_enum, default_value = "text", visible_alias = "output")]
         format: OutputFormat,
     },
     /// A run's event log.
     History {
         run: String,
-        #[arg(long, value_enum, default_value = "text")]
+        #[arg(long, value_enum, default_value = "text", visible_alias = "output")]
         format: OutputFormat,
     },
     /// A run's DAG with live status.

@@ -22,14 +22,18 @@ impl Rehearsal {
         dir: &Path,
         ps_password: &str,
     ) -> Result<Self> {
-        let sim = Sim::start(SimConfig {
+        let config = SimConfig {
             scenario,
             clock_speed: speed,
             tls: true,
             ..SimConfig::default()
-        })
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+        };
+        Self::start_with(config, dir, ps_password).await
+    }
+
+    /// The same with a full emulator configuration (fixed address, persisted world).
+    pub async fn start_with(config: SimConfig, dir: &Path, ps_password: &str) -> Result<Self> {
+        let sim = Sim::start(config).await.map_err(|e| anyhow!("{e}"))?;
         let ca = dir.join("emulator-ca.pem");
         sim.write_ca(&ca).context("writing the emulator CA")?;
         let spec_path = dir.join("failback.toml");
