@@ -71,11 +71,21 @@ fn chromium_renders(r: &Rehearsal, html: &str) {
     }
     let file = r.path("status.html");
     std::fs::write(&file, html).expect("write page");
+    // A fresh profile, and none of Chromium's own network traffic: on a closed network its
+    // background fetches fail slowly and can stall the dump.
+    let profile = r.path("chromium-profile");
     let child = std::process::Command::new(exe)
         .args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            &format!("--user-data-dir={}", profile.display()),
             "--dump-dom",
             &format!("file://{}", file.display()),
         ])
@@ -83,7 +93,7 @@ fn chromium_renders(r: &Rehearsal, html: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn chromium");
-    let out = wait_output(child, Duration::from_secs(60), &["chromium"]);
+    let out = wait_output(child, Duration::from_secs(120), &["chromium"]);
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
