@@ -155,19 +155,30 @@ impl RunDriver {
         self.run.as_ref().expect("run loaded")
     }
 
+    /// Answer every queued command with `make()`'s error and exit.
+    fn exit_rejecting(&mut self, make: impl Fn() -> EngineError) -> Result<(), EngineError> {
+        loop {
+            for cmd in self.pending_cmds.drain(..) {
+                cmd.reject(make());
+            }
+            if self
+                .inner
+                .try_deregister(&self.run_id, &mut self.rx, &mut self.pending_cmds)
+            {
+                return Ok(());
+            }
+        }
+    }
+
     async fn drive(&mut self) -> Result<(), EngineError> {
-        if !self.load()? {
-            // Unknown or finished run: answer queued commands, exit.
-            loop {
-                for cmd in self.pending_cmds.drain(..) {
-                    cmd.reject(EngineError::RunNotFound(self.run_id.clone()));
-                }
-                if self
-                    .inner
-                    .try_deregister(&self.run_id, &mut self.rx, &mut self.pending_cmds)
-                {
-                    return Ok(());
-                }
+        match self.load_or_quarantine().await? {
+            load::Loaded::Ready => {}
+            load::Loaded::Absent => {
+                let id = self.run_id.clone();
+                return self.exit_rejecting(|| EngineError::RunNotFound(id.clone()));
+            }
+            load::Loaded::Quarantined(q) => {
+                return self.exit_rejecting(|| EngineError::Quarantined(q.clone()))
             }
         }
         loop {
@@ -212,52 +223,6 @@ impl RunDriver {
                 _ = self.inner.shutdown.cancelled(), if !self.inner.shutdown.is_cancelled() => {}
             }
         }
-    }
-
-    /// Load the run and its steps. False if there is nothing to drive.
-    fn load(&mut self) -> Result<bool, EngineError> {
-        let Some(run) = self.inner.store.load_run(&self.run_id)? else {
-            return Ok(false);
-        };
-        let def = match self.inner.registry.build(
-            &run.workflow,
-            run.definition_version,
-            &run.id,
-            &run.input,
-        ) {
-            Ok(d) => Arc::new(d),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot rebuild the run's workflow");
-                return Err(e);
-            }
-        };
-        let mut by_id: HashMap<String, StepRecord> = self
-            .inner
-            .store
-            .load_steps(&self.run_id)?
-            .into_iter()
-            .map(|s| (s.step_id.clone(), s))
-            .collect();
-        let now = self.inner.clock.now();
-        self.steps = def
-            .steps()
-            .iter()
-            .map(|s| {
-                by_id
-                    .remove(&s.id)
-                    .unwrap_or_else(|| StepRecord::pending(&self.run_id, &s.id, now))
-            })
-            .collect();
-        let mut outputs = BTreeMap::new();
-        for s in &self.steps {
-            if let StepStatus::Succeeded { output } = &s.status {
-                outputs.insert(s.step_id.clone(), output.clone());
-            }
-        }
-        self.outputs = Arc::new(outputs);
-        self.run = Some(run);
-        self.def = Some(def);
-        Ok(true)
     }
 
     fn def(&self) -> Arc<WorkflowDef> {
@@ -552,4 +517,5 @@ async fn compensate(
 
 mod advance;
 mod commands;
+mod load;
 mod outcome;

@@ -8,11 +8,14 @@ use crate::clock::Clock;
 use crate::crash::CrashPoints;
 use crate::driver::{Command, RunDriver};
 use crate::progress::ProgressEvent;
+use crate::quarantine;
 use crate::registry::WorkflowRegistry;
 use crate::EngineError;
-use failback_state::{Millis, RunFilter, RunRecord, RunState, StateStore, StepRecord};
+use failback_state::{
+    Millis, QuarantineRecord, RunFilter, RunRecord, RunState, StateStore, StepRecord,
+};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, Notify, Semaphore};
@@ -205,8 +208,12 @@ pub struct ResumeReport {
     pub started: usize,
     /// Waiting runs put on the timer set without being woken.
     pub scheduled: usize,
-    /// Runs whose record could not be read (left untouched, reported).
+    /// Runs whose record has a schema newer than this build reads (left untouched).
     pub unreadable: Vec<String>,
+    /// Runs not driven because a record of theirs is damaged: quarantined by this call or
+    /// earlier, in run id order. Runs whose step records are damaged are found by their
+    /// driver, after this report.
+    pub quarantined: Vec<QuarantineRecord>,
 }
 
 impl Engine {
@@ -317,15 +324,24 @@ impl Engine {
     }
 
     /// Give every unfinished run a driver, and put waiting runs on the timer set without
-    /// waking them early.
+    /// waking them early. Quarantined runs are skipped; a run whose record is damaged is
+    /// quarantined (the record is written in the background, it is in the report at once).
     pub fn resume_all(&self) -> Result<ResumeReport, EngineError> {
-        let mut report = ResumeReport::default();
-        for r in self
-            .inner
-            .store
-            .run_summaries_lenient(&RunFilter::unfinished())?
-        {
+        let store = &self.inner.store;
+        let mut report = ResumeReport {
+            quarantined: store.list_quarantined()?,
+            ..Default::default()
+        };
+        let held: HashSet<String> = report
+            .quarantined
+            .iter()
+            .map(|q| q.run_id.clone())
+            .collect();
+        let mut fresh = Vec::new();
+        let now = self.inner.clock.now();
+        for r in store.run_summaries_lenient(&RunFilter::unfinished())? {
             match r {
+                Ok(run) if held.contains(&run.id) => {}
                 Ok(run) => match (run.state, run.wake_at) {
                     (RunState::Waiting, Some(at)) => {
                         self.inner.schedule(&run.id, at);
@@ -337,10 +353,36 @@ impl Engine {
                     }
                 },
                 Err(e) => {
-                    tracing::error!(error = %e, "run record unreadable; left untouched");
-                    report.unreadable.push(e.to_string());
+                    let key = e.damaged_key().unwrap_or_default();
+                    match quarantine::record_for(quarantine::run_of_key(key), &e, now) {
+                        Some(q) if held.contains(&q.run_id) => {}
+                        Some(q) => {
+                            tracing::error!(run_id = %q.run_id, key = %q.key, error = %q.error,
+                                "run record damaged; run quarantined, not driven");
+                            fresh.push(q);
+                        }
+                        None => {
+                            tracing::error!(error = %e, "run record unreadable; left untouched");
+                            report.unreadable.push(e.to_string());
+                        }
+                    }
                 }
             }
+        }
+        if !fresh.is_empty() {
+            report.quarantined.extend(fresh.iter().cloned());
+            report.quarantined.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+            let store = store.clone();
+            // resume_all is synchronous (and a blocking commit may not run on the runtime).
+            tokio::spawn(async move {
+                let mut txn = store.txn();
+                for q in &fresh {
+                    txn.put_quarantine(q);
+                }
+                if let Err(e) = store.commit(txn).await {
+                    tracing::error!(error = %e, "could not write quarantine records");
+                }
+            });
         }
         Ok(report)
     }
@@ -431,10 +473,19 @@ impl Engine {
             let run = match self.inner.store.load_run(run_id) {
                 Ok(Some(run)) => run,
                 Ok(None) => break Err(EngineError::RunNotFound(run_id.into())),
-                Err(e) => break Err(e.into()),
+                Err(e) => match self.inner.store.load_quarantine(run_id) {
+                    Ok(Some(q)) => break Err(EngineError::Quarantined(q)),
+                    _ => break Err(e.into()),
+                },
             };
             if done(&run) {
                 break Ok(run);
+            }
+            // A quarantined run never gets there.
+            match self.inner.store.load_quarantine(run_id) {
+                Ok(Some(q)) => break Err(EngineError::Quarantined(q)),
+                Ok(None) => {}
+                Err(e) => break Err(e.into()),
             }
             if rx.changed().await.is_err() {
                 break Err(EngineError::ShuttingDown);

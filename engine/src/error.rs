@@ -1,6 +1,6 @@
 //! Typed errors of the engine.
 
-use failback_state::StoreError;
+use failback_state::{QuarantineRecord, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -22,6 +22,9 @@ pub enum EngineError {
     UnknownStep { run: String, step: String },
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// The run has a damaged record and is never driven.
+    #[error("{0}")]
+    Quarantined(QuarantineRecord),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -10,6 +10,7 @@ mod engine;
 mod error;
 pub mod planner;
 pub mod progress;
+mod quarantine;
 pub mod registry;
 pub mod step;
 pub mod testkit;

@@ -79,12 +79,19 @@ pub async fn resume(engine: &Engine, runs: Vec<String>, output: OutputFormat) ->
     for bad in &report.unreadable {
         eprintln!("warning: {bad}");
     }
+    for q in &report.quarantined {
+        eprintln!("warning: {q}");
+    }
     let runs = if runs.is_empty() {
+        // Runs whose record does not read were reported above; follow the others.
+        let quarantined = |id: &str| report.quarantined.iter().any(|q| q.run_id == id);
         engine
             .store()
-            .run_summaries(&RunFilter::unfinished())?
+            .run_summaries_lenient(&RunFilter::unfinished())?
             .into_iter()
+            .filter_map(Result::ok)
             .map(|r| r.id)
+            .filter(|id| !quarantined(id))
             .collect()
     } else {
         runs

@@ -53,12 +53,22 @@ pub fn list(engine: &Engine, state: Option<&str>, format: OutputFormat) -> Resul
     let filter = RunFilter {
         states: state.map(parse_state).transpose()?.into_iter().collect(),
     };
-    let runs = engine.store().run_summaries(&filter)?;
+    // A damaged run record is a warning here, not the end of the list.
+    let mut runs = Vec::new();
+    for r in engine.store().run_summaries_lenient(&filter)? {
+        match r {
+            Ok(run) => runs.push(run),
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
     let text = match format {
         OutputFormat::Text => render::status::runs_table(&runs, engine.clock().now()),
         OutputFormat::Json => render::status::runs_json(&runs),
     };
     println!("{}", text.trim_end());
+    for q in engine.store().list_quarantined()? {
+        eprintln!("warning: {q}");
+    }
     Ok(super::EXIT_OK)
 }
 

@@ -102,6 +102,9 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         for bad in &report.unreadable {
             eprintln!("warning: {bad}");
         }
+        for q in &report.quarantined {
+            eprintln!("warning: {q}");
+        }
         (report.started, report.scheduled)
     };
 
