@@ -110,7 +110,8 @@ pub trait Store: Send + Sync + 'static {
     /// Queue `batch`; the ticket resolves once it is applied atomically and durable.
     /// Batches submitted concurrently may share one flush (group commit).
     fn submit(&self, batch: Batch) -> CommitTicket;
-    /// Every entry, in key order (backup, migration, golden fixtures).
+    /// Every entry, in key order (backup, migration, golden fixtures); a backend's own
+    /// bookkeeping (sled's `commit_seq`) is not data and is left out.
     fn export(&self) -> Result<Vec<Entry>, StoreError>;
     /// Write `entries` as one durable batch (into an empty or existing store).
     fn import(&self, entries: Vec<Entry>) -> Result<(), StoreError> {

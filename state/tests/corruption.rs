@@ -1,6 +1,7 @@
 //! Damaged store files: a reopen either refuses the store with `StoreError::Corrupt` (naming
 //! the path, saying it is damaged) or gives back every record byte for byte. Never a panic,
-//! never a different value. Each test prints its outcomes (`--nocapture` shows them).
+//! never a different value. Each test prints its outcomes (`--nocapture` shows them; with
+//! `SHOW=1` also every refusal's message).
 
 mod common;
 
