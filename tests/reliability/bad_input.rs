@@ -13,9 +13,10 @@ pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
     let specs = spec_corpus(fam);
     let api = api_requests(rt, fam);
     let store = store_damage(rt, fam);
+    let records = damaged_record(rt, fam);
     fam.summary(format!(
-        "{} inputs ({specs} specs, {api} API requests, {store} damaged stores), {} panics",
-        specs + api + store,
+        "{} inputs ({specs} specs, {api} API requests, {store} damaged stores, {records} damaged run record), {} panics",
+        specs + api + store + records,
         PANICS.load(std::sync::atomic::Ordering::Relaxed)
     ));
 }
@@ -285,4 +286,113 @@ fn store_damage(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
         fam.case(&format!("store {name}"), result);
     }
     n
+}
+
+/// One run's record damaged on disk while two runs wait for failback: `resume` quarantines it
+/// (naming the run and the key) and drives the other to the end.
+fn damaged_record(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
+    let result = (|| -> Result<(), String> {
+        let mut scenario = crate::world::scenario();
+        for v in scenario
+            .subscriptions
+            .iter_mut()
+            .flat_map(|s| s.vaults.iter_mut())
+        {
+            for f in &mut v.failback_scripts {
+                f.complete_after_secs = 1e12;
+            }
+        }
+        for region in scenario
+            .subscriptions
+            .iter_mut()
+            .flat_map(|s| s.regions.iter_mut())
+        {
+            for limit in region.quota.values_mut() {
+                *limit = (*limit).max(1_000);
+            }
+        }
+        let case = Case::start(rt, scenario);
+        let spec =
+            std::fs::read_to_string(case.path("failback.toml")).map_err(|e| e.to_string())?;
+        std::fs::write(
+            case.path("second.toml"),
+            spec.replace(".0.10\"", ".0.20\"")
+                .replace("ip = \"10.0.0.20\"", "ip = \"10.0.0.10\""),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut d = case.daemon(1, None);
+        if !case.daemon_ready(&mut d) {
+            return Err(d.log_text());
+        }
+        for (run, file) in [("q-damaged", "failback.toml"), ("q-healthy", "second.toml")] {
+            let body = serde_json::json!({
+                "spec_path": case.path(file).display().to_string(),
+                "run_id": run,
+            })
+            .to_string();
+            match crate::daemon_support::request(
+                &case.socket(),
+                "POST",
+                "/v1/runs",
+                body.as_bytes(),
+            ) {
+                Ok((201, _)) => {}
+                other => return Err(format!("submit {run}: {other:?}")),
+            }
+        }
+        crate::daemon_support::wait_until(Duration::from_secs(60), "both runs waiting", || {
+            let states = crate::daemon_support::run_states(&case.socket());
+            ["q-damaged", "q-healthy"]
+                .iter()
+                .all(|r| states.get(*r).is_some_and(|s| s == "waiting"))
+        });
+        d.signal(libc::SIGTERM);
+        d.wait_exit(Duration::from_secs(30));
+        {
+            let store = failback_state::StateStore::open(&case.state_dir().join("store"))
+                .map_err(|e| e.to_string())?;
+            let mut b = failback_state::Batch::new();
+            b.put(
+                failback_state::keys::run("q-damaged"),
+                vec![0x01, 0x00, 0x02, 0xc1, 0xff, 0x00],
+            );
+            store.raw().submit(b).wait().map_err(|e| e.to_string())?;
+            store.close().map_err(|e| e.to_string())?;
+        }
+        let out = case.run(&["signal", "q-healthy", "failback-complete"], None);
+        if !out.status.success() {
+            return Err(format!("signal: {}", text(&out.stderr)));
+        }
+        let out = case.run(&["resume"], None);
+        let err = text(&out.stderr);
+        if panicked(&out) {
+            note_panic();
+            return Err(format!("panic: {err}"));
+        }
+        if !(err.contains("q-damaged")
+            && err.contains("run/q-damaged")
+            && err.contains("quarantin"))
+        {
+            return Err(format!(
+                "no quarantine warning naming the run and key: {err}"
+            ));
+        }
+        let st = case.status("q-healthy")?;
+        if st["run"]["state"] != "succeeded" {
+            return Err(format!(
+                "the healthy run is {}: {}",
+                st["run"]["state"], err
+            ));
+        }
+        let out = case.run(&["list"], None);
+        if panicked(&out) || !text(&out.stderr).contains("q-damaged") {
+            return Err(format!("list: {}", text(&out.stderr)));
+        }
+        Ok(())
+    })();
+    fam.case(
+        "damaged run record: quarantined, the other run completes",
+        result,
+    );
+    1
 }
