@@ -82,9 +82,20 @@ impl<T> Got<T> {
     }
 }
 
+/// `path.key`. A key that is not a bare TOML key (empty, dotted, spaced: only an unknown key
+/// from the file can be) is quoted, `""` or `"a.b"`, so the path is never empty or ambiguous.
 pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if bare {
         key.to_owned()
+    } else {
+        format!("{key:?}")
+    };
+    if path.is_empty() {
+        key
     } else {
         format!("{path}.{key}")
     }
@@ -271,5 +282,37 @@ impl<'a, 'i> Tbl<'a, 'i> {
     pub(crate) fn req_str(&self, cx: &mut Cx<'_>, key: &str, hint: &str) -> Option<Val<String>> {
         let got = self.str(cx, key);
         self.required(cx, key, got, hint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{self, ErrorKind};
+
+    /// Found by fuzz/fuzz_targets/spec_parse.rs: `'' = …` gave an error with an empty field
+    /// (`fuzz.toml:1:1: : unknown key ...`), breaking the `file:line:column: field: message`
+    /// shape.
+    #[test]
+    fn unknown_keys_that_are_not_bare_are_quoted_in_field_paths() {
+        for (text, field) in [
+            ("''='+'", r#""""#),
+            ("\"\" = 1", r#""""#),
+            ("[\"\"]", r#""""#),
+            ("\"a.b\" = 1", r#""a.b""#),
+            ("\"a b\" = 1", r#""a b""#),
+            ("[azure]\n'' = 1", r#"azure."""#),
+            ("[azure]\n\"x.y\" = 1", r#"azure."x.y""#),
+        ] {
+            let errs = spec::parse(text, "f.toml").unwrap_err();
+            let e = errs
+                .errors()
+                .iter()
+                .find(|e| e.kind == ErrorKind::UnknownKey)
+                .unwrap_or_else(|| panic!("{text:?}: no unknown-key error in {errs}"));
+            assert_eq!(e.field, field, "{text:?}: {e}");
+            assert!(e
+                .to_string()
+                .starts_with(&format!("f.toml:{}:{}: {field}: ", e.line, e.column)));
+        }
     }
 }
