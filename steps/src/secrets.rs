@@ -68,8 +68,40 @@ pub enum SecretError {
     },
     #[error("secret {reference} is empty")]
     Empty { reference: String },
+    #[error("secret {reference}: not a regular file of at most {max} bytes")]
+    FileShape { reference: String, max: u64 },
     #[error("secret {reference}: Key Vault read failed: {message}")]
     KeyVault { reference: String, message: String },
+}
+
+/// A secret file is small and regular: `/dev/zero` or a FIFO named by mistake must give an
+/// error, not a parse that never ends.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+fn read_secret_file(path: &std::path::Path, reference: &str) -> Result<String, SecretError> {
+    use std::io::Read;
+    let io = |source| SecretError::File {
+        reference: reference.to_owned(),
+        source,
+    };
+    let shape = || SecretError::FileShape {
+        reference: reference.to_owned(),
+        max: MAX_SECRET_FILE,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() || meta.len() > MAX_SECRET_FILE {
+        return Err(shape());
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_SECRET_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_SECRET_FILE {
+        return Err(shape());
+    }
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 impl SecretRef {
@@ -89,12 +121,7 @@ impl SecretRef {
             SecretRef::Env { env } => std::env::var(env).map_err(|_| SecretError::EnvMissing {
                 reference: reference.clone(),
             })?,
-            SecretRef::File { file } => std::fs::read_to_string(file)
-                .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
-                .map_err(|source| SecretError::File {
-                    reference: reference.clone(),
-                    source,
-                })?,
+            SecretRef::File { file } => read_secret_file(file, &reference)?,
             SecretRef::KeyVault { .. } => {
                 return Err(SecretError::KeyVault {
                     reference,
@@ -106,5 +133,34 @@ impl SecretRef {
             return Err(SecretError::Empty { reference });
         }
         Ok(Secret(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_file_must_be_small_and_regular() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = dir.path().join("pw");
+        std::fs::write(&ok, "s3cret\n").expect("write");
+        let value = SecretRef::File { file: ok }
+            .resolve_local()
+            .expect("resolves");
+        assert_eq!(value.expose(), "s3cret");
+        for file in [
+            std::path::PathBuf::from("/dev/zero"),
+            dir.path().to_path_buf(),
+        ] {
+            let err = SecretRef::File { file }.resolve_local().unwrap_err();
+            assert!(matches!(err, SecretError::FileShape { .. }), "{err}");
+        }
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; 70_000]).expect("write");
+        assert!(matches!(
+            SecretRef::File { file: big }.resolve_local(),
+            Err(SecretError::FileShape { .. })
+        ));
     }
 }
