@@ -109,7 +109,7 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::InvalidRunId(_) | EngineError::UnknownStep { .. } => Self::BadRequest(msg),
             EngineError::RunNotFound(_) => Self::NotFound(msg),
-            EngineError::InvalidState { .. } => Self::Conflict(msg),
+            EngineError::InvalidState { .. } | EngineError::Quarantined(_) => Self::Conflict(msg),
             EngineError::ShuttingDown => Self::Unavailable(msg),
             _ => Self::Internal(msg),
         }
