@@ -180,18 +180,6 @@ fn list(state: &Path) -> Result<String, String> {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else if p.extension().is_none_or(|x| x != "sock") && e.file_name() != "failback.sock" {
-            let _ = std::fs::copy(&p, to.join(e.file_name()));
-        }
-    }
-}
-
 /// Damaged copies of a real store: the binary either refuses it with an error that names the
 /// store, or lists exactly the runs of the undamaged original. Never a panic, never a
 /// different listing.
@@ -274,7 +262,10 @@ fn store_damage(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
     for (name, damage) in damages {
         let dir = tempfile::tempdir().expect("tempdir");
         let copy = dir.path().join("state");
-        copy_dir(&case.state_dir(), &copy);
+        if let Err(e) = crate::world::copy_dir(&case.state_dir(), &copy) {
+            fam.case(&format!("store {name}"), Err(e.to_string()));
+            continue;
+        }
         damage(&copy);
         let result = match list(&copy) {
             Ok(s) if s == original => Ok(()),
@@ -292,34 +283,8 @@ fn store_damage(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
 /// (naming the run and the key) and drives the other to the end.
 fn damaged_record(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
     let result = (|| -> Result<(), String> {
-        let mut scenario = crate::world::scenario();
-        for v in scenario
-            .subscriptions
-            .iter_mut()
-            .flat_map(|s| s.vaults.iter_mut())
-        {
-            for f in &mut v.failback_scripts {
-                f.complete_after_secs = 1e12;
-            }
-        }
-        for region in scenario
-            .subscriptions
-            .iter_mut()
-            .flat_map(|s| s.regions.iter_mut())
-        {
-            for limit in region.quota.values_mut() {
-                *limit = (*limit).max(1_000);
-            }
-        }
-        let case = Case::start(rt, scenario);
-        let spec =
-            std::fs::read_to_string(case.path("failback.toml")).map_err(|e| e.to_string())?;
-        std::fs::write(
-            case.path("second.toml"),
-            spec.replace(".0.10\"", ".0.20\"")
-                .replace("ip = \"10.0.0.20\"", "ip = \"10.0.0.10\""),
-        )
-        .map_err(|e| e.to_string())?;
+        let case = Case::start(rt, crate::world::held_scenario());
+        case.second_spec("second.toml")?;
         let mut d = case.daemon(1, None);
         if !case.daemon_ready(&mut d) {
             return Err(d.log_text());

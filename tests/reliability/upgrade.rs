@@ -19,44 +19,13 @@ fn fixture() -> PathBuf {
 }
 
 fn config(dir: &Path) -> SimConfig {
-    let mut scenario = crate::world::scenario();
-    // Failbacks complete only when an operator signals it: runs hold in await-failback.
-    for v in scenario
-        .subscriptions
-        .iter_mut()
-        .flat_map(|s| s.vaults.iter_mut())
-    {
-        for f in &mut v.failback_scripts {
-            f.complete_after_secs = 1e12;
-        }
-    }
-    for region in scenario
-        .subscriptions
-        .iter_mut()
-        .flat_map(|s| s.regions.iter_mut())
-    {
-        for limit in region.quota.values_mut() {
-            *limit = (*limit).max(1_000);
-        }
-    }
+    let scenario = crate::world::held_scenario();
     SimConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], PORT)),
         scenario,
         clock_speed: crate::world::SPEED,
         state_file: Some(dir.join("emulator.json")),
         tls: true,
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else if e.file_name() != "failback.sock" && p.extension().is_none_or(|x| x != "log") {
-            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
-        }
     }
 }
 
@@ -93,11 +62,7 @@ pub fn write_golden(rt: &tokio::runtime::Runtime) {
     d.signal(libc::SIGTERM);
     d.wait_exit(Duration::from_secs(30));
     // Its own addresses: golden-wait's NICs hold the spec's.
-    let spec = std::fs::read_to_string(case.path("failback.toml")).expect("spec");
-    let spec = spec
-        .replace(".0.10\"", ".0.20\"")
-        .replace("ip = \"10.0.0.20\"", "ip = \"10.0.0.10\"");
-    std::fs::write(case.path("golden-mid.toml"), spec).expect("spec");
+    case.second_spec("golden-mid.toml").expect("spec");
     let o = case.run(
         &[
             "apply",
@@ -117,7 +82,7 @@ pub fn write_golden(rt: &tokio::runtime::Runtime) {
         text(&o.stderr)
     );
     case.sim.persist_now().expect("persist the emulator");
-    copy_dir(&case.state_dir(), &out.join("state"));
+    crate::world::copy_dir(&case.state_dir(), &out.join("state")).expect("copy the store");
     println!("wrote {}", out.display());
 }
 
@@ -128,7 +93,7 @@ pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
 
 fn resume_golden(rt: &tokio::runtime::Runtime, fam: &mut Family) -> Result<(), String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
-    copy_dir(&fixture(), work.path());
+    crate::world::copy_dir(&fixture(), work.path()).map_err(|e| e.to_string())?;
     let case = Case::start_config(rt, config(work.path()), work);
     let listed = case.run(&["list", "--output", "json"], None);
     let runs: serde_json::Value = serde_json::from_slice(&listed.stdout)

@@ -41,7 +41,51 @@ pub fn scenario() -> Scenario {
     s
 }
 
+/// [`scenario`] where failbacks complete only when an operator signals it (runs hold in
+/// await-failback), with quota for several runs at once.
+pub fn held_scenario() -> Scenario {
+    let mut s = scenario();
+    for sub in &mut s.subscriptions {
+        for v in &mut sub.vaults {
+            for f in &mut v.failback_scripts {
+                f.complete_after_secs = 1e12;
+            }
+        }
+        for region in &mut sub.regions {
+            for limit in region.quota.values_mut() {
+                *limit = (*limit).max(1_000);
+            }
+        }
+    }
+    s
+}
+
+/// Copy a state directory (not its socket or logs).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()))?;
+        } else if e.file_name() != "failback.sock" && p.extension().is_none_or(|x| x != "log") {
+            std::fs::copy(&p, to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
 impl Case {
+    /// A second spec file `name` in the case directory: the same, with its own private IPs
+    /// (x.x.0.20 instead of x.x.0.10), so two runs can hold NICs at once.
+    pub fn second_spec(&self, name: &str) -> Result<(), String> {
+        let spec =
+            std::fs::read_to_string(self.path("failback.toml")).map_err(|e| e.to_string())?;
+        let spec = spec
+            .replace(".0.10\"", ".0.20\"")
+            .replace("ip = \"10.0.0.20\"", "ip = \"10.0.0.10\"");
+        std::fs::write(self.path(name), spec).map_err(|e| e.to_string())
+    }
+
     pub fn start(rt: &tokio::runtime::Runtime, scenario: Scenario) -> Case {
         Self::start_at(rt, scenario, SPEED)
     }
