@@ -96,9 +96,17 @@ pub async fn resume(engine: &Engine, runs: Vec<String>, output: OutputFormat) ->
     } else {
         runs
     };
+    // A quarantined run needs the operator: the command says so in its exit code too.
+    let worst = |code: i32| {
+        if report.quarantined.is_empty() || code != super::EXIT_OK {
+            code
+        } else {
+            super::EXIT_FAILED
+        }
+    };
     if runs.is_empty() {
         println!("no unfinished runs");
-        return Ok(super::EXIT_OK);
+        return Ok(worst(super::EXIT_OK));
     }
     if output == OutputFormat::Text {
         println!(
@@ -107,5 +115,5 @@ pub async fn resume(engine: &Engine, runs: Vec<String>, output: OutputFormat) ->
             report.scheduled
         );
     }
-    follow(engine, &runs, output).await
+    Ok(worst(follow(engine, &runs, output).await?))
 }

@@ -85,6 +85,8 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
         done.spawn(async move { e.finished(&id).await });
     }
     let mut finished = Vec::new();
+    // Runs whose driver found a damaged record: reported, the others followed to their end.
+    let mut quarantined = Vec::new();
     let mut live = (output == OutputFormat::Text && super::color_stdout())
         .then(|| super::live::Live::new(many));
     let mut show = |ev: &ProgressEvent| match live.as_mut() {
@@ -93,7 +95,7 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
     };
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    while finished.len() < runs.len() {
+    while finished.len() + quarantined.len() < runs.len() {
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) if wanted.contains(&ev.run_id) => show(&ev),
@@ -102,6 +104,7 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
             },
             Some(r) = done.join_next() => match r {
                 Ok(Ok(run)) => finished.push(run),
+                Ok(Err(failback_engine::EngineError::Quarantined(q))) => quarantined.push(q),
                 Ok(Err(e)) => anyhow::bail!("{e}"),
                 Err(e) => anyhow::bail!("waiting for a run: {e}"),
             },
@@ -130,7 +133,11 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
     if let Some(l) = live.take() {
         l.finish();
     }
-    let code = report(&finished, output);
+    let mut code = report(&finished, output);
+    for q in &quarantined {
+        eprintln!("warning: {q}");
+        code = super::EXIT_FAILED;
+    }
     engine.shutdown(GRACE).await;
     Ok(code)
 }

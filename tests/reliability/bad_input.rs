@@ -15,7 +15,7 @@ pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
     let store = store_damage(rt, fam);
     let records = damaged_record(rt, fam);
     fam.summary(format!(
-        "{} inputs ({specs} specs, {api} API requests, {store} damaged stores, {records} damaged run record), {} panics",
+        "{} inputs ({specs} specs, {api} API requests, {store} damaged stores, {records} damaged run and step records), {} panics",
         specs + api + store + records,
         PANICS.load(std::sync::atomic::Ordering::Relaxed)
     ));
@@ -279,17 +279,24 @@ fn store_damage(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
     n
 }
 
-/// One run's record damaged on disk while two runs wait for failback: `resume` quarantines it
-/// (naming the run and the key) and drives the other to the end.
+/// Three runs wait for failback; on disk one's run record and another's step record are
+/// damaged. `resume` quarantines both (naming the run and the key, exit 1) and drives the
+/// third to the end.
 fn damaged_record(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
     let result = (|| -> Result<(), String> {
         let case = Case::start(rt, crate::world::held_scenario());
-        case.second_spec("second.toml")?;
+        case.spec_with_host("second.toml", 20)?;
+        case.spec_with_host("third.toml", 30)?;
         let mut d = case.daemon(1, None);
         if !case.daemon_ready(&mut d) {
             return Err(d.log_text());
         }
-        for (run, file) in [("q-damaged", "failback.toml"), ("q-healthy", "second.toml")] {
+        let runs = [
+            ("q-damaged", "failback.toml"),
+            ("q-healthy", "second.toml"),
+            ("q-step", "third.toml"),
+        ];
+        for (run, file) in runs {
             let body = serde_json::json!({
                 "spec_path": case.path(file).display().to_string(),
                 "run_id": run,
@@ -305,11 +312,10 @@ fn damaged_record(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
                 other => return Err(format!("submit {run}: {other:?}")),
             }
         }
-        crate::daemon_support::wait_until(Duration::from_secs(60), "both runs waiting", || {
+        crate::daemon_support::wait_until(Duration::from_secs(60), "the runs waiting", || {
             let states = crate::daemon_support::run_states(&case.socket());
-            ["q-damaged", "q-healthy"]
-                .iter()
-                .all(|r| states.get(*r).is_some_and(|s| s == "waiting"))
+            runs.iter()
+                .all(|(r, _)| states.get(*r).is_some_and(|s| s == "waiting"))
         });
         d.signal(libc::SIGTERM);
         d.wait_exit(Duration::from_secs(30));
@@ -320,6 +326,10 @@ fn damaged_record(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
             b.put(
                 failback_state::keys::run("q-damaged"),
                 vec![0x01, 0x00, 0x02, 0xc1, 0xff, 0x00],
+            );
+            b.put(
+                failback_state::keys::step("q-step", "vnet-b/register"),
+                vec![0x01, 0x00, 0x01, 0x93, 0xc1],
             );
             store.raw().submit(b).wait().map_err(|e| e.to_string())?;
             store.close().map_err(|e| e.to_string())?;
@@ -334,13 +344,13 @@ fn damaged_record(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
             note_panic();
             return Err(format!("panic: {err}"));
         }
-        if !(err.contains("q-damaged")
-            && err.contains("run/q-damaged")
-            && err.contains("quarantin"))
-        {
-            return Err(format!(
-                "no quarantine warning naming the run and key: {err}"
-            ));
+        for key in ["run/q-damaged", "step/q-step/vnet-b/register"] {
+            if !(err.contains(key) && err.contains("quarantin")) {
+                return Err(format!("no quarantine warning naming {key}: {err}"));
+            }
+        }
+        if out.status.code() != Some(1) {
+            return Err(format!("resume exited {:?}, expected 1", out.status));
         }
         let st = case.status("q-healthy")?;
         if st["run"]["state"] != "succeeded" {
@@ -356,8 +366,8 @@ fn damaged_record(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
         Ok(())
     })();
     fam.case(
-        "damaged run record: quarantined, the other run completes",
+        "damaged run and step records: both runs quarantined, the third completes",
         result,
     );
-    1
+    2
 }

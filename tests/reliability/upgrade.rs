@@ -62,7 +62,7 @@ pub fn write_golden(rt: &tokio::runtime::Runtime) {
     d.signal(libc::SIGTERM);
     d.wait_exit(Duration::from_secs(30));
     // Its own addresses: golden-wait's NICs hold the spec's.
-    case.second_spec("golden-mid.toml").expect("spec");
+    case.spec_with_host("golden-mid.toml", 20).expect("spec");
     let o = case.run(
         &[
             "apply",

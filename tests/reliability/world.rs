@@ -75,14 +75,14 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 impl Case {
-    /// A second spec file `name` in the case directory: the same, with its own private IPs
-    /// (x.x.0.20 instead of x.x.0.10), so two runs can hold NICs at once.
-    pub fn second_spec(&self, name: &str) -> Result<(), String> {
+    /// Another spec file `name` in the case directory: the same, with its own private IPs
+    /// (x.x.0.`host` instead of x.x.0.10), so several runs can hold NICs at once.
+    pub fn spec_with_host(&self, name: &str, host: u8) -> Result<(), String> {
         let spec =
             std::fs::read_to_string(self.path("failback.toml")).map_err(|e| e.to_string())?;
         let spec = spec
-            .replace(".0.10\"", ".0.20\"")
-            .replace("ip = \"10.0.0.20\"", "ip = \"10.0.0.10\"");
+            .replace("10.1.0.10\"", &format!("10.1.0.{host}\""))
+            .replace("10.2.0.10\"", &format!("10.2.0.{host}\""));
         std::fs::write(self.path(name), spec).map_err(|e| e.to_string())
     }
 
