@@ -90,7 +90,7 @@ pub fn matrix(rt: &tokio::runtime::Runtime, full: bool, fam: &mut Family) {
     for mode in [Mode::Cli, Mode::Daemon] {
         for point in &chosen {
             let name = format!("{} {point}", mode.name());
-            let result = crash_case(rt, mode, point, &mut c);
+            let result = crate::report::catch(|| crash_case(rt, mode, point, &mut c));
             fam.case(&name, result);
         }
     }
@@ -134,7 +134,12 @@ fn crash_case(
             // The daemon may die at the point before it answers the POST: the run was
             // created durably all the same (the history below proves it).
             let submitted = case.submit(run);
-            let st = d.wait_exit(Duration::from_secs(120));
+            let Some(st) = d.try_exit(Duration::from_secs(120)) else {
+                return Err(format!(
+                    "the point was not reached within 120 s (submit: {submitted:?}); daemon log:\n{}",
+                    d.log_text()
+                ));
+            };
             if st.signal() != Some(libc::SIGKILL) {
                 submitted?;
             }
@@ -293,7 +298,7 @@ pub fn soak(rt: &tokio::runtime::Runtime, full: bool, seed: u64, fam: &mut Famil
         let mut first = true;
         let mut case_kills = 0;
         let mut before: Vec<Value> = Vec::new();
-        let result = loop {
+        let result = crate::report::catch(|| loop {
             let args: Vec<&str> = if first {
                 vec!["apply", "--yes", "--run-id", &run]
             } else {
@@ -326,7 +331,7 @@ pub fn soak(rt: &tokio::runtime::Runtime, full: bool, seed: u64, fam: &mut Famil
                 break Err(format!("{args:?}: {}", crate::world::text(&out.stderr)));
             }
             break audit(&case, &run, &before, &mut c);
-        };
+        });
         fam.case(&format!("{run} ({case_kills} kills)"), result);
     }
     fam.summary(format!(

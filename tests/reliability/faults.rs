@@ -172,7 +172,7 @@ pub fn run(rt: &tokio::runtime::Runtime, _full: bool, fam: &mut Family) {
         for r in &s.rules {
             case.sim.add_fault(r.clone()).expect("fault rule");
         }
-        let result = storm_case(&case, s);
+        let result = crate::report::catch(|| storm_case(&case, s));
         fired += case.sim.faults().iter().map(|f| f.fired).sum::<u64>();
         let (checked, early, polls) = pacing(&case);
         ra_checked += checked;

@@ -2,6 +2,20 @@
 
 use std::time::Instant;
 
+/// Run one case; a panic in the suite's own code fails that case, not the whole suite.
+pub fn catch(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => Err(format!(
+            "the case panicked: {}",
+            p.downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| p.downcast_ref::<&str>().copied())
+                .unwrap_or("?")
+        )),
+    }
+}
+
 pub struct Family {
     pub name: &'static str,
     passed: usize,
