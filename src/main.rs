@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             grace,
             max_steps,
         } => {
-            cmd::daemon::run(DaemonOptions {
+            failback::daemon::run(DaemonOptions {
                 state_dir: state()?,
                 paused,
                 listen_tcp,

@@ -3,7 +3,6 @@
 pub mod apply;
 pub mod completions;
 pub mod control;
-pub mod daemon;
 pub mod demo;
 pub mod follow;
 pub mod init;
