@@ -11,7 +11,7 @@ mod daemon_support;
 
 use daemon_support::{get, json, request, Daemon};
 use failback_sim::scenario::{FailbackScriptDef, Scenario};
-use failback_sim::{Sim, SimConfig, SimHandle};
+use failback_sim::{SimConfig, SimHandle};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -134,17 +134,22 @@ impl Env {
             .enable_all()
             .build()
             .expect("runtime");
-        let sim = rt
-            .block_on(Sim::start(SimConfig {
-                scenario: scenario(held, shards),
-                clock_speed: SPEED,
-                tls: true,
-                ..SimConfig::default()
-            }))
-            .expect("emulator");
         let dir = tempfile::tempdir().expect("tempdir");
-        let ca = dir.path().join("ca.pem");
-        sim.write_ca(&ca).expect("ca");
+        let config = SimConfig {
+            scenario: scenario(held, shards),
+            clock_speed: SPEED,
+            tls: true,
+            ..SimConfig::default()
+        };
+        let r = rt
+            .block_on(failback::rehearsal::Rehearsal::start_with(
+                config,
+                dir.path(),
+                "Bench-Passw0rd!42",
+            ))
+            .expect("emulator");
+        let (sim, mut env) = (r.sim, r.env);
+        env.push(("RUST_LOG".into(), "warn".into()));
         let mut spec = failback::commands::demo::spec_text(&sim).expect("spec");
         if held {
             // One network; the run polls the failback every 30 days (43 min of real time).
@@ -160,31 +165,6 @@ impl Env {
                 .replace("poll_interval = \"5m\"", "poll_interval = \"30d\"")
                 .replace("deadline = \"7d\"", "deadline = \"365d\"");
         }
-        let (_, _, secret) = sim.credentials().expect("principal");
-        let passphrase = sim
-            .scenario()
-            .subscriptions
-            .iter()
-            .flat_map(|s| s.vaults.iter())
-            .flat_map(|v| v.fabrics.iter())
-            .map(|f| f.passphrase.clone())
-            .next()
-            .expect("fabric");
-        let env = vec![
-            (
-                "FAILBACK_STATE_DIR".into(),
-                dir.path().join("state").display().to_string(),
-            ),
-            ("FAILBACK_CA_FILE".into(), ca.display().to_string()),
-            ("FAILBACK_SIM_CLOCK".into(), sim.base_url()),
-            ("FAILBACK_DEMO_CLIENT_SECRET".into(), secret),
-            (
-                "FAILBACK_DEMO_PS_PASSWORD".into(),
-                "Bench-Passw0rd!42".into(),
-            ),
-            ("FAILBACK_DEMO_CS_PASSPHRASE".into(), passphrase),
-            ("RUST_LOG".into(), "warn".into()),
-        ];
         Env {
             sim,
             dir,
