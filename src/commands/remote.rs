@@ -40,10 +40,8 @@ pub async fn status(c: &DaemonClient, id: &str, format: OutputFormat) -> Result<
 
 pub async fn list(c: &DaemonClient, state: Option<&str>, format: OutputFormat) -> Result<i32> {
     if let Some(s) = state {
-        if crate::daemon::api::parse_state(s).is_none() {
-            // The same message as the direct path.
-            super::runs::parse_state(s)?;
-        }
+        // The same message as the direct path.
+        super::runs::parse_state(s)?;
     }
     let path = match state {
         Some(s) => format!("/v1/runs?state={}", enc(s)),

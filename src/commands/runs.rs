@@ -28,20 +28,11 @@ pub fn status(engine: &Engine, id: &str, format: OutputFormat) -> Result<i32> {
 }
 
 pub(crate) fn parse_state(s: &str) -> Result<RunState> {
-    let all = [
-        RunState::Pending,
-        RunState::Running,
-        RunState::Waiting,
-        RunState::Paused,
-        RunState::Succeeded,
-        RunState::Failed,
-        RunState::Cancelling,
-        RunState::Cancelled,
-    ];
-    all.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+    RunState::from_name(s).ok_or_else(|| {
         anyhow!(
             "--state {s:?}: expected one of {}",
-            all.iter()
+            RunState::ALL
+                .iter()
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")

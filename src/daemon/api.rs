@@ -229,25 +229,10 @@ fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-pub fn parse_state(s: &str) -> Option<RunState> {
-    [
-        RunState::Pending,
-        RunState::Running,
-        RunState::Waiting,
-        RunState::Paused,
-        RunState::Succeeded,
-        RunState::Failed,
-        RunState::Cancelling,
-        RunState::Cancelled,
-    ]
-    .into_iter()
-    .find(|st| st.as_str() == s)
-}
-
 fn list(state: &AppState, q: &HashMap<String, String>) -> ApiResult {
     let states = match q.get("state") {
         None => Vec::new(),
-        Some(s) => vec![parse_state(s)
+        Some(s) => vec![RunState::from_name(s)
             .ok_or_else(|| ApiError::BadRequest(format!("unknown run state {s:?}")))?],
     };
     let runs = state.engine.store().run_summaries(&RunFilter { states })?;

@@ -15,17 +15,6 @@ const BUCKETS: [f64; 10] = [
     0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 21600.0,
 ];
 
-const RUN_STATES: [RunState; 8] = [
-    RunState::Pending,
-    RunState::Running,
-    RunState::Waiting,
-    RunState::Paused,
-    RunState::Succeeded,
-    RunState::Failed,
-    RunState::Cancelling,
-    RunState::Cancelled,
-];
-
 #[derive(Default)]
 struct Histogram {
     counts: [u64; BUCKETS.len()],
@@ -125,7 +114,7 @@ impl Metrics {
     pub fn render(&self, engine: &Engine) -> String {
         let mut out = String::new();
         let mut by_state: BTreeMap<&'static str, u64> =
-            RUN_STATES.iter().map(|s| (s.as_str(), 0)).collect();
+            RunState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
         match engine.store().run_summaries(&RunFilter::all()) {
             Ok(runs) => {
                 for r in runs {

@@ -37,6 +37,21 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [RunState; 8] = [
+        RunState::Pending,
+        RunState::Running,
+        RunState::Waiting,
+        RunState::Paused,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::Cancelling,
+        RunState::Cancelled,
+    ];
+    /// The state named `s` as [`RunState::as_str`] spells it.
+    pub fn from_name(s: &str) -> Option<RunState> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
     pub fn is_terminal(self) -> bool {
         matches!(self, RunState::Succeeded | RunState::Cancelled)
     }
