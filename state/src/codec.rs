@@ -38,7 +38,8 @@ pub fn encode<T: Versioned>(value: &T) -> Result<Vec<u8>, CodecError> {
     Ok(out)
 }
 
-pub fn decode<T: Versioned>(bytes: &[u8]) -> Result<T, CodecError> {
+/// The envelope: codec byte, schema version, then the body.
+fn open_envelope(bytes: &[u8]) -> Result<(u16, &[u8]), CodecError> {
     let (&codec, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
     if codec != CODEC_MSGPACK {
         return Err(CodecError::UnknownCodec(codec));
@@ -46,8 +47,11 @@ pub fn decode<T: Versioned>(bytes: &[u8]) -> Result<T, CodecError> {
     if rest.len() < 2 {
         return Err(CodecError::Truncated { len: bytes.len() });
     }
-    let schema = u16::from_be_bytes([rest[0], rest[1]]);
-    let body = &rest[2..];
+    Ok((u16::from_be_bytes([rest[0], rest[1]]), &rest[2..]))
+}
+
+pub fn decode<T: Versioned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (schema, body) = open_envelope(bytes)?;
     if schema == T::SCHEMA {
         rmp_serde::from_slice(body).map_err(|source| CodecError::Decode {
             kind: T::KIND,
@@ -68,14 +72,7 @@ pub fn decode<T: Versioned>(bytes: &[u8]) -> Result<T, CodecError> {
 /// Decode only a run's [`RunSummary`]. Every run schema so far (1 and 2) names these fields
 /// the same way, the newer ones with defaults; a schema that renames one must add a case here.
 pub fn decode_run_summary(bytes: &[u8]) -> Result<RunSummary, CodecError> {
-    let (&codec, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
-    if codec != CODEC_MSGPACK {
-        return Err(CodecError::UnknownCodec(codec));
-    }
-    if rest.len() < 2 {
-        return Err(CodecError::Truncated { len: bytes.len() });
-    }
-    let schema = u16::from_be_bytes([rest[0], rest[1]]);
+    let (schema, body) = open_envelope(bytes)?;
     if schema > RunRecord::SCHEMA {
         return Err(CodecError::NewerSchema {
             kind: RunRecord::KIND,
@@ -83,7 +80,7 @@ pub fn decode_run_summary(bytes: &[u8]) -> Result<RunSummary, CodecError> {
             supported: RunRecord::SCHEMA,
         });
     }
-    rmp_serde::from_slice(&rest[2..]).map_err(|source| CodecError::Decode {
+    rmp_serde::from_slice(body).map_err(|source| CodecError::Decode {
         kind: RunRecord::KIND,
         schema,
         source,
