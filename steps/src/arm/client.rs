@@ -5,6 +5,7 @@
 use super::cloud::Cloud;
 use super::credential::{self, CredentialConfig, CredentialError};
 use super::error::{ArmError, ErrorClass};
+use super::inflight::InFlight;
 use super::ratelimit::{OpKind, RateLimiter};
 use super::stats::{ArmStats, ArmStatsSnapshot};
 use super::ApiVersions;
@@ -91,6 +92,8 @@ pub struct ArmClient {
     credential: std::sync::RwLock<Arc<dyn TokenCredential>>,
     scope: String,
     limiter: Arc<RateLimiter>,
+    /// One request per (method, URL) on the wire, so a Retry-After holds the next one.
+    inflight: InFlight,
     clock: Arc<dyn Clock>,
     stats: ArmStats,
 }
@@ -164,6 +167,7 @@ impl ArmClient {
         Ok(Self {
             scope: config.cloud.arm_scope(),
             limiter: Arc::new(RateLimiter::new(clock.clone())),
+            inflight: InFlight::default(),
             http,
             config,
             credential: std::sync::RwLock::new(credential),
@@ -311,7 +315,6 @@ impl ArmClient {
             self.stats.record_retry();
             if err.retry_after.is_some() {
                 self.stats.record_retry_after_wait(wait);
-                self.limiter.pause(kind, wait);
             }
             self.clock.sleep(wait).await;
         }
@@ -327,7 +330,7 @@ impl ArmClient {
             kind,
             scope,
         } = *call;
-        self.limiter.acquire(kind).await;
+        let _in_flight = self.inflight.enter(format!("{method} {url}")).await;
         let credential = self
             .credential
             .read()
@@ -352,6 +355,9 @@ impl ArmClient {
             };
             ArmError::local("AuthenticationFailed", text, class)
         })?;
+        // The limiter last, right before sending: a Retry-After that arrived while the token
+        // was fetched still holds this request.
+        self.limiter.acquire(kind).await;
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut req = self
             .http
@@ -416,6 +422,12 @@ impl ArmClient {
         }
         let retry_after = retry_after(&headers);
         if status >= 400 {
+            if let Some(wait) = retry_after {
+                // ARM throttles per subscription and kind: every request of this kind waits it
+                // out from now, whether or not this call retries in-call (a caller that gets
+                // the error back retries on its own timer; the others must not go meanwhile).
+                self.limiter.pause(kind, wait);
+            }
             let mut err = ArmError::from_response(status, &body, request_id, retry_after);
             if status == 401
                 && matches!(

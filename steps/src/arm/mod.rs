@@ -7,6 +7,7 @@ pub mod client;
 pub mod cloud;
 pub mod credential;
 pub mod error;
+pub mod inflight;
 pub mod lro;
 pub mod ratelimit;
 pub mod stats;

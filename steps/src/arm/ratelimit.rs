@@ -3,6 +3,7 @@
 //! The server's `x-ms-ratelimit-remaining-*` headers pull our budget down when it is lower.
 
 use failback_engine::Clock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,12 +41,30 @@ impl Bucket {
     }
 }
 
+/// Counts a request as held while it lives (also when its future is dropped mid-wait).
+struct Held<'a>(&'a AtomicUsize);
+
+impl<'a> Held<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Token buckets for one subscription (ARM's documented defaults: reads 250 +25/s, writes and
 /// deletes 200 +10/s).
 pub struct RateLimiter {
     clock: Arc<dyn Clock>,
     buckets: Mutex<[Bucket; 3]>,
-    waited_ms: std::sync::atomic::AtomicU64,
+    waited_ms: AtomicU64,
+    /// Requests waiting in [`acquire`](Self::acquire) right now.
+    held: AtomicUsize,
 }
 
 impl RateLimiter {
@@ -59,6 +78,7 @@ impl RateLimiter {
             ]),
             clock,
             waited_ms: Default::default(),
+            held: Default::default(),
         }
     }
 
@@ -70,8 +90,10 @@ impl RateLimiter {
         }
     }
 
-    /// Take one token, waiting (on the injected clock) until one is there.
+    /// Take one token, waiting (on the injected clock) until one is there and no Retry-After
+    /// holds `kind`.
     pub async fn acquire(&self, kind: OpKind) {
+        let mut held: Option<Held<'_>> = None;
         loop {
             let wait = {
                 let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,10 +110,9 @@ impl RateLimiter {
                     Duration::from_secs_f64(need.max(0.001))
                 }
             };
-            self.waited_ms.fetch_add(
-                wait.as_millis() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            held.get_or_insert_with(|| Held::new(&self.held));
+            self.waited_ms
+                .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
             self.clock.sleep(wait).await;
         }
     }
@@ -112,9 +133,14 @@ impl RateLimiter {
         bucket.tokens = bucket.tokens.min(remaining as f64);
     }
 
+    /// Requests held right now (waiting for a token or for a Retry-After to pass).
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
     /// Total time requests spent waiting for a token (for metrics).
     pub fn waited(&self) -> Duration {
-        Duration::from_millis(self.waited_ms.load(std::sync::atomic::Ordering::Relaxed))
+        Duration::from_millis(self.waited_ms.load(Ordering::Relaxed))
     }
 }
 

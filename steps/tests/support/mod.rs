@@ -75,11 +75,16 @@ pub async fn start(scenario: Scenario) -> TestEnv {
 }
 
 pub fn azure_for(sim: &SimHandle, ca_file: &std::path::Path, clock: Arc<dyn Clock>) -> Arc<Azure> {
+    Azure::new(ArmClient::new(client_config(sim, ca_file), clock).expect("client"))
+}
+
+/// The ARM client configuration for `sim`: its principal, its CA, fast in-call backoff.
+pub fn client_config(sim: &SimHandle, ca_file: &std::path::Path) -> ArmClientConfig {
     let (tenant, client, secret) = sim.credentials().expect("principal");
     let secret_var = format!("FAILBACK_TEST_CLIENT_SECRET_{}", sim.addr().port());
     std::env::set_var(&secret_var, secret);
     let base = url::Url::parse(&sim.base_url()).expect("url");
-    let config = ArmClientConfig {
+    ArmClientConfig {
         cloud: Cloud::custom(base.clone(), base),
         tenant_id: tenant,
         subscription_id: sim.subscription_id().expect("subscription"),
@@ -94,8 +99,7 @@ pub fn azure_for(sim: &SimHandle, ca_file: &std::path::Path, clock: Arc<dyn Cloc
             ..HttpRetry::default()
         },
         timeout: Duration::from_secs(30),
-    };
-    Azure::new(ArmClient::new(config, clock).expect("client"))
+    }
 }
 
 /// An ARM client for an emulator started by another process (crash-test children): the
