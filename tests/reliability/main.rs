@@ -5,7 +5,8 @@
 //! Quick (CI, part of `cargo test`): `cargo test --test reliability`
 //! Full counts: `cargo test --release --test reliability -- --full`
 //! One family: `... -- crash-matrix` (names as in the summary); `--verbose` lists every case;
-//! `--seed N` fixes the random-kill instants.
+//! `--seed N` fixes the random-kill instants; `--storm-seed N` the fault storms' emulator seeds
+//! (fixed by default, printed with every storm failure).
 
 #[path = "../daemon_support/mod.rs"]
 mod daemon_support;
@@ -28,6 +29,8 @@ pub struct Ctx {
     pub rt: tokio::runtime::Runtime,
     pub full: bool,
     pub seed: u64,
+    /// The emulator fault seed of the first fault storm.
+    pub storm_seed: u64,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,12 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| rand::random::<u64>() % 1_000_000);
+    let storm_seed = args
+        .iter()
+        .position(|a| a == "--storm-seed")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(faults::STORM_SEED);
     // `cargo test` passes its own flags (`--quiet`, a filter…): keep only family names.
     let only: Vec<&String> = args
         .iter()
@@ -54,11 +63,12 @@ fn main() -> ExitCode {
             .expect("runtime"),
         full,
         seed,
+        storm_seed,
     };
     let families: [(&'static str, Runner); 7] = [
         ("crash-matrix", |c, f| crash::matrix(&c.rt, c.full, f)),
         ("random-kill", |c, f| crash::soak(&c.rt, c.full, c.seed, f)),
-        ("fault-storm", |c, f| faults::run(&c.rt, c.full, f)),
+        ("fault-storm", |c, f| faults::run(&c.rt, c.storm_seed, f)),
         ("bad-input", |c, f| bad_input::run(&c.rt, f)),
         ("secrets", |c, f| secrets::run(&c.rt, f)),
         ("two-process", |c, f| exclusion::run(&c.rt, f)),
