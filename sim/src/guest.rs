@@ -143,7 +143,7 @@ fn registration(w: &World, vm: &Vm, params: &[(String, String)]) -> GuestResult 
     let Some((vault_key, fabric)) = found else {
         return unreachable(out);
     };
-    if port != fabric.cs_port {
+    if port != fabric.cs_port || fabric.cs_disconnected {
         return unreachable(out);
     }
     if !fabric.reachable_vnets.is_empty()

@@ -321,6 +321,9 @@ pub struct FabricDef {
     pub passphrase: String,
     /// If non-empty, only VMs in these VNets (names) can reach the CS.
     pub reachable_from_vnets: Vec<String>,
+    /// The configuration server has lost its connection to the vault: its last heartbeat is
+    /// hours old and no process server can register with it.
+    pub cs_disconnected: bool,
     pub process_servers: Vec<ProcessServerDef>,
     pub master_targets: Vec<MasterTargetDef>,
     pub run_as_accounts: Vec<String>,
@@ -338,6 +341,7 @@ impl Default for FabricDef {
             cs_host_name: "cs01".into(),
             passphrase: String::new(),
             reachable_from_vnets: vec![],
+            cs_disconnected: false,
             process_servers: vec![],
             master_targets: vec![],
             run_as_accounts: vec![],
@@ -371,7 +375,9 @@ pub struct ProtectedItemDef {
     pub friendly_name: String,
     pub fabric: String,
     pub container: String,
-    /// `FailedOver` (default: in Azure, InMageAzureV2), `Protected`, `FailbackPendingCommit`, `FailedBack`.
+    /// `FailedOver` (default: in Azure, InMageAzureV2), `Protected`, `FailbackPendingCommit`,
+    /// `FailedBack`; `ReplicatingToAzure` (never failed over) and `FailoverPendingCommit` (failed
+    /// over to Azure, not committed) are states a failback cannot start from.
     pub state: String,
     pub policy: String,
     /// Reprotect fails until this many sim seconds after start (mobility agent re-registering).

@@ -7,5 +7,6 @@ pub mod cidr;
 pub mod model;
 pub mod secrets;
 pub mod steps;
+pub mod suggest;
 
 pub use azure::Azure;

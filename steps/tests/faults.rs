@@ -57,7 +57,7 @@ async fn transient_storms_are_retried_to_success() {
     assert!(faults > 5, "the storm fired ({faults} faults)");
     assert!(env.sim.inventory().created().is_empty());
     assert_eq!(
-        count(&env.sim, "PUT", "virtualMachines/ps-vnet-a-t1?"),
+        created(&env.sim, "virtualMachines/ps-vnet-a-t1?"),
         1,
         "retries did not duplicate the VM"
     );

@@ -6,17 +6,11 @@ mod support;
 use failback_engine::{Step, StepContext, StepOutcome};
 use failback_sim::Scenario;
 use failback_steps::model::NetworkTarget;
-use failback_steps::steps::Validate;
 use support::*;
 
 async fn validate(scenario: Scenario, nets: Vec<NetworkTarget>) -> (StepOutcome, TestEnv) {
     let env = start(scenario).await;
-    let step = Validate {
-        azure: env.azure.clone(),
-        vm: vm_spec(),
-        networks: nets,
-        secrets: vec![],
-    };
+    let step = validate_step(&env, nets, vec![]);
     let ctx = StepContext::for_test("validate", serde_json::Value::Null, env.clock.clone());
     let out = step.execute(&ctx).await;
     (out, env)
@@ -105,12 +99,7 @@ async fn ip_outside_reserved_or_taken_is_blocked() {
         }
     }
     let before = writes(&env.sim).len();
-    let step = Validate {
-        azure: env.azure.clone(),
-        vm: vm_spec(),
-        networks: vec![net_a()],
-        secrets: vec![],
-    };
+    let step = validate_step(&env, vec![net_a()], vec![]);
     let out = step
         .execute(&StepContext::for_test(
             "validate",
@@ -141,12 +130,11 @@ async fn key_vault_secrets_are_read_and_a_missing_one_blocks_before_any_write() 
     let got = env.azure.secret(&kv("cs-passphrase")).await.unwrap();
     assert_eq!(got.expose(), CS_PASSPHRASE);
     assert!(format!("{got:?}").contains("***"), "a secret never prints");
-    let step = Validate {
-        azure: env.azure.clone(),
-        vm: vm_spec(),
-        networks: vec![net_a()],
-        secrets: vec![("configuration_server.passphrase".into(), kv("nope"))],
-    };
+    let step = validate_step(
+        &env,
+        vec![net_a()],
+        vec![("configuration_server.passphrase".into(), kv("nope"))],
+    );
     let out = step
         .execute(&StepContext::for_test(
             "validate",

@@ -117,6 +117,14 @@ pub fn build(
         .iter()
         .map(|n| target(spec, run_id, n))
         .collect();
+    let scope = FailbackScope {
+        items: match &spec.failback.protected_items {
+            ProtectedItems::All => None,
+            ProtectedItems::Named(v) => Some(v.clone()),
+        },
+        poll_interval: spec.failback.poll_interval,
+        deadline: spec.failback.deadline,
+    };
     let retry = RetryPolicy::default();
     let mut steps = vec![StepDef::new(
         "validate",
@@ -134,6 +142,9 @@ pub fn build(
                     cs.passphrase.clone(),
                 ),
             ],
+            site: site.clone(),
+            scope: scope.clone(),
+            cs_ip: cs.ip,
         }),
     )
     .retry(retry.clone())];
@@ -204,21 +215,13 @@ pub fn build(
         );
         registers.push(id("register"));
     }
-    let items = match &spec.failback.protected_items {
-        ProtectedItems::All => None,
-        ProtectedItems::Named(v) => Some(v.clone()),
-    };
     steps.push(
         StepDef::new(
             "await-failback",
             Arc::new(AwaitFailback {
                 azure: azure.clone(),
                 site,
-                scope: FailbackScope {
-                    items,
-                    poll_interval: spec.failback.poll_interval,
-                    deadline: spec.failback.deadline,
-                },
+                scope,
             }),
         )
         .after(registers)

@@ -49,6 +49,16 @@ pub fn render_ps(ps: &Ps, v: &Vault, t: SimTime, tm: &Timings) -> Value {
     })
 }
 
+/// The configuration server reports every minute; a disconnected one stopped 3 hours ago.
+fn cs_heartbeat(f: &Fabric, t: SimTime) -> SimTime {
+    let last = t - t.rem_euclid(60_000);
+    if f.cs_disconnected {
+        last - 3 * 3_600_000
+    } else {
+        last
+    }
+}
+
 pub fn render(f: &Fabric, v: &Vault, t: SimTime, tm: &Timings) -> Value {
     let custom = if f.kind.eq_ignore_ascii_case("VMware") {
         let pss: Vec<Value> = f
@@ -75,7 +85,7 @@ pub fn render(f: &Fabric, v: &Vault, t: SimTime, tm: &Timings) -> Value {
             "totalSpaceInBytes": 1000 * GB, "availableSpaceInBytes": 700 * GB, "spaceUsageStatus": "Healthy",
             "webLoad": "1", "webLoadStatus": "Healthy", "databaseServerLoad": "1", "databaseServerLoadStatus": "Healthy",
             "csServiceStatus": "Running", "ipAddress": f.cs_ip, "agentVersion": "9.60.6885.1", "hostName": f.cs_host_name,
-            "lastHeartbeat": rfc3339(t - t.rem_euclid(60_000)), "versionStatus": "Supported",
+            "lastHeartbeat": rfc3339(cs_heartbeat(f, t)), "versionStatus": "Supported",
             "sslCertExpiryDate": rfc3339(t + 300 * 86_400_000), "sslCertExpiryRemainingDays": 300,
             "psTemplateVersion": "1.0", "switchProviderBlockingErrorDetails": [],
         })

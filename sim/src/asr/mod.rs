@@ -58,6 +58,8 @@ pub struct Fabric {
     pub cs_host_name: String,
     pub passphrase: String,
     pub reachable_vnets: Vec<String>,
+    #[serde(default)]
+    pub cs_disconnected: bool,
     pub process_servers: Vec<Ps>,
     pub master_targets: Vec<MasterTargetDef>,
     pub run_as_accounts: Vec<String>,
@@ -74,6 +76,10 @@ pub enum ItemState {
     FailbackPendingCommit,
     /// Failback committed: back on-prem.
     FailedBack,
+    /// Never failed over: on-prem, replicating to Azure (InMageAzureV2, activeLocation Primary).
+    ReplicatingToAzure,
+    /// Failed over to Azure, the failover not committed yet (activeLocation Recovery).
+    FailoverPendingCommit,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,6 +160,7 @@ pub fn seed(w: &mut World, now: SimTime) {
                     cs_host_name: f.cs_host_name.clone(),
                     passphrase: f.passphrase.clone(),
                     reachable_vnets: f.reachable_from_vnets.clone(),
+                    cs_disconnected: f.cs_disconnected,
                     process_servers: f
                         .process_servers
                         .iter()
@@ -191,6 +198,8 @@ pub fn seed(w: &mut World, now: SimTime) {
                         "protected" => ItemState::Protected,
                         "failbackpendingcommit" => ItemState::FailbackPendingCommit,
                         "failedback" => ItemState::FailedBack,
+                        "replicatingtoazure" => ItemState::ReplicatingToAzure,
+                        "failoverpendingcommit" => ItemState::FailoverPendingCommit,
                         _ => ItemState::FailedOver,
                     };
                     Item {

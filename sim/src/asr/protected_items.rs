@@ -39,6 +39,23 @@ fn state_strings(s: ItemState) -> (&'static str, &'static str, &'static str, Vec
             "Primary",
             vec!["ReverseReplicate", "DisableProtection"],
         ),
+        ItemState::ReplicatingToAzure => (
+            "Protected",
+            "Protected",
+            "Primary",
+            vec![
+                "PlannedFailover",
+                "UnplannedFailover",
+                "TestFailover",
+                "DisableProtection",
+            ],
+        ),
+        ItemState::FailoverPendingCommit => (
+            "UnplannedFailoverCommitPendingStatesBegin",
+            "Failover completed",
+            "Recovery",
+            vec!["Commit", "ChangePit", "DisableProtection"],
+        ),
     }
 }
 
@@ -80,7 +97,9 @@ pub fn render(it: &Item, v: &Vault, t: SimTime, tm: &Timings) -> Value {
         ("Normal", vec![])
     };
     let provider = match it.state {
-        ItemState::FailedOver => json!({
+        ItemState::FailedOver
+        | ItemState::FailoverPendingCommit
+        | ItemState::ReplicatingToAzure => json!({
             "instanceType": "InMageAzureV2", "recoveryAzureVMName": it.friendly_name, "recoveryAzureVMSize": "Standard_D2s_v3",
             "processServerId": fabric.and_then(|f| f.process_servers.iter().find(|p| p.on_prem)).map(|p| p.id.clone()),
             "vmProtectionState": "FailedOver", "vmProtectionStateDescription": "Failed over", "protectionStage": "Failed over", "osType": "Windows",
@@ -524,7 +543,10 @@ pub fn script_check(w: &mut World, vk: &str, script: usize, at: SimTime) {
             ItemState::FailbackPendingCommit => {
                 start_job(w, vk, idx, Action::Commit, at, Some(script), None, None);
             }
-            ItemState::FailedBack => {}
+            // Nothing for the operator's script to do: done, or not a failback at all.
+            ItemState::FailedBack
+            | ItemState::ReplicatingToAzure
+            | ItemState::FailoverPendingCommit => {}
         }
     }
     if waiting {

@@ -2,7 +2,8 @@
 //! has failed back and committed — or an operator signals `failback-complete`. Between polls
 //! the run holds no task; the deadline is fixed at the first poll and survives restarts.
 
-use super::common::{from_error, str_at};
+use super::common::from_error;
+use super::items::{failed_back, named, names};
 use super::validate::list_all;
 use crate::azure::Azure;
 use crate::model::{FailbackScope, SiteRecoveryTarget};
@@ -18,26 +19,6 @@ pub struct AwaitFailback {
     pub azure: Arc<Azure>,
     pub site: SiteRecoveryTarget,
     pub scope: FailbackScope,
-}
-
-/// Back on-premises and committed, with no job running on it (REFERENCE.md section 8.5:
-/// judged from activeLocation and allowedOperations, not protectionState strings).
-fn failed_back(item: &Value) -> bool {
-    let active = str_at(item, "/properties/activeLocation").unwrap_or("");
-    let ops: Vec<&str> = item
-        .pointer("/properties/allowedOperations")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let scenario = str_at(item, "/properties/currentScenario/scenarioName").unwrap_or("None");
-    active.eq_ignore_ascii_case("Primary") && !ops.contains(&"Commit") && scenario == "None"
-}
-
-fn names(item: &Value) -> [&str; 2] {
-    [
-        str_at(item, "/name").unwrap_or(""),
-        str_at(item, "/properties/friendlyName").unwrap_or(""),
-    ]
 }
 
 #[async_trait::async_trait]
@@ -66,7 +47,7 @@ impl Step for AwaitFailback {
             Some(wanted) => {
                 let missing: Vec<&String> = wanted
                     .iter()
-                    .filter(|w| !items.iter().any(|i| names(i).contains(&w.as_str())))
+                    .filter(|w| !items.iter().any(|i| named(i, w)))
                     .collect();
                 if !missing.is_empty() {
                     return StepOutcome::Fail(StepFailure::new(
@@ -84,7 +65,7 @@ impl Step for AwaitFailback {
                 }
                 items
                     .iter()
-                    .filter(|i| wanted.iter().any(|w| names(i).contains(&w.as_str())))
+                    .filter(|i| wanted.iter().any(|w| named(i, w)))
                     .collect()
             }
         };

@@ -5,7 +5,9 @@ pub mod await_failback;
 pub mod common;
 pub mod create_nic;
 pub mod create_vm;
+pub mod items;
 pub mod register;
+pub mod site_checks;
 pub mod teardown;
 pub mod validate;
 

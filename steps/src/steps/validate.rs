@@ -1,18 +1,23 @@
 //! `validate`: everything that can be known before creating anything. The size exists and is
 //! not restricted in each region, family and regional vCPU quota cover every process server of
-//! the run, each subnet exists, each static IP is inside its subnet, not reserved, free.
-//! Any failure is permanent and explained; it makes no write.
+//! the run, each subnet exists, each static IP is inside its subnet, not reserved, free; the
+//! vault, fabric, configuration server and protected items are ready for a failback
+//! (`site_checks.rs`). Any finding is permanent and explained with its fix; it makes no write.
+//! `plan` shows the same findings as blocked, and a credential or permission that Azure
+//! refuses blocks the plan too (docs/operations.md, "What plan checks").
 
 use super::common::{from_error, str_at};
+use super::site_checks::SiteChecks;
 use crate::arm::ArmError;
 use crate::azure::Azure;
 use crate::cidr::Prefix;
-use crate::model::{NetworkTarget, VmSpec};
+use crate::model::{FailbackScope, NetworkTarget, SiteRecoveryTarget, VmSpec};
 use failback_engine::{
     PlanChange, PlanContext, Step, StepContext, StepFailure, StepOutcome, StepPlan,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 pub struct Validate {
@@ -22,23 +27,71 @@ pub struct Validate {
     /// Secret references to prove readable now (what they are for, the reference). Key Vault
     /// ones are read and the value dropped, so a missing secret blocks before anything exists.
     pub secrets: Vec<(String, crate::secrets::SecretRef)>,
+    pub site: SiteRecoveryTarget,
+    pub scope: FailbackScope,
+    /// `[configuration_server] ip`: must be the fabric's configuration server.
+    pub cs_ip: Ipv4Addr,
 }
 
-/// A reason the run cannot go ahead.
+/// A reason the run cannot go ahead, and what the operator does about it.
 #[derive(Debug)]
-struct Blocked {
-    code: &'static str,
-    message: String,
+pub struct Blocked {
+    pub code: &'static str,
+    pub message: String,
+    pub fix: String,
 }
 
-fn blocked(code: &'static str, message: String) -> Blocked {
-    Blocked { code, message }
+impl Blocked {
+    pub fn new(code: &'static str, message: String, fix: impl Into<String>) -> Self {
+        Self {
+            code,
+            message,
+            fix: fix.into(),
+        }
+    }
+
+    /// `message; fix: …`, as plan and the failed step show it.
+    pub fn text(&self) -> String {
+        format!("{}; fix: {}", self.message, self.fix)
+    }
+}
+
+fn blocked(code: &'static str, message: String, fix: &str) -> Blocked {
+    Blocked::new(code, message, fix)
+}
+
+/// A read that Azure refused for good (the credential, a permission): the plan blocks on it,
+/// with the fix, instead of calling the step unknown. `None` for transient failures.
+pub fn refused(e: &ArmError) -> Option<Blocked> {
+    if e.is_transient() {
+        return None;
+    }
+    Some(if e.code == "AuthenticationFailed" {
+        Blocked::new(
+            "CredentialRefused",
+            format!("Microsoft Entra ID refused the credential: {}", e.message),
+            "check [azure.credential] (client id, tenant and the secret it references; \
+             AADSTS7000215 is a wrong client secret, AADSTS700016 an unknown client id)",
+        )
+    } else if e.status == Some(403) {
+        Blocked::new(
+            "AuthorizationFailed",
+            format!("Azure denied a read: {}", e.message),
+            "grant the identity Contributor on the networks' resource groups and Site Recovery \
+             Contributor on the vault (docs/operations.md, \"Permissions\")",
+        )
+    } else {
+        Blocked::new(
+            "AzureRefused",
+            format!("Azure refused a read: {e}"),
+            "correct what the error names, then plan again",
+        )
+    })
 }
 
 impl Validate {
     /// All checks; `Ok(Err(..))` is a finding, `Err` a failed read.
     async fn check(&self) -> Result<Result<Value, Vec<Blocked>>, ArmError> {
-        let arm = &self.azure.arm;
         let mut problems = Vec::new();
         let mut regions: BTreeMap<&str, usize> = BTreeMap::new();
         for n in &self.networks {
@@ -46,77 +99,29 @@ impl Validate {
         }
         let mut region_facts = serde_json::Map::new();
         for (region, count) in regions {
-            let mut url = arm.url(
-                &arm.sub_path("/providers/Microsoft.Compute/skus"),
-                &arm.api().skus,
-            )?;
-            url.query_pairs_mut()
-                .append_pair("$filter", &format!("location eq '{region}'"));
-            let skus = list_all(&self.azure, url, "GET skus").await?;
-            let sku = skus.iter().find(|s| {
-                str_at(s, "/resourceType") == Some("virtualMachines")
-                    && str_at(s, "/name").is_some_and(|n| n.eq_ignore_ascii_case(&self.vm.size))
-            });
-            let Some(sku) = sku else {
-                problems.push(blocked(
-                    "SkuNotAvailable",
-                    format!("size {} is not offered in {region}", self.vm.size),
-                ));
-                continue;
-            };
-            if let Some(reason) = location_restriction(sku, region) {
-                problems.push(blocked(
-                    "SkuNotAvailable",
-                    format!(
-                        "size {} is restricted in {region} for this subscription ({reason})",
-                        self.vm.size
-                    ),
-                ));
-                continue;
-            }
-            let vcpus: u64 = capability(sku, "vCPUs")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let family = str_at(sku, "/family").unwrap_or("").to_owned();
-            let need = vcpus * count as u64;
-            let url = arm.url(
-                &arm.sub_path(&format!(
-                    "/providers/Microsoft.Compute/locations/{region}/usages"
-                )),
-                &arm.api().compute,
-            )?;
-            let usages = list_all(&self.azure, url, "GET usages").await?;
-            for quota in [family.as_str(), "cores"] {
-                let Some(u) = usages
-                    .iter()
-                    .find(|u| str_at(u, "/name/value") == Some(quota))
-                else {
-                    continue;
-                };
-                let limit = u.get("limit").and_then(Value::as_u64).unwrap_or(0);
-                let used = u.get("currentValue").and_then(Value::as_u64).unwrap_or(0);
-                if limit.saturating_sub(used) < need {
-                    let label = str_at(u, "/name/localizedValue").unwrap_or(quota);
-                    problems.push(blocked(
-                        "QuotaExceeded",
-                        format!(
-                            "{label} in {region}: {count} process server(s) need {need} vCPUs, \
-                             {} of {limit} are free",
-                            limit.saturating_sub(used)
-                        ),
-                    ));
+            match self.check_region(region, count).await? {
+                Ok(facts) => {
+                    region_facts.insert(region.to_owned(), facts);
                 }
+                Err(found) => problems.extend(found),
             }
-            region_facts.insert(
-                region.to_owned(),
-                json!({ "vcpus": vcpus, "family": family }),
-            );
         }
         for (what, r) in &self.secrets {
             if let Err(e) = self.azure.secret(r).await {
-                problems.push(blocked("SecretUnavailable", format!("{what}: {e}")));
+                problems.push(blocked(
+                    "SecretUnavailable",
+                    format!("{what}: {e}"),
+                    "make the secret readable where failback runs (environment, file or Key Vault access)",
+                ));
             }
         }
+        let site = SiteChecks {
+            azure: &self.azure,
+            site: &self.site,
+            scope: &self.scope,
+            cs_ip: self.cs_ip,
+        };
+        problems.extend(site.findings().await?);
         let mut nets = serde_json::Map::new();
         for n in &self.networks {
             match self.check_network(n).await? {
@@ -133,6 +138,97 @@ impl Validate {
         }
     }
 
+    /// The size is offered and not restricted in `region`, and the family and regional vCPU
+    /// quotas cover `count` process servers.
+    async fn check_region(
+        &self,
+        region: &str,
+        count: usize,
+    ) -> Result<Result<Value, Vec<Blocked>>, ArmError> {
+        let arm = &self.azure.arm;
+        let mut url = arm.url(
+            &arm.sub_path("/providers/Microsoft.Compute/skus"),
+            &arm.api().skus,
+        )?;
+        url.query_pairs_mut()
+            .append_pair("$filter", &format!("location eq '{region}'"));
+        let skus = list_all(&self.azure, url, "GET skus").await?;
+        let sku = skus.iter().find(|s| {
+            str_at(s, "/resourceType") == Some("virtualMachines")
+                && str_at(s, "/name").is_some_and(|n| n.eq_ignore_ascii_case(&self.vm.size))
+        });
+        let Some(sku) = sku else {
+            return Ok(Err(vec![blocked(
+                "SkuNotAvailable",
+                format!("size {} is not offered in {region}", self.vm.size),
+                "choose another [process_server] size (8 vCPUs or more) or another region",
+            )]));
+        };
+        if let Some(reason) = location_restriction(sku, region) {
+            return Ok(Err(vec![blocked(
+                "SkuNotAvailable",
+                format!(
+                    "size {} is restricted in {region} for this subscription ({reason})",
+                    self.vm.size
+                ),
+                "ask Azure support to lift the restriction, or choose another [process_server] size",
+            )]));
+        }
+        let vcpus: u64 = capability(sku, "vCPUs")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let family = str_at(sku, "/family").unwrap_or("").to_owned();
+        let short = self
+            .quota_short(region, &family, vcpus * count as u64, count)
+            .await?;
+        if short.is_empty() {
+            Ok(Ok(json!({ "vcpus": vcpus, "family": family })))
+        } else {
+            Ok(Err(short))
+        }
+    }
+
+    async fn quota_short(
+        &self,
+        region: &str,
+        family: &str,
+        need: u64,
+        count: usize,
+    ) -> Result<Vec<Blocked>, ArmError> {
+        let arm = &self.azure.arm;
+        let url = arm.url(
+            &arm.sub_path(&format!(
+                "/providers/Microsoft.Compute/locations/{region}/usages"
+            )),
+            &arm.api().compute,
+        )?;
+        let usages = list_all(&self.azure, url, "GET usages").await?;
+        let mut out = Vec::new();
+        for quota in [family, "cores"] {
+            let Some(u) = usages
+                .iter()
+                .find(|u| str_at(u, "/name/value") == Some(quota))
+            else {
+                continue;
+            };
+            let limit = u.get("limit").and_then(Value::as_u64).unwrap_or(0);
+            let used = u.get("currentValue").and_then(Value::as_u64).unwrap_or(0);
+            if limit.saturating_sub(used) < need {
+                let label = str_at(u, "/name/localizedValue").unwrap_or(quota);
+                out.push(blocked(
+                    "QuotaExceeded",
+                    format!(
+                        "{label} in {region}: {count} process server(s) need {need} vCPUs, \
+                         {} of {limit} are free",
+                        limit.saturating_sub(used)
+                    ),
+                    "request a quota increase (portal: Subscriptions > Usage + quotas) or free vCPUs in the region",
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     async fn check_network(&self, n: &NetworkTarget) -> Result<Result<Value, Blocked>, ArmError> {
         let arm = &self.azure.arm;
         let url = arm.url(&self.azure.subnet_path(n), &arm.api().network)?;
@@ -145,6 +241,7 @@ impl Validate {
                         "network {}: subnet {} of VNet {} (resource group {}) does not exist",
                         n.name, n.subnet, n.vnet, n.resource_group
                     ),
+                    "correct the network's resource_group, vnet and subnet in the spec",
                 )))
             }
             Err(e) => return Err(e),
@@ -173,12 +270,14 @@ impl Validate {
                     n.subnet,
                     prefixes.join(", ")
                 ),
+                "choose a private_ip inside the subnet",
             )));
         };
         if prefix.is_azure_reserved(n.private_ip) {
             return Ok(Err(blocked(
                 "PrivateIPAddressReserved",
                 format!("network {}: {} is reserved by Azure in {prefix} (network, .1–.3 and broadcast)", n.name, n.private_ip),
+                "choose another private_ip",
             )));
         }
         let mut url = arm.url(
@@ -204,6 +303,7 @@ impl Validate {
                     n.private_ip,
                     suggestions.join(", ")
                 ),
+                "choose a free private_ip, or free this one",
             )));
         }
         let subnet_id = subnet
@@ -294,9 +394,9 @@ impl Step for Validate {
                 let code = problems.first().map_or("ValidationFailed", |p| p.code);
                 let message = problems
                     .iter()
-                    .map(|p| p.message.as_str())
+                    .map(Blocked::text)
                     .collect::<Vec<_>>()
-                    .join("; ");
+                    .join(" | ");
                 StepOutcome::Fail(StepFailure::new(code, message))
             }
             Err(e) => from_error(e),
@@ -319,7 +419,9 @@ impl Step for Validate {
         .call("GET .../providers/Microsoft.Compute/skus")
         .call("GET .../locations/{region}/usages")
         .call("GET .../virtualNetworks/{vnet}/subnets/{subnet}")
-        .call("GET .../virtualNetworks/{vnet}/CheckIPAddressAvailability");
+        .call("GET .../virtualNetworks/{vnet}/CheckIPAddressAvailability")
+        .call("GET .../vaults/{vault}/replicationFabrics")
+        .call("GET .../vaults/{vault}/replicationProtectedItems");
         if ctx.outputs.contains_key(&ctx.step_id) {
             plan.change = PlanChange::Done;
             return plan;
@@ -332,13 +434,16 @@ impl Step for Validate {
             Ok(Err(problems)) => PlanChange::Blocked {
                 reason: problems
                     .iter()
-                    .map(|p| p.message.as_str())
+                    .map(Blocked::text)
                     .collect::<Vec<_>>()
-                    .join("; "),
+                    .join(" | "),
             },
             Err(e) => {
                 plan.details.insert("error".into(), e.to_string());
-                PlanChange::Unknown
+                match refused(&e) {
+                    Some(b) => PlanChange::Blocked { reason: b.text() },
+                    None => PlanChange::Unknown,
+                }
             }
         };
         plan

@@ -172,6 +172,31 @@ pub fn vm_spec() -> VmSpec {
     }
 }
 
+/// `validate` for `nets` against this emulator's vault, with the scenario's items.
+pub fn validate_step(
+    env: &TestEnv,
+    nets: Vec<NetworkTarget>,
+    secrets: Vec<(String, SecretRef)>,
+) -> Validate {
+    Validate {
+        azure: env.azure.clone(),
+        vm: vm_spec(),
+        networks: nets,
+        secrets,
+        site: site(),
+        scope: scope(),
+        cs_ip: "10.0.0.10".parse().expect("ip"),
+    }
+}
+
+pub fn scope() -> FailbackScope {
+    FailbackScope {
+        items: Some(vec!["vm-app1".into(), "vm-app2".into()]),
+        poll_interval: Duration::from_secs(60),
+        deadline: Duration::from_secs(14 * 24 * 3600),
+    }
+}
+
 pub fn site() -> SiteRecoveryTarget {
     SiteRecoveryTarget {
         resource_group: "rg-asr".into(),
@@ -221,6 +246,9 @@ pub fn failback_def(azure: &Arc<Azure>, nets: &[NetworkTarget], reg: &Registrati
                 "configuration_server.passphrase".into(),
                 reg.passphrase.clone(),
             )],
+            site: site(),
+            scope: scope(),
+            cs_ip: reg.cs_ip,
         }),
     )
     .retry(retry.clone())];
@@ -294,11 +322,7 @@ pub fn failback_def(azure: &Arc<Azure>, nets: &[NetworkTarget], reg: &Registrati
             Arc::new(AwaitFailback {
                 azure: azure.clone(),
                 site: site(),
-                scope: FailbackScope {
-                    items: Some(vec!["vm-app1".into(), "vm-app2".into()]),
-                    poll_interval: Duration::from_secs(60),
-                    deadline: Duration::from_secs(14 * 24 * 3600),
-                },
+                scope: scope(),
             }),
         )
         .after(registers)
@@ -351,6 +375,18 @@ pub fn writes(sim: &SimHandle) -> Vec<failback_sim::JournalEntry> {
 }
 
 /// How many journal entries have this method and a path containing `needle` (case-insensitive).
+/// PUTs to `needle` that created it (201): a retried PUT after a fault is fine, a second
+/// creation is a duplicate.
+pub fn created(sim: &SimHandle, needle: &str) -> usize {
+    let needle = needle.to_ascii_lowercase();
+    sim.journal()
+        .iter()
+        .filter(|e| {
+            e.method == "PUT" && e.status == 201 && e.path.to_ascii_lowercase().contains(&needle)
+        })
+        .count()
+}
+
 pub fn count(sim: &SimHandle, method: &str, needle: &str) -> usize {
     let needle = needle.to_ascii_lowercase();
     sim.journal()
