@@ -33,9 +33,19 @@ fn child_command(dir: &Path, submit: &[String], crash_at: Option<&str>) -> Comma
     .env("FB_CHILD_DIR", dir)
     .env("FB_CHILD_SUBMIT", submit.join(","))
     .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    .stderr(child_stderr(dir));
     failback_engine::testkit::crash_child(&mut cmd, crash_at);
     cmd
+}
+
+/// The children's stderr, appended to `child.stderr` in the case's directory (a panic of the
+/// resuming child is reported from it).
+fn child_stderr(dir: &Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("child.stderr"))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 fn run_child(dir: &Path, submit: &[String], crash_at: Option<&str>) -> ExitStatus {
