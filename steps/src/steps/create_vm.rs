@@ -106,6 +106,7 @@ impl Step for CreateVm {
                         kind: PollKind::Resource,
                         url: url.to_string(),
                         resource_url: Some(url.to_string()),
+                        deleting: None,
                     };
                     return wait_for_lro(ctx, &lro, r.retry_after, json!({}));
                 }
