@@ -5,9 +5,10 @@
 
 mod support;
 
-use failback_engine::{Clock, ScaledClock};
+use failback_engine::{Clock, ScaledClock, Step, StepContext, StepOutcome};
 use failback_sim::{FaultAction, FaultMatch, FaultRule, FaultTrigger, Sim, SimConfig};
 use failback_state::{RunState, StateStore};
+use failback_steps::steps::CreateNic;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,53 +82,80 @@ async fn operation_status_404_on_creates_and_deletes_is_reconciled_by_reading_th
     assert!(inv.created().is_empty(), "left behind: {:?}", inv.created());
 }
 
+fn ctx(env: &TestEnv, attempt: u32, state: Option<serde_json::Value>) -> StepContext {
+    let mut c = StepContext::for_test(
+        "vnet-a/create-nic",
+        serde_json::Value::Null,
+        env.clock.clone(),
+    );
+    c.run_id = "t1".into();
+    c.attempt = attempt;
+    c.poll_state = state;
+    c
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forgotten_create_whose_resource_is_absent_is_sent_again() {
     let env = start(fast_scenario()).await;
+    let nic = CreateNic {
+        azure: env.azure.clone(),
+        net: net_a(),
+    };
+    let StepOutcome::Wait { state, until, .. } = nic.execute(&ctx(&env, 1, None)).await else {
+        panic!("the NIC PUT is asynchronous in the emulator");
+    };
+    env.clock.sleep_until(until).await;
+    // The next poll is forgotten, and the read that follows finds no NIC (as when the service
+    // lost the request with its record).
     let once = FaultTrigger {
         count: Some(1),
         ..Default::default()
     };
-    // The NIC's first operation poll is forgotten and the read that follows finds no NIC
-    // (as when the service lost the request with its record).
-    env.sim
-        .add_fault(FaultRule::new(
-            FaultMatch {
-                method: Some("GET".into()),
-                path_regex: Some(
-                    "/providers/Microsoft\\.Network/locations/[^/]+/operations/".into(),
-                ),
-                ..Default::default()
-            },
-            not_found(),
-            once.clone(),
-        ))
-        .expect("fault");
-    env.sim
-        .add_fault(FaultRule::new(
-            FaultMatch {
-                method: Some("GET".into()),
-                path_regex: Some("/networkInterfaces/ps-vnet-a-t1-nic\\?".into()),
-                ..Default::default()
-            },
-            FaultAction::Status {
-                status: 404,
-                retry_after: None,
-                code: Some("ResourceNotFound".into()),
-                message: Some("The Resource was not found.".into()),
-            },
-            once,
-        ))
-        .expect("fault");
-    let run = run(&env, "resend").await;
-    assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
+    for path in [
+        "/providers/Microsoft\\.Network/locations/[^/]+/operations/",
+        "/networkInterfaces/ps-vnet-a-t1-nic\\?",
+    ] {
+        let m = FaultMatch {
+            method: Some("GET".into()),
+            path_regex: Some(path.into()),
+            ..Default::default()
+        };
+        env.sim
+            .add_fault(FaultRule::new(m, not_found(), once.clone()))
+            .expect("fault");
+    }
+    let again = nic.execute(&ctx(&env, 1, Some(state))).await;
+    assert!(
+        matches!(&again, StepOutcome::Restart { reason, .. } if reason.contains("does not exist")),
+        "{again:?}"
+    );
+    // The restart has no poll state: it sends the PUT again, then follows it to the end.
+    let mut state = None;
+    let out = loop {
+        match nic.execute(&ctx(&env, 2, state.take())).await {
+            StepOutcome::Done(out) => break out,
+            StepOutcome::Wait {
+                until, state: s, ..
+            } => {
+                env.clock.sleep_until(until).await;
+                state = Some(s);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(
+        out["nic_id"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("ps-vnet-a-t1-nic"),
+        "{out}"
+    );
     assert_eq!(
         count(&env.sim, "PUT", "networkInterfaces/ps-vnet-a-t1-nic"),
         2,
         "the PUT was sent again"
     );
     assert_eq!(created(&env.sim, "networkInterfaces/ps-vnet-a-t1-nic"), 1);
-    assert!(env.sim.inventory().created().is_empty());
 }
 
 /// The emulator stops while the VM's creation is in flight and starts again from its state
