@@ -387,11 +387,7 @@ fn location_restriction(sku: &Value, region: &str) -> Option<String> {
 }
 
 /// Every item of a paged list, following `nextLink` (pages may be empty).
-pub(crate) async fn list_all(
-    azure: &Azure,
-    first: url::Url,
-    op: &str,
-) -> Result<Vec<Value>, ArmError> {
+pub async fn list_all(azure: &Azure, first: url::Url, op: &str) -> Result<Vec<Value>, ArmError> {
     let mut out = Vec::new();
     let mut next = Some(first);
     let mut pages = 0;
