@@ -49,9 +49,7 @@ pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
     // ex-1's process servers stay in the fabric until they are unregistered on the
     // configuration server (docs/operations.md, "After teardown"); until then a new run on the
     // same IPs is blocked. Do what the operator does after a failback.
-    for ip in ["10.1.0.10", "10.2.0.10"] {
-        case.sim.unregister_process_server(ip);
-    }
+    case.unregister_process_servers();
 
     // 3-4. While a daemon runs: apply goes through it; a second daemon is refused.
     let mut d = case.daemon(1, None);

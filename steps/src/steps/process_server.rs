@@ -14,9 +14,10 @@
 //!
 //! (`hostId` is the agent's own identity, which Azure does not tell us for a VM, so it cannot
 //! bind the entry to the VM.) Any other entry with the same IP or the same name is **stale**:
-//! `register` never records it, and while it is not yet `Critical` (the configuration server
-//! may still route to it) `validate` blocks the run with the unregister command — or the wait
-//! until it turns `Critical`.
+//! `register` never records it. One at this network's IP that is not yet `Critical` (the
+//! configuration server may still route to it) makes `validate` block the run with the
+//! unregister command — or the wait until it turns `Critical`. One with only the same name is
+//! another run of the same spec on another IP: it never counts, and it does not block.
 
 use super::common::str_at;
 use super::validate::Blocked;
@@ -117,16 +118,20 @@ pub fn ours<'a>(
         .find(|ps| verdict(ps, net, vm_created) == Verdict::Ours)
 }
 
-/// Stale entries that block a run on `net` (same IP or name, not this run's, not yet
-/// `Critical`), each with its fix.
+/// Stale entries that block a run on `net` (this network's IP, not this run's, not yet
+/// `Critical`), each with its fix. An entry with only the same name (another IP) is never this
+/// run's either, but does not block: other runs of the same spec on other IPs register the
+/// same computer name.
 pub fn stale_findings(
     servers: &[Value],
     net: &NetworkTarget,
     vm_created: Option<i64>,
 ) -> Vec<Blocked> {
+    let ip = net.private_ip.to_string();
     servers
         .iter()
         .filter(|ps| verdict(ps, net, vm_created) == Verdict::Stale)
+        .filter(|ps| str_at(ps, "/ipAddress") == Some(ip.as_str()))
         .filter(|ps| str_at(ps, "/health") != Some("Critical"))
         .map(|ps| stale(ps, net))
         .collect()
@@ -231,6 +236,9 @@ mod tests {
         // A Critical stale entry is never ours but no longer blocks.
         let dead = [ps("ps-vnet-a", "10.1.0.10", before, "Critical")];
         assert!(stale_findings(&dead, &n, created).is_empty());
+        // Only the name: another run of the spec on another IP — never ours, never blocks.
+        let elsewhere = [ps("ps-vnet-a", "10.1.0.11", after, "Normal")];
+        assert!(stale_findings(&elsewhere, &n, created).is_empty());
         let live = [ps("ps-vnet-a", "10.1.0.10", before, "Normal")];
         let b = stale_findings(&live, &n, created);
         assert_eq!(b.len(), 1);
