@@ -154,8 +154,8 @@ fn stale(ps: &Value, net: &NetworkTarget) -> Blocked {
         format!(
             "unregister it on the configuration server: `perl Unregister-ASRComponent.pl \
              -IPAddress {ip} -Component PS` from %ProgramData%\\ASR\\home\\svsystems\\bin, then \
-             refresh the configuration server; or wait until the fabric reports it Critical (30 \
-             minutes after its last heartbeat) — then plan again"
+             refresh the configuration server; or wait until the fabric reports it Critical \
+             (about 30–45 minutes after the last heartbeat above) — then plan again"
         ),
     )
 }
