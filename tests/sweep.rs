@@ -34,9 +34,9 @@ fn deletes(r: &Rehearsal) -> usize {
         .count()
 }
 
-#[test]
-fn sweep_finds_each_kind_of_orphan_and_deletes_only_after_confirmation() {
-    let mut r = Rehearsal::start();
+/// A run whose teardown keeps its process servers (2 VMs, 2 NICs, 4 disks stay).
+fn kept_run() -> Rehearsal {
+    let r = Rehearsal::start();
     let path = r.path("failback.toml");
     let spec = std::fs::read_to_string(&path).expect("spec");
     std::fs::write(
@@ -51,6 +51,12 @@ fn sweep_finds_each_kind_of_orphan_and_deletes_only_after_confirmation() {
     r.failback(&["apply", "--yes", "--run-id", "kept"])
         .assert()
         .success();
+    r
+}
+
+#[test]
+fn sweep_finds_each_kind_of_orphan_and_deletes_only_after_confirmation() {
+    let mut r = kept_run();
     let kept = r.left_behind();
     let top: Vec<&String> = kept
         .iter()
@@ -127,4 +133,63 @@ fn a_torn_down_runs_process_servers_are_orphans() {
         "{kinds:?}"
     );
     assert_eq!(kinds["process-server"].len(), 2, "{kinds:?}");
+}
+
+/// `sweep --delete` with its stdin on a pseudo-terminal that receives `answer`: (exit code,
+/// stdout).
+fn on_a_terminal(r: &Rehearsal, answer: &str) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two new descriptors into the integers it is given.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened for us and are owned by nothing else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = r
+        .failback_std(&["sweep", "--delete"])
+        .stdin(std::process::Stdio::from(slave))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sweep");
+    let mut tty = std::fs::File::from(master);
+    tty.write_all(answer.as_bytes()).expect("answer");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    let status = child.wait().expect("wait");
+    (status.code(), out)
+}
+
+/// On a terminal `--delete` lists what it would delete and asks; anything but `yes` deletes
+/// nothing, `yes` deletes.
+#[test]
+fn on_a_terminal_sweep_asks_before_deleting() {
+    let mut r = kept_run();
+    let other = r.path("other-state");
+    r.set_env("FAILBACK_STATE_DIR", &other.display().to_string());
+    let kept = r.left_behind();
+    let before = deletes(&r);
+    let (code, out) = on_a_terminal(&r, "no\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("8 orphan(s)"), "it lists them first: {out}");
+    assert!(out.contains("Delete these 8 resource(s)?"), "{out}");
+    assert_eq!(deletes(&r), before, "deleted after 'no'");
+    assert_eq!(r.left_behind(), kept);
+    let (code, out) = on_a_terminal(&r, "yes\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("(deleted)"), "{out}");
+    assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
 }
