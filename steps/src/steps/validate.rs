@@ -445,7 +445,9 @@ impl Step for Validate {
         .call("GET .../virtualNetworks/{vnet}/subnets/{subnet}")
         .call("GET .../virtualNetworks/{vnet}/CheckIPAddressAvailability")
         .call("GET .../vaults/{vault}/replicationFabrics")
-        .call("GET .../vaults/{vault}/replicationProtectedItems");
+        .call("GET .../vaults/{vault}/replicationProtectedItems")
+        .call("GET .../networkInterfaces/{nic}, .../virtualMachines/{vm} (made by this run?)")
+        .call("GET .../replicationFabrics/{fabric} (stale process servers at the static IPs)");
         if ctx.outputs.contains_key(&ctx.step_id) {
             plan.change = PlanChange::Done;
             return plan;
