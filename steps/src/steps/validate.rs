@@ -2,7 +2,9 @@
 //! not restricted in each region, family and regional vCPU quota cover every process server of
 //! the run, each subnet exists, each static IP is inside its subnet, not reserved, free; the
 //! vault, fabric, configuration server and protected items are ready for a failback
-//! (`site_checks.rs`). Any finding is permanent and explained with its fix; it makes no write.
+//! (`site_checks.rs`); no NIC or VM of the run's names was made by someone else
+//! (`ownership.rs`) and no stale process server sits at a static IP (`process_server.rs`).
+//! Any finding is permanent and explained with its fix; it makes no write.
 //! `plan` shows the same findings as blocked, and a credential or permission that Azure
 //! refuses blocks the plan too (docs/operations.md, "What plan checks").
 
