@@ -135,6 +135,22 @@ pub enum Command {
         #[arg(long)]
         from: Option<String>,
     },
+    /// List what no run should still have: failback's NICs, VMs and disks whose run this store
+    /// does not hold or that a finished run should have deleted, and process servers whose VM
+    /// is gone; --delete removes the Azure resources after a confirmation.
+    Sweep {
+        /// The spec naming the subscription, the networks' resource groups and the fabric.
+        #[arg(long, default_value = "failback.toml")]
+        spec: PathBuf,
+        /// Delete the orphaned NICs, VMs and disks (asks first).
+        #[arg(long)]
+        delete: bool,
+        /// With --delete: do not ask (scripts).
+        #[arg(long, requires = "delete")]
+        yes: bool,
+        #[arg(long, value_enum, default_value = "text", visible_alias = "format")]
+        output: OutputFormat,
+    },
     /// Drive every run in the background and serve the local API (Unix socket
     /// `<state dir>/failback.sock`), `/metrics` and a status page, until SIGTERM or SIGINT.
     Daemon {

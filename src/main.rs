@@ -102,6 +102,12 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Some(c) => remote::retry(&c, run, from.as_deref()).await,
             None => cmd::control::retry(&engine().await?, run, from.as_deref()).await,
         },
+        Command::Sweep {
+            ref spec,
+            delete,
+            yes,
+            output,
+        } => cmd::sweep::run(&state()?, spec, delete, yes, output).await,
         Command::Daemon {
             paused,
             listen_tcp,

@@ -34,6 +34,7 @@ fn writes(r: &Rehearsal) -> Vec<String> {
 /// --yes` exits 2 too and writes nothing.
 fn assert_blocked(r: &Rehearsal, words: &[&str]) {
     let before = writes(r);
+    let inventory = r.left_behind();
     let out = r
         .failback(&["plan", "--run-id", "p1"])
         .output()
@@ -49,7 +50,7 @@ fn assert_blocked(r: &Rehearsal, words: &[&str]) {
         .expect("apply");
     assert_eq!(out.status.code(), Some(2), "apply must refuse: {out:?}");
     assert_eq!(writes(r), before, "apply wrote to Azure");
-    assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
+    assert_eq!(r.left_behind(), inventory, "apply changed the inventory");
 }
 
 #[test]
@@ -261,6 +262,158 @@ fn secret_unreadable() {
         &[
             "configuration_server.passphrase",
             "make the secret readable",
+        ],
+    );
+}
+
+/// Process servers turn Critical this long after their VM went (sim seconds): a day, so a run
+/// started "right after" another is inside the heartbeat window even on a loaded machine (86 s
+/// of real time at the rehearsal's speed).
+const HEARTBEAT_WINDOW: f64 = 24.0 * 3600.0;
+
+fn long_heartbeat_window() -> Scenario {
+    let mut s = scenario();
+    s.timings.heartbeat_warning_secs = HEARTBEAT_WINDOW / 2.0;
+    s.timings.heartbeat_critical_secs = HEARTBEAT_WINDOW;
+    s
+}
+
+/// Process servers in the fabric at `ip`: (id, health).
+fn process_servers(r: &Rehearsal, ip: &str) -> Vec<(String, String)> {
+    r.sim
+        .inventory()
+        .process_servers
+        .into_iter()
+        .filter(|p| p.ip_address == ip)
+        .map(|p| (p.id, p.health))
+        .collect()
+}
+
+/// The process server id `run`'s `{net}/register` step recorded, from `status --format json`.
+fn recorded_process_server(r: &Rehearsal, run: &str, net: &str) -> String {
+    let out = r
+        .failback(&["status", run, "--format", "json"])
+        .output()
+        .expect("status");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("status json");
+    let step = format!("{net}/register");
+    let found = v["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["step_id"] == step.as_str())
+        .and_then(|s| s.pointer("/status/output/process_server_id"))
+        .and_then(|id| id.as_str())
+        .map(str::to_owned);
+    found.unwrap_or_else(|| panic!("no process_server_id for {step} in {v}"))
+}
+
+/// Run A is torn down; its process servers stay Normal in the fabric (same IPs, same computer
+/// names as any run of this spec). A new plan blocks with the unregister command, apply
+/// creates nothing, and once they are unregistered the plan is clear.
+#[test]
+fn stale_process_server_of_a_torn_down_run() {
+    let r = Rehearsal::with(long_heartbeat_window());
+    r.failback(&["apply", "--yes", "--run-id", "ra"])
+        .assert()
+        .success();
+    r.sim.set_clock_speed(1.0);
+    let stale = process_servers(&r, "10.1.0.10");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_ne!(stale[0].1, "Critical", "inside the heartbeat window");
+    assert_blocked(
+        &r,
+        &[
+            "the fabric still lists process server ps-vnet-a (10.1.0.10",
+            "Unregister-ASRComponent.pl -IPAddress 10.1.0.10 -Component PS",
+            "Critical",
+        ],
+    );
+    assert_eq!(r.sim.unregister_process_server("10.1.0.10"), 1);
+    assert_eq!(r.sim.unregister_process_server("10.2.0.10"), 1);
+    let out = r
+        .failback(&["plan", "--run-id", "p2"])
+        .output()
+        .expect("plan");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+/// Acceptance 2 of issue 11: run B on run A's IPs never records A's process server. Inside the
+/// heartbeat window it is blocked (above); after the documented wait (A's entries Critical) B
+/// registers its own: its Run Command PUT is in the journal, the fabric holds a second entry
+/// at each IP, and B's register steps recorded those, not A's.
+#[test]
+fn a_later_run_on_the_same_ips_registers_its_own_process_server() {
+    let r = Rehearsal::with(long_heartbeat_window());
+    r.failback(&["apply", "--yes", "--run-id", "ra"])
+        .assert()
+        .success();
+    let a_id = recorded_process_server(&r, "ra", "vnet-a");
+    // The documented wait: the fabric reports A's process servers Critical.
+    r.sim.advance(HEARTBEAT_WINDOW + 120.0);
+    assert_eq!(
+        process_servers(&r, "10.1.0.10"),
+        vec![(a_id.clone(), "Critical".to_owned())]
+    );
+    let puts_before = r.count("PUT", "/runCommands/failback-register");
+    r.failback(&["apply", "--yes", "--run-id", "rb"])
+        .assert()
+        .success();
+    assert_eq!(
+        r.count("PUT", "/runCommands/failback-register"),
+        puts_before + 2,
+        "B sent its own registrations"
+    );
+    let at_ip = process_servers(&r, "10.1.0.10");
+    assert_eq!(at_ip.len(), 2, "A's stale entry and B's own: {at_ip:?}");
+    let b_id = recorded_process_server(&r, "rb", "vnet-a");
+    assert_ne!(b_id, a_id, "B recorded A's process server");
+    assert!(
+        at_ip.iter().any(|(id, _)| *id == b_id),
+        "{b_id} not in {at_ip:?}"
+    );
+    assert_ne!(
+        recorded_process_server(&r, "rb", "vnet-b"),
+        recorded_process_server(&r, "ra", "vnet-b")
+    );
+}
+
+/// A NIC with this run's deterministic name that this run did not make (no `failback-run` tag
+/// of this run) is a collision, not "exists".
+#[test]
+fn resource_with_the_runs_name_made_by_someone_else() {
+    let r = Rehearsal::start();
+    let sub = r.sim.subscription_id().expect("subscription");
+    for run in ["p1", "a1"] {
+        let nic = format!("ps-vnet-a-{}-nic", failback_workflows::spec::run_hash(run));
+        let rg = format!("/subscriptions/{sub}/resourceGroups/rg-network");
+        let body = serde_json::json!({
+            "location": "westeurope",
+            "tags": { "owner": "another team" },
+            "properties": { "ipConfigurations": [{
+                "name": "ipconfig1",
+                "properties": {
+                    "privateIPAllocationMethod": "Static",
+                    "privateIPAddress": if run == "p1" { "10.1.0.50" } else { "10.1.0.51" },
+                    "subnet": { "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet-a/subnets/default") }
+                }
+            }]}
+        });
+        let (status, answer) = r.arm(
+            "PUT",
+            &format!(
+                "{rg}/providers/Microsoft.Network/networkInterfaces/{nic}?api-version=2024-05-01"
+            ),
+            Some(body),
+        );
+        assert!(status == 200 || status == 201, "{status} {answer}");
+    }
+    assert_blocked(
+        &r,
+        &[
+            "exists already and was made by something else",
+            "not by run p1",
+            "delete or rename that NIC",
         ],
     );
 }

@@ -45,9 +45,12 @@ impl Plan {
     }
 }
 
+/// `run_id`: the run's id as the steps see it (a new run's too, so a step can tell what that
+/// run owns); `existing`: whether the run exists (the plan reports its id then).
 async fn plan_def(
     def: &WorkflowDef,
-    run_id: Option<String>,
+    run_id: &str,
+    existing: bool,
     input: Arc<Value>,
     statuses: &BTreeMap<String, StepStatus>,
     offline: bool,
@@ -62,7 +65,7 @@ async fn plan_def(
     let mut steps = Vec::new();
     for s in def.topo() {
         let ctx = PlanContext {
-            run_id: run_id.clone(),
+            run_id: Some(run_id.to_owned()),
             step_id: s.id.clone(),
             input: s.input.clone(),
             run_input: input.clone(),
@@ -80,7 +83,7 @@ async fn plan_def(
     Plan {
         workflow: def.name.clone(),
         version: def.version,
-        run_id,
+        run_id: existing.then(|| run_id.to_owned()),
         steps,
     }
 }
@@ -96,7 +99,15 @@ pub async fn plan_new(
 ) -> Result<Plan, EngineError> {
     let version = registry.latest(workflow).unwrap_or(0);
     let def = registry.build(workflow, version, run_id, &input)?;
-    Ok(plan_def(&def, None, Arc::new(input), &BTreeMap::new(), offline).await)
+    Ok(plan_def(
+        &def,
+        run_id,
+        false,
+        Arc::new(input),
+        &BTreeMap::new(),
+        offline,
+    )
+    .await)
 }
 
 /// Plan an existing run: done / waiting / to-do steps, and drift of done ones.
@@ -115,12 +126,5 @@ pub async fn plan_run(
         .into_iter()
         .map(|s| (s.step_id, s.status))
         .collect();
-    Ok(plan_def(
-        &def,
-        Some(run.id.clone()),
-        Arc::new(run.input),
-        &statuses,
-        offline,
-    )
-    .await)
+    Ok(plan_def(&def, &run.id, true, Arc::new(run.input), &statuses, offline).await)
 }

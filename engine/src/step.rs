@@ -178,6 +178,7 @@ impl StepPlan {
 
 /// What `plan` may read.
 pub struct PlanContext {
+    /// The run planned: an existing one, or the id a new one would get.
     pub run_id: Option<String>,
     pub step_id: String,
     pub input: Value,

@@ -224,11 +224,13 @@ pub fn register_ps(
     else {
         return;
     };
-    // Re-registration from the same address updates the existing entry.
+    // Re-registration from the same machine updates its entry; another machine at the same
+    // address installs a new agent (a new host id): a new entry, while the old one stays until
+    // it is unregistered on the configuration server.
     if let Some(ps) = f
         .process_servers
         .iter_mut()
-        .find(|p| !p.on_prem && p.ip == ip)
+        .find(|p| !p.on_prem && p.ip == ip && p.vm_key.as_deref() == Some(vm))
     {
         ps.friendly_name = name.to_string();
         ps.registered_at = at;

@@ -298,6 +298,20 @@ impl SimHandle {
     pub fn faults(&self) -> Vec<FaultRule> {
         self.shared.faults.lock().list()
     }
+    /// What `perl Unregister-ASRComponent.pl -IPAddress IP -Component PS` does on the
+    /// configuration server: every Azure process server at `ip` leaves its fabric. Returns how
+    /// many were removed.
+    pub fn unregister_process_server(&self, ip: &str) -> usize {
+        let mut w = self.shared.world.lock();
+        let mut removed = 0;
+        for f in w.vaults.values_mut().flat_map(|v| v.fabrics.iter_mut()) {
+            let before = f.process_servers.len();
+            f.process_servers.retain(|p| p.on_prem || p.ip != ip);
+            removed += before - f.process_servers.len();
+        }
+        w.touch();
+        removed
+    }
     pub fn persist_now(&self) -> std::io::Result<()> {
         persist::save_now(&self.shared)
     }

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod remote;
 pub mod runs;
 pub mod sim;
+pub mod sweep;
 
 /// Exit codes: 0 ok, 1 error or failed run, 2 plan blocked, 130 interrupted (resumable).
 pub const EXIT_OK: i32 = 0;

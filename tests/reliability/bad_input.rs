@@ -186,6 +186,8 @@ fn list(state: &Path) -> Result<String, String> {
 fn store_damage(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
     let case = Case::start(rt, crate::world::scenario());
     for run in ["good-1", "good-2"] {
+        // good-2 runs on good-1's IPs: its process servers are unregistered first.
+        case.unregister_process_servers();
         let out = case.run(&["apply", "--yes", "--run-id", run], None);
         if !out.status.success() {
             fam.case("store: setup run", Err(text(&out.stderr)));

@@ -46,6 +46,11 @@ pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
         },
     );
 
+    // ex-1's process servers stay in the fabric until they are unregistered on the
+    // configuration server (docs/operations.md, "After teardown"); until then a new run on the
+    // same IPs is blocked. Do what the operator does after a failback.
+    case.unregister_process_servers();
+
     // 3-4. While a daemon runs: apply goes through it; a second daemon is refused.
     let mut d = case.daemon(1, None);
     if !case.daemon_ready(&mut d) {

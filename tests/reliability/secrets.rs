@@ -80,6 +80,8 @@ pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
         socket: case.socket(),
     };
     if case.daemon_ready(&mut d) {
+        // sec-daemon runs on sec-cli's IPs: its process servers are unregistered first.
+        case.unregister_process_servers();
         let submitted = case.submit("sec-daemon");
         let t0 = std::time::Instant::now();
         let mut state = String::new();

@@ -75,6 +75,17 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 impl Case {
+    /// What the operator does on the configuration server after a failback (docs/operations.md,
+    /// "After teardown"): unregister every Azure process server. Until then a new run on the
+    /// same IPs is blocked by the stale entries.
+    pub fn unregister_process_servers(&self) {
+        for ps in self.sim.inventory().process_servers {
+            if !ps.on_prem {
+                self.sim.unregister_process_server(&ps.ip_address);
+            }
+        }
+    }
+
     /// Another spec file `name` in the case directory: the same, with its own private IPs
     /// (x.x.0.`host` instead of x.x.0.10), so several runs can hold NICs at once.
     pub fn spec_with_host(&self, name: &str, host: u8) -> Result<(), String> {

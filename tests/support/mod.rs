@@ -95,6 +95,59 @@ impl Rehearsal {
         failback::rehearsal::left_behind(&self.sim)
     }
 
+    /// An ARM request to the emulator as its primary principal (a token from its token
+    /// endpoint), as another tool or a person in the portal would make it: (status, body).
+    pub fn arm(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let base = self.sim.base_url();
+        let (tenant, client, secret) = self.sim.credentials().expect("principal");
+        let pem = self.sim.ca_pem().expect("tls");
+        self.rt.block_on(async {
+            let http = reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).expect("ca"))
+                .build()
+                .expect("client");
+            let form: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", &client)
+                .append_pair("client_secret", &secret)
+                .append_pair("scope", &format!("{base}/.default"))
+                .finish();
+            let token: serde_json::Value = http
+                .post(format!("{base}/{tenant}/oauth2/v2.0/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .expect("token")
+                .json()
+                .await
+                .expect("token body");
+            let bearer = token["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned();
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let mut req = http
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(bearer);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.expect("ARM request");
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+            )
+        })
+    }
+
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }

@@ -28,6 +28,9 @@ pub struct LroPoll {
     pub url: String,
     /// For PUTs: the resource to read once the operation succeeded.
     pub resource_url: Option<String>,
+    /// For DELETEs: the resource being deleted, read when the operation record is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleting: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +42,9 @@ pub enum LroStatus {
     /// Final body (the resource for PUTs; the Location result for POST/DELETE; Null if none).
     Succeeded(Value),
     Failed(ArmError),
+    /// The operation record is gone (404) and the resource shows the operation never took
+    /// effect: send the request again.
+    Lost(String),
 }
 
 /// Poll interval when the server gives no Retry-After.
@@ -67,6 +73,7 @@ impl LroPoll {
                 kind: PollKind::AsyncOperation,
                 url: url.clone(),
                 resource_url,
+                deleting: None,
             });
         }
         if let Some(url) = &resp.location {
@@ -75,6 +82,7 @@ impl LroPoll {
                     kind: PollKind::Location,
                     url: url.clone(),
                     resource_url,
+                    deleting: None,
                 });
             }
         }
@@ -84,9 +92,18 @@ impl LroPoll {
                 kind: PollKind::Resource,
                 url: u.clone(),
                 resource_url: Some(u.clone()),
+                deleting: None,
             }),
             _ => None,
         }
+    }
+
+    /// From the first response of a DELETE of `resource`: `None` when it finished at once.
+    pub fn for_delete(resp: &ArmResponse, resource: &Url) -> Option<LroPoll> {
+        LroPoll::from_response(resp, None).map(|mut l| {
+            l.deleting = Some(resource.to_string());
+            l
+        })
     }
 
     /// One poll.
@@ -98,7 +115,13 @@ impl LroPoll {
                 ErrorClass::Permanent,
             )
         })?;
-        let resp = client.get(url, op).await?;
+        let resp = match client.get(url, op).await {
+            Ok(r) => r,
+            // ARM forgets operation records (and a restarted service may never have kept
+            // one): the resource itself tells the truth.
+            Err(e) if e.is_not_found() => return self.reconcile(client, op, e).await,
+            Err(e) => return Err(e),
+        };
         let wait = resp.retry_after.unwrap_or(DEFAULT_POLL);
         match self.kind {
             PollKind::AsyncOperation => {
@@ -136,6 +159,59 @@ impl LroPoll {
                 _ => Ok(LroStatus::Succeeded(resp.body)),
             },
         }
+    }
+
+    /// The operation status answered 404: read the resource instead. A delete whose resource
+    /// is absent is done, one still `Deleting` goes on, any other state was never carried out.
+    /// A create whose resource is absent was never carried out; present, its
+    /// provisioningState decides. Without a resource to read, the 404 stands.
+    async fn reconcile(
+        &self,
+        client: &ArmClient,
+        op: &str,
+        lost: ArmError,
+    ) -> Result<LroStatus, ArmError> {
+        let (target, deleting) = match (&self.deleting, &self.resource_url) {
+            (Some(d), _) => (d, true),
+            (None, Some(r)) => (r, false),
+            (None, None) => return Err(lost),
+        };
+        let url = Url::parse(target).map_err(|e| {
+            ArmError::local(
+                "InvalidPollUrl",
+                format!("{target}: {e}"),
+                ErrorClass::Permanent,
+            )
+        })?;
+        let read = match client.get(url, op).await {
+            Ok(r) => Some(r.body),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        let state = read
+            .as_ref()
+            .and_then(provisioning_state)
+            .map(str::to_owned);
+        let gone = format!("{op}: the operation record is gone ({})", lost.message);
+        Ok(match (deleting, read, state.as_deref().map(terminal)) {
+            (true, None, _) => LroStatus::Succeeded(Value::Null),
+            (true, Some(_), _) if state.as_deref() == Some("Deleting") => LroStatus::InProgress {
+                retry_after: DEFAULT_POLL,
+            },
+            (true, Some(_), _) => {
+                LroStatus::Lost(format!("{gone} and the resource is still there"))
+            }
+            (false, None, _) => LroStatus::Lost(format!("{gone} and the resource does not exist")),
+            (false, Some(_), Some(None)) => LroStatus::InProgress {
+                retry_after: DEFAULT_POLL,
+            },
+            (false, Some(_), Some(Some(false))) => LroStatus::Failed(ArmError::local(
+                "ProvisioningFailed",
+                format!("{op}: provisioningState is {}", state.unwrap_or_default()),
+                ErrorClass::Permanent,
+            )),
+            (false, Some(body), _) => LroStatus::Succeeded(body),
+        })
     }
 
     async fn final_get(

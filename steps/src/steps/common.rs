@@ -85,6 +85,11 @@ pub async fn poll_lro(
             e.code.clone(),
             format!("{op}: {e}"),
         ))),
+        // The operation was forgotten and never took effect: send the request again.
+        Ok(LroStatus::Lost(reason)) => Err(StepOutcome::Restart {
+            after: None,
+            reason,
+        }),
         // A failed poll keeps the same LRO: the retry resumes polling, it does not re-PUT.
         Err(e) if e.is_transient() => Err(StepOutcome::Retry {
             after: e.retry_after,

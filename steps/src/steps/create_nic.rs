@@ -1,12 +1,16 @@
 //! `{net}/create-nic`: the process server's NIC with its static IP. A PUT keyed by a name
 //! derived from the run, so sending it again after a crash updates the same NIC; the poll URL
-//! is checkpointed so a resumed step polls instead of sending it again.
+//! is checkpointed so a resumed step polls instead of sending it again. A NIC of that name
+//! without this run's tag is a collision (`ownership.rs`): the step fails instead of taking it.
 
 use super::common::{from_error, poll_lro, saved_lro, str_at, wait_for_lro};
+use super::ownership::{collision, owned_by};
 use crate::arm::LroPoll;
 use crate::azure::Azure;
 use crate::model::{tags, NetworkTarget};
-use failback_engine::{PlanChange, PlanContext, Step, StepContext, StepOutcome, StepPlan};
+use failback_engine::{
+    PlanChange, PlanContext, Step, StepContext, StepFailure, StepOutcome, StepPlan,
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -63,6 +67,16 @@ impl Step for CreateNic {
                 Err(o) => o,
             };
         }
+        // A NIC of this name that this run did not make is not updated into ours.
+        match arm.get(url.clone(), "GET networkInterface").await {
+            Ok(r) if !owned_by(&r.body, &ctx.run_id) => {
+                let b = collision("NIC", &self.net.names.nic, &r.body, &ctx.run_id);
+                return StepOutcome::Fail(StepFailure::new(b.code, b.text()));
+            }
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return from_error(e),
+        }
         let resp = match arm
             .put(
                 url.clone(),
@@ -108,6 +122,12 @@ impl Step for CreateNic {
                 reason: e.to_string(),
             },
             Ok(url) => match arm.get(url, "GET networkInterface").await {
+                Ok(r) if !owned_by(&r.body, ctx.run_id.as_deref().unwrap_or_default()) => {
+                    let run_id = ctx.run_id.as_deref().unwrap_or_default();
+                    PlanChange::Blocked {
+                        reason: collision("NIC", &self.net.names.nic, &r.body, run_id).text(),
+                    }
+                }
                 Ok(r) => {
                     let ip = str_at(
                         &r.body,

@@ -6,6 +6,7 @@
 
 use super::common::{from_error, poll_lro, saved_lro, str_at, wait_for_lro};
 use super::create_nic::AFTER_PUT;
+use super::ownership::{collision, owned_by};
 use crate::arm::lro::{LroPoll, PollKind};
 use crate::azure::Azure;
 use crate::model::{tags, NetworkTarget, VmSpec};
@@ -98,6 +99,10 @@ impl Step for CreateVm {
         }
         // Exists already (the PUT went out before a crash, or a retry)?
         match arm.get(url.clone(), "GET virtualMachine").await {
+            Ok(r) if !owned_by(&r.body, &ctx.run_id) => {
+                let b = collision("VM", &self.net.names.vm, &r.body, &ctx.run_id);
+                return StepOutcome::Fail(StepFailure::new(b.code, b.text()));
+            }
             Ok(r) => match str_at(&r.body, "/properties/provisioningState") {
                 Some("Succeeded") => return StepOutcome::Done(self.output(&r.body)),
                 Some("Failed") => {} // send the PUT again: ARM retries the provisioning
@@ -106,6 +111,7 @@ impl Step for CreateVm {
                         kind: PollKind::Resource,
                         url: url.to_string(),
                         resource_url: Some(url.to_string()),
+                        deleting: None,
                     };
                     return wait_for_lro(ctx, &lro, r.retry_after, json!({}));
                 }
@@ -170,6 +176,12 @@ impl Step for CreateVm {
                 reason: e.to_string(),
             },
             Ok(url) => match arm.get(url, "GET virtualMachine").await {
+                Ok(r) if !owned_by(&r.body, ctx.run_id.as_deref().unwrap_or_default()) => {
+                    let run_id = ctx.run_id.as_deref().unwrap_or_default();
+                    PlanChange::Blocked {
+                        reason: collision("VM", &self.net.names.vm, &r.body, run_id).text(),
+                    }
+                }
                 Ok(r) => {
                     let size = str_at(&r.body, "/properties/hardwareProfile/vmSize").unwrap_or("");
                     if !size.eq_ignore_ascii_case(&self.vm.size) {

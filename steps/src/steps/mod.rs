@@ -6,6 +6,8 @@ pub mod common;
 pub mod create_nic;
 pub mod create_vm;
 pub mod items;
+pub mod ownership;
+pub mod process_server;
 pub mod register;
 pub mod site_checks;
 pub mod teardown;

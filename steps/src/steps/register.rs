@@ -1,12 +1,14 @@
 //! `{net}/register`: make the VM a process server of the configuration server.
 //!
-//! 1. Read the VMware fabric: a healthy process server with this VM's IP means done (a resumed
-//!    or repeated step never registers twice).
+//! 1. Read the VMware fabric: this run's process server there — bound to this run's VM by the
+//!    rule of `process_server.rs`, never a stale entry that shares the IP or name — means done
+//!    (a resumed or repeated step never registers twice).
 //! 2. Otherwise run `scripts/register-process-server.ps1` as a managed Run Command, the
 //!    passphrase as a protected parameter — unless this run's Run Command already exists.
 //! 3. Wait for its exit code, then for the process server to appear healthy in the fabric.
 
 use super::common::{from_error, str_at};
+use super::process_server;
 use crate::azure::Azure;
 use crate::model::{NetworkTarget, Registration, SiteRecoveryTarget};
 use failback_engine::{
@@ -39,30 +41,17 @@ impl Register {
         )
     }
 
-    /// The healthy process server with this VM's IP, if registered.
-    async fn registered(&self) -> Result<Option<Value>, crate::arm::ArmError> {
-        let arm = &self.azure.arm;
-        let url = arm.url(
-            &format!(
-                "{}/replicationFabrics/{}",
-                self.azure.vault_path(&self.site),
-                self.site.fabric
-            ),
-            &arm.api().site_recovery,
-        )?;
-        let fabric = arm.get(url, "GET replicationFabric").await?.body;
-        let ip = self.net.private_ip.to_string();
-        Ok(fabric
-            .pointer("/properties/customDetails/processServers")
-            .and_then(Value::as_array)
-            .and_then(|pss| {
-                pss.iter()
-                    .find(|ps| {
-                        str_at(ps, "/ipAddress") == Some(ip.as_str())
-                            && str_at(ps, "/health") == Some("Normal")
-                    })
-                    .cloned()
-            }))
+    /// This run's process server, if the fabric lists it: bound to this run's VM by the rule
+    /// of `process_server.rs` — never a stale entry that merely shares the IP or name.
+    async fn registered(&self, run_id: &str) -> Result<Option<Value>, crate::arm::ArmError> {
+        let Some(servers) = process_server::list(&self.azure, &self.site).await? else {
+            return Ok(None);
+        };
+        if servers.is_empty() {
+            return Ok(None);
+        }
+        let created = process_server::own_vm_created(&self.azure, &self.net, run_id).await?;
+        Ok(process_server::ours(&servers, &self.net, created).cloned())
     }
 
     pub fn body(&self, passphrase: &str) -> Value {
@@ -156,7 +145,7 @@ fn failed(rc: &Value) -> bool {
 #[async_trait::async_trait]
 impl Step for Register {
     async fn execute(&self, ctx: &StepContext) -> StepOutcome {
-        match self.registered().await {
+        match self.registered(&ctx.run_id).await {
             Ok(Some(ps)) => {
                 return StepOutcome::Done(json!({
                     "process_server_id": str_at(&ps, "/id").unwrap_or(""),
@@ -238,7 +227,8 @@ impl Step for Register {
             };
             return plan;
         }
-        plan.change = match self.registered().await {
+        let run_id = ctx.run_id.as_deref().unwrap_or_default();
+        plan.change = match self.registered(run_id).await {
             Ok(Some(_)) if ctx.outputs.contains_key(&ctx.step_id) => PlanChange::Done,
             Ok(Some(_)) => PlanChange::Exists,
             Ok(None) if ctx.outputs.contains_key(&ctx.step_id) => PlanChange::Drifted {

@@ -114,7 +114,7 @@ impl Step for Teardown {
                     if resp.status == 204 {
                         continue; // did not exist
                     }
-                    if let Some(l) = LroPoll::from_response(&resp, None) {
+                    if let Some(l) = LroPoll::for_delete(&resp, &url) {
                         return wait_for_lro(
                             ctx,
                             &l,

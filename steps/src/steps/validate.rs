@@ -2,12 +2,15 @@
 //! not restricted in each region, family and regional vCPU quota cover every process server of
 //! the run, each subnet exists, each static IP is inside its subnet, not reserved, free; the
 //! vault, fabric, configuration server and protected items are ready for a failback
-//! (`site_checks.rs`). Any finding is permanent and explained with its fix; it makes no write.
+//! (`site_checks.rs`); no NIC or VM of the run's names was made by someone else
+//! (`ownership.rs`) and no stale process server sits at a static IP (`process_server.rs`).
+//! Any finding is permanent and explained with its fix; it makes no write.
 //! `plan` shows the same findings as blocked, and a credential or permission that Azure
 //! refuses blocks the plan too (docs/operations.md, "What plan checks").
 
 use super::common::{from_error, str_at};
 use super::site_checks::SiteChecks;
+use super::{ownership, process_server};
 use crate::arm::ArmError;
 use crate::azure::Azure;
 use crate::cidr::Prefix;
@@ -90,8 +93,9 @@ pub fn refused(e: &ArmError) -> Option<Blocked> {
 }
 
 impl Validate {
-    /// All checks; `Ok(Err(..))` is a finding, `Err` a failed read.
-    async fn check(&self) -> Result<Result<Value, Vec<Blocked>>, ArmError> {
+    /// All checks; `Ok(Err(..))` is a finding, `Err` a failed read. `run_id`: the run the
+    /// checks are for (what it owns is not a collision).
+    async fn check(&self, run_id: &str) -> Result<Result<Value, Vec<Blocked>>, ArmError> {
         let mut problems = Vec::new();
         let mut regions: BTreeMap<&str, usize> = BTreeMap::new();
         for n in &self.networks {
@@ -122,9 +126,10 @@ impl Validate {
             cs_ip: self.cs_ip,
         };
         problems.extend(site.findings().await?);
+        problems.extend(self.ownership(run_id).await?);
         let mut nets = serde_json::Map::new();
         for n in &self.networks {
-            match self.check_network(n).await? {
+            match self.check_network(n, run_id).await? {
                 Ok(v) => {
                     nets.insert(n.name.clone(), v);
                 }
@@ -136,6 +141,26 @@ impl Validate {
         } else {
             Ok(Err(problems))
         }
+    }
+
+    /// Resources of this run's names that another made, and process servers in the fabric that
+    /// share a network's IP or computer name but are not this run's (`ownership.rs`,
+    /// `process_server.rs`).
+    async fn ownership(&self, run_id: &str) -> Result<Vec<Blocked>, ArmError> {
+        let servers = process_server::list(&self.azure, &self.site)
+            .await?
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for n in &self.networks {
+            out.extend(ownership::collisions(&self.azure, n, run_id).await?);
+            let created = if servers.is_empty() {
+                None
+            } else {
+                process_server::own_vm_created(&self.azure, n, run_id).await?
+            };
+            out.extend(process_server::stale_findings(&servers, n, created));
+        }
+        Ok(out)
     }
 
     /// The size is offered and not restricted in `region`, and the family and regional vCPU
@@ -229,7 +254,11 @@ impl Validate {
         Ok(out)
     }
 
-    async fn check_network(&self, n: &NetworkTarget) -> Result<Result<Value, Blocked>, ArmError> {
+    async fn check_network(
+        &self,
+        n: &NetworkTarget,
+        run_id: &str,
+    ) -> Result<Result<Value, Blocked>, ArmError> {
         let arm = &self.azure.arm;
         let url = arm.url(&self.azure.subnet_path(n), &arm.api().network)?;
         let subnet = match arm.get(url, "GET subnet").await {
@@ -288,7 +317,7 @@ impl Validate {
             .append_pair("ipAddress", &n.private_ip.to_string());
         let avail = arm.get(url, "GET CheckIPAddressAvailability").await?.body;
         if avail.get("available").and_then(Value::as_bool) == Some(false)
-            && !self.held_by_own_nic(n).await?
+            && !self.held_by_own_nic(n, run_id).await?
         {
             let suggestions: Vec<&str> = avail
                 .get("availableIPAddresses")
@@ -316,16 +345,17 @@ impl Validate {
         ))
     }
 
-    /// After a crash or a retry the IP may be taken by this run's own NIC: that is fine.
-    async fn held_by_own_nic(&self, n: &NetworkTarget) -> Result<bool, ArmError> {
+    /// After a crash or a retry the IP may be taken by this run's own NIC (its name and its
+    /// tag): that is fine.
+    async fn held_by_own_nic(&self, n: &NetworkTarget, run_id: &str) -> Result<bool, ArmError> {
         let arm = &self.azure.arm;
         let url = arm.url(&self.azure.nic_path(n), &arm.api().network)?;
         match arm.get(url, "GET networkInterface").await {
-            Ok(r) => Ok(r
-                .body
-                .pointer("/properties/ipConfigurations/0/properties/privateIPAddress")
-                .and_then(Value::as_str)
-                == Some(n.private_ip.to_string().as_str())),
+            Ok(r) => Ok(ownership::owned_by(&r.body, run_id)
+                && r.body
+                    .pointer("/properties/ipConfigurations/0/properties/privateIPAddress")
+                    .and_then(Value::as_str)
+                    == Some(n.private_ip.to_string().as_str())),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
         }
@@ -359,11 +389,7 @@ fn location_restriction(sku: &Value, region: &str) -> Option<String> {
 }
 
 /// Every item of a paged list, following `nextLink` (pages may be empty).
-pub(crate) async fn list_all(
-    azure: &Azure,
-    first: url::Url,
-    op: &str,
-) -> Result<Vec<Value>, ArmError> {
+pub async fn list_all(azure: &Azure, first: url::Url, op: &str) -> Result<Vec<Value>, ArmError> {
     let mut out = Vec::new();
     let mut next = Some(first);
     let mut pages = 0;
@@ -387,8 +413,8 @@ pub(crate) async fn list_all(
 
 #[async_trait::async_trait]
 impl Step for Validate {
-    async fn execute(&self, _ctx: &StepContext) -> StepOutcome {
-        match self.check().await {
+    async fn execute(&self, ctx: &StepContext) -> StepOutcome {
+        match self.check(&ctx.run_id).await {
             Ok(Ok(facts)) => StepOutcome::Done(facts),
             Ok(Err(problems)) => {
                 let code = problems.first().map_or("ValidationFailed", |p| p.code);
@@ -421,7 +447,9 @@ impl Step for Validate {
         .call("GET .../virtualNetworks/{vnet}/subnets/{subnet}")
         .call("GET .../virtualNetworks/{vnet}/CheckIPAddressAvailability")
         .call("GET .../vaults/{vault}/replicationFabrics")
-        .call("GET .../vaults/{vault}/replicationProtectedItems");
+        .call("GET .../vaults/{vault}/replicationProtectedItems")
+        .call("GET .../networkInterfaces/{nic}, .../virtualMachines/{vm} (made by this run?)")
+        .call("GET .../replicationFabrics/{fabric} (stale process servers at the static IPs)");
         if ctx.outputs.contains_key(&ctx.step_id) {
             plan.change = PlanChange::Done;
             return plan;
@@ -429,7 +457,8 @@ impl Step for Validate {
         if ctx.offline {
             return plan;
         }
-        plan.change = match self.check().await {
+        let run_id = ctx.run_id.as_deref().unwrap_or_default();
+        plan.change = match self.check(run_id).await {
             Ok(Ok(_)) => PlanChange::NoOp,
             Ok(Err(problems)) => PlanChange::Blocked {
                 reason: problems
