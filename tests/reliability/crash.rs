@@ -111,7 +111,15 @@ fn crash_case(
     point: &str,
     c: &mut Counts,
 ) -> Result<(), String> {
-    let case = Case::start(rt, crate::world::scenario());
+    // Between polls of await-failback: the failback must not finish before the second poll,
+    // however slowly the machine gets the run there, so it holds until signalled.
+    let held = point.starts_with("await-failback:");
+    let scenario = if held {
+        crate::world::held_scenario()
+    } else {
+        crate::world::scenario()
+    };
+    let case = Case::start(rt, scenario);
     let run = "crash-1";
     match mode {
         Mode::Cli => {
@@ -151,6 +159,12 @@ fn crash_case(
         }
     }
     let before = case.history(run)?;
+    if held {
+        let out = case.run(&["signal", run, "failback-complete"], None);
+        if !out.status.success() {
+            return Err(format!("signal: {}", crate::world::text(&out.stderr)));
+        }
+    }
     resume(&case, mode, run)?;
     audit(&case, run, &before, c)
 }
