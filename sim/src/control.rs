@@ -5,7 +5,7 @@ use crate::clock::rfc3339;
 use crate::envelope::{ArmError, ArmResult, Resp};
 use crate::faults::FaultRule;
 use crate::router::Ctx;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::world::World;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

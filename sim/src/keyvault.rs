@@ -3,7 +3,7 @@
 
 use crate::envelope::{ArmError, ArmResult, Resp};
 use crate::router::Ctx;
-use crate::server::Shared;
+use crate::shared::Shared;
 use serde_json::json;
 
 pub fn handle(sh: &Shared, ctx: &mut Ctx) -> ArmResult {

@@ -23,6 +23,7 @@ pub mod persist;
 pub mod router;
 pub mod scenario;
 pub mod server;
+pub mod shared;
 pub mod throttle;
 pub mod tls;
 pub mod world;
@@ -32,7 +33,7 @@ pub use faults::{FaultAction, FaultMatch, FaultRule, FaultTrigger};
 pub use journal::JournalEntry;
 pub use scenario::{Scenario, ScenarioError};
 
-use server::Shared;
+use shared::Shared;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -125,6 +126,8 @@ impl Sim {
             journal: journal::Journal::new(200_000),
             faults: parking_lot::Mutex::new(faults::Faults::new(seed)),
             throttle: parking_lot::Mutex::new(throttle::Throttle::default()),
+            signer: auth::signing::TokenSigner::load_or_create(cfg.state_file.as_deref())
+                .map_err(|e| SimError::State(e.to_string()))?,
             base_url: format!("{scheme}://{addr}"),
             state_file: cfg.state_file.clone(),
             ca_file: parking_lot::Mutex::new(tls.as_ref().and_then(|t| t.ca_file.clone())),

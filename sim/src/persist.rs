@@ -1,7 +1,7 @@
 //! Optional persistence: the world as JSON, written atomically (temp + fsync + rename) shortly
 //! after mutations and on shutdown; loaded at start if the file exists.
 
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::world::World;
 use serde::{Deserialize, Serialize};
 use std::io::Write;

@@ -1,12 +1,14 @@
 //! HTTP front: accept loop (hyper http1), request parsing, and the middleware chain
 //! (faults → auth → api-version → throttling → handler) plus common headers and the journal.
 
-use crate::clock::{http_date, real_now_ms, rfc3339, Clock};
+use crate::auth::discovery::Protocol;
+use crate::clock::{http_date, real_now_ms, rfc3339};
 use crate::envelope::{ArmError, ArmResult, Resp};
-use crate::faults::{FaultAction, Faults};
-use crate::journal::{Journal, JournalEntry};
+use crate::faults::FaultAction;
+use crate::journal::JournalEntry;
 use crate::router::{route, Ctx, Route};
-use crate::throttle::{Kind, Throttle, Verdict};
+use crate::shared::Shared;
+use crate::throttle::{Kind, Verdict};
 use crate::world::{Outcome, World};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -15,24 +17,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use parking_lot::Mutex;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-
-pub struct Shared {
-    pub clock: Clock,
-    pub world: Mutex<World>,
-    pub journal: Journal,
-    pub faults: Mutex<Faults>,
-    pub throttle: Mutex<Throttle>,
-    /// `http://…` or, with TLS, `https://…`; every URL the sim emits starts with it.
-    pub base_url: String,
-    pub state_file: Option<std::path::PathBuf>,
-    /// The CA certificate file a client should trust (`FAILBACK_CA_FILE`), once one is written.
-    pub ca_file: Mutex<Option<std::path::PathBuf>>,
-}
 
 /// Returned to hyper to drop the connection without answering (fault injection).
 #[derive(Debug)]
@@ -94,7 +82,10 @@ where
 
 enum Kindof {
     Control,
-    Token,
+    Token(Protocol),
+    OpenIdConfiguration(Protocol),
+    SigningKeys(Protocol),
+    InstanceDiscovery,
     ManagedIdentity,
     KeyVault,
     Arm(Option<Route>),
@@ -162,14 +153,25 @@ async fn handle(
         .as_slice()
     {
         ["_sim", ..] => Kindof::Control,
-        [_, "oauth2", "v2.0", "token"] => Kindof::Token,
+        [_, "oauth2", "v2.0", "token"] => Kindof::Token(Protocol::V2),
+        [_, "oauth2", "token"] => Kindof::Token(Protocol::V1),
+        [_, "v2.0", ".well-known", "openid-configuration"] => {
+            Kindof::OpenIdConfiguration(Protocol::V2)
+        }
+        [_, ".well-known", "openid-configuration"] => Kindof::OpenIdConfiguration(Protocol::V1),
+        [_, "discovery", "v2.0", "keys"] => Kindof::SigningKeys(Protocol::V2),
+        [_, "discovery", "keys"] => Kindof::SigningKeys(Protocol::V1),
+        ["common", "discovery", "instance"] => Kindof::InstanceDiscovery,
         ["msi", "token"] => Kindof::ManagedIdentity,
         ["keyvault", _, "secrets", _] | ["keyvault", _, "secrets", _, _] => Kindof::KeyVault,
         _ => Kindof::Arm(route(&lsegs)),
     };
     let op_name = match &kind {
         Kindof::Control => String::new(),
-        Kindof::Token => "POST token".into(),
+        Kindof::Token(_) => format!("{method} token"),
+        Kindof::OpenIdConfiguration(_) => format!("{method} openidConfiguration"),
+        Kindof::SigningKeys(_) => format!("{method} signingKeys"),
+        Kindof::InstanceDiscovery => format!("{method} instanceDiscovery"),
         Kindof::ManagedIdentity => "GET managedIdentityToken".into(),
         Kindof::KeyVault => format!("{method} keyVaultSecret"),
         Kindof::Arm(Some(r)) => format!("{method} {}", r.type_name()),
@@ -291,7 +293,12 @@ async fn handle(
         r
     } else {
         match kind {
-            Kindof::Token => crate::auth::token::handle(&sh, &ctx),
+            Kindof::Token(p) => crate::auth::token::handle(&sh, &ctx, p),
+            Kindof::OpenIdConfiguration(p) => {
+                crate::auth::discovery::openid_configuration(&sh, &ctx, p)
+            }
+            Kindof::SigningKeys(p) => crate::auth::discovery::keys(&sh, &ctx, p),
+            Kindof::InstanceDiscovery => crate::auth::discovery::instance(&ctx),
             Kindof::ManagedIdentity => crate::auth::managed_identity::handle(&sh, &ctx),
             Kindof::KeyVault => {
                 crate::keyvault::handle(&sh, &mut ctx).unwrap_or_else(|e| e.into_resp())

@@ -1,6 +1,8 @@
 //! Entra ID emulation (token endpoint, managed identity) and ARM bearer validation.
 
+pub mod discovery;
 pub mod managed_identity;
+pub mod signing;
 pub mod token;
 
 use crate::clock::rfc3339;
@@ -77,23 +79,23 @@ pub fn authenticate(w: &World, ctx: &Ctx) -> Result<String, ArmError> {
     Ok(info.client_id.clone())
 }
 
-/// Mint a JWT-shaped (unsigned) token and remember it.
+/// Mint a token signed with the emulator's key (RS256, published in the JWKS) and remember it.
 pub fn mint(
     w: &mut World,
+    signer: &signing::TokenSigner,
     client_id: &str,
     tenant_id: &str,
     audience: &str,
     now: i64,
-) -> (String, i64) {
+) -> Result<(String, i64), signing::SigningError> {
     let life = w.scenario.auth.token_lifetime_secs as i64;
     let exp = now + life * 1000;
-    let header = b64url(br#"{"typ":"JWT","alg":"none","kid":"sim"}"#);
-    let payload = json!({
+    let claims = json!({
         "aud": audience, "iss": format!("https://sts.windows.net/{tenant_id}/"), "iat": now / 1000,
         "nbf": now / 1000, "exp": exp / 1000, "appid": client_id, "oid": client_id, "sub": client_id,
-        "tid": tenant_id, "jti": uuid::Uuid::new_v4().to_string(), "ver": "1.0"
+        "tid": tenant_id, "idtyp": "app", "jti": uuid::Uuid::new_v4().to_string(), "ver": "1.0"
     });
-    let token = format!("{header}.{}.sim", b64url(payload.to_string().as_bytes()));
+    let token = signer.sign(&claims)?;
     w.tokens.insert(
         token.clone(),
         TokenInfo {
@@ -105,7 +107,20 @@ pub fn mint(
     // Bound memory: drop tokens expired for a day.
     let cutoff = now - 86_400_000;
     w.tokens.retain(|_, t| t.expires_at > cutoff);
-    (token, life)
+    Ok((token, life))
+}
+
+/// Whether `tenant` is a tenant of the scenario (a principal's or a subscription's).
+pub fn known_tenant(w: &World, tenant: &str) -> bool {
+    w.scenario
+        .auth
+        .principals
+        .iter()
+        .any(|p| p.tenant_id.eq_ignore_ascii_case(tenant))
+        || w.scenario
+            .subscriptions
+            .iter()
+            .any(|s| s.tenant_id.eq_ignore_ascii_case(tenant))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
