@@ -130,6 +130,7 @@ impl Sim {
                 .map_err(|e| SimError::State(e.to_string()))?,
             base_url: format!("{scheme}://{addr}"),
             state_file: cfg.state_file.clone(),
+            save_lock: parking_lot::Mutex::new(()),
             ca_file: parking_lot::Mutex::new(tls.as_ref().and_then(|t| t.ca_file.clone())),
         });
         let (acceptor, ca_pem) = match tls {

@@ -40,6 +40,16 @@ impl Ctx {
         let n = n.min(self.segs.len());
         format!("/{}", self.segs[..n].join("/"))
     }
+    /// The scope a list request names: `/subscriptions/{s}` or `/subscriptions/{s}/resourceGroups/{rg}`
+    /// (everything before `providers`), lowercased as world keys are.
+    pub fn list_scope(&self) -> String {
+        let end = self
+            .lsegs
+            .iter()
+            .position(|s| s == "providers")
+            .unwrap_or(self.lsegs.len());
+        crate::world::key(&self.prefix(end))
+    }
     pub fn seg(&self, i: usize) -> &str {
         self.segs.get(i).map(|s| s.as_str()).unwrap_or("")
     }
@@ -111,9 +121,13 @@ pub enum Route {
     Subnet,
     CheckIp,
     NicList,
+    /// `Microsoft.Network/networkInterfaces` at subscription scope.
+    SubscriptionNicList,
     Nic,
     NicOperationResult,
     VmList,
+    /// `Microsoft.Compute/virtualMachines` at subscription scope.
+    SubscriptionVmList,
     Vm,
     InstanceView,
     RunCommandAction,
@@ -141,11 +155,11 @@ impl Route {
         match self {
             Subscription | ResourceGroup => Area::Resources,
             Skus => Area::Skus,
-            Usages | ComputeOperation | VmList | Vm | InstanceView | RunCommandAction
-            | RunCommandList | RunCommand => Area::Compute,
+            Usages | ComputeOperation | VmList | SubscriptionVmList | Vm | InstanceView
+            | RunCommandAction | RunCommandList | RunCommand => Area::Compute,
             DiskList | Disk => Area::Disks,
-            NetworkOperation | VnetList | Vnet | SubnetList | Subnet | CheckIp | NicList | Nic
-            | NicOperationResult => Area::Network,
+            NetworkOperation | VnetList | Vnet | SubnetList | Subnet | CheckIp | NicList
+            | SubscriptionNicList | Nic | NicOperationResult => Area::Network,
             _ => Area::RecoveryServices,
         }
     }
@@ -162,9 +176,9 @@ impl Route {
             VnetList | Vnet => "virtualNetworks",
             SubnetList | Subnet => "subnets",
             CheckIp => "CheckIPAddressAvailability",
-            NicList | Nic => "networkInterfaces",
+            NicList | SubscriptionNicList | Nic => "networkInterfaces",
             NicOperationResult => "networkInterfaces/operationResults",
-            VmList | Vm => "virtualMachines",
+            VmList | SubscriptionVmList | Vm => "virtualMachines",
             InstanceView => "instanceView",
             RunCommandAction => "runCommand",
             RunCommandList | RunCommand => "runCommands",
@@ -190,6 +204,12 @@ pub fn route(l: &[String]) -> Option<Route> {
         ["subscriptions", _, "resourcegroups", _] => ResourceGroup,
         ["subscriptions", _, "providers", "microsoft.compute", "skus"] => Skus,
         ["subscriptions", _, "providers", "microsoft.compute", "locations", _, "usages"] => Usages,
+        ["subscriptions", _, "providers", "microsoft.compute", "virtualmachines"] => {
+            SubscriptionVmList
+        }
+        ["subscriptions", _, "providers", "microsoft.network", "networkinterfaces"] => {
+            SubscriptionNicList
+        }
         ["subscriptions", _, "providers", "microsoft.compute", "locations", _, "operations", _] => {
             ComputeOperation
         }

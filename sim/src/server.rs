@@ -404,6 +404,12 @@ fn arm(sh: &Shared, ctx: &mut Ctx, r: Option<Route>, op_name: &str) -> ArmResult
         w.touch();
     }
     drop(w);
+    // ARM has recorded a write (and any operation it started) before it answers.
+    if ctx.method != "GET" {
+        if let Err(e) = crate::persist::save_now(sh) {
+            tracing::warn!("persisting sim state failed: {e}");
+        }
+    }
     match res {
         Ok(mut resp) => {
             resp.headers.extend(rl_headers);
@@ -446,6 +452,8 @@ fn dispatch(w: &mut World, ctx: &Ctx, r: Route) -> ArmResult {
             | Route::Usages
             | Route::ComputeOperation
             | Route::NetworkOperation
+            | Route::SubscriptionNicList
+            | Route::SubscriptionVmList
     );
     if needs_rg && !w.rg_exists(&sub, ctx.seg(3)) {
         return Err(ArmError::new(
@@ -467,12 +475,12 @@ fn dispatch(w: &mut World, ctx: &Ctx, r: Route) -> ArmResult {
         (SubnetList, "GET") => crate::network::vnets::list_subnets(w, ctx),
         (Subnet, "GET") => crate::network::vnets::get_subnet(w, ctx),
         (CheckIp, "GET") => crate::network::vnets::check_ip(w, ctx),
-        (NicList, "GET") => crate::network::nics::list(w, ctx),
+        (NicList | SubscriptionNicList, "GET") => crate::network::nics::list(w, ctx),
         (Nic, "GET") => crate::network::nics::get(w, ctx),
         (Nic, "PUT") => crate::network::nics::put(w, ctx),
         (Nic, "DELETE") => crate::network::nics::delete(w, ctx),
         (NicOperationResult, "GET") => crate::lro::get_operation(w, ctx),
-        (VmList, "GET") => crate::compute::vms::list(w, ctx),
+        (VmList | SubscriptionVmList, "GET") => crate::compute::vms::list(w, ctx),
         (Vm, "GET") => crate::compute::vms::get(w, ctx),
         (Vm, "PUT") => crate::compute::vms::put(w, ctx),
         (Vm, "DELETE") => crate::compute::vms::delete(w, ctx),

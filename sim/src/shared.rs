@@ -21,6 +21,8 @@ pub struct Shared {
     /// `http://…` or, with TLS, `https://…`; every URL the sim emits starts with it.
     pub base_url: String,
     pub state_file: Option<PathBuf>,
+    /// Held while the state file is written, so saves land in the order they were taken.
+    pub save_lock: Mutex<()>,
     /// The CA certificate file a client should trust (`FAILBACK_CA_FILE`), once one is written.
     pub ca_file: Mutex<Option<PathBuf>>,
 }

@@ -105,7 +105,7 @@ pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
 }
 
 pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let prefix = format!("{}/", key(&ctx.prefix(7)));
+    let prefix = format!("{}/", ctx.list_scope());
     let items: Vec<Value> = w
         .vms
         .iter()

@@ -70,7 +70,7 @@ pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
 }
 
 pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let prefix = format!("{}/", key(&ctx.prefix(7)));
+    let prefix = format!("{}/", ctx.list_scope());
     let items: Vec<Value> = w
         .nics
         .iter()
