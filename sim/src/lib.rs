@@ -7,11 +7,13 @@
 #![allow(clippy::result_large_err)]
 
 pub mod apiver;
+pub mod arm;
 pub mod asr;
 pub mod auth;
 pub mod clock;
 pub mod compute;
 pub mod control;
+pub mod endpoint;
 pub mod envelope;
 pub mod faults;
 pub mod guest;
@@ -20,6 +22,7 @@ pub mod keyvault;
 pub mod lro;
 pub mod network;
 pub mod persist;
+pub mod request;
 pub mod router;
 pub mod scenario;
 pub mod server;

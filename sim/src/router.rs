@@ -50,6 +50,23 @@ impl Ctx {
             .unwrap_or(self.lsegs.len());
         crate::world::key(&self.prefix(end))
     }
+    /// The subscription id of an ARM path (`/subscriptions/{id}/…`), as the caller spelled it.
+    pub fn subscription(&self) -> &str {
+        self.seg(1)
+    }
+    /// The resource group of an ARM path (`…/resourceGroups/{name}/…`), or "".
+    pub fn resource_group(&self) -> &str {
+        match self.lsegs.get(2).map(|s| s.as_str()) {
+            Some("resourcegroups") => self.seg(3),
+            _ => "",
+        }
+    }
+    /// The tenant of an Entra path (`/{tenant}/oauth2/…`).
+    pub fn tenant(&self) -> &str {
+        self.seg(0)
+    }
+    /// The `i`th path segment in the caller's casing ("" past the end). Prefer the named
+    /// accessors above where one fits.
     pub fn seg(&self, i: usize) -> &str {
         self.segs.get(i).map(|s| s.as_str()).unwrap_or("")
     }
@@ -162,6 +179,21 @@ impl Route {
             | SubscriptionNicList | Nic | NicOperationResult => Area::Network,
             _ => Area::RecoveryServices,
         }
+    }
+
+    /// Whether the route lies inside a resource group (which must then exist).
+    pub fn in_resource_group(self) -> bool {
+        use Route::*;
+        !matches!(
+            self,
+            Subscription
+                | Skus
+                | Usages
+                | ComputeOperation
+                | NetworkOperation
+                | SubscriptionNicList
+                | SubscriptionVmList
+        )
     }
 
     /// Coarse resource-type name for the journal (`PUT networkInterfaces`).
