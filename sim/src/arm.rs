@@ -199,7 +199,7 @@ fn dispatch(w: &mut World, ctx: &Ctx, r: Route) -> ArmResult {
         (NicOperationResult, "GET") => crate::lro::get_operation(w, ctx),
         (VmList | SubscriptionVmList, "GET") => crate::compute::vms::list(w, ctx),
         (Vm, "GET") => crate::compute::vms::get(w, ctx),
-        (Vm, "PUT") => crate::compute::vms::put(w, ctx),
+        (Vm, "PUT") => crate::compute::vm_put::put(w, ctx),
         (Vm, "DELETE") => crate::compute::vms::delete(w, ctx),
         (InstanceView, "GET") => crate::compute::instance_view::get(w, ctx),
         (RunCommandAction, "POST") => crate::compute::run_commands::action(w, ctx),
