@@ -194,7 +194,7 @@ fn dispatch(w: &mut World, ctx: &Ctx, r: Route) -> ArmResult {
         (CheckIp, "GET") => crate::network::vnets::check_ip(w, ctx),
         (NicList | SubscriptionNicList, "GET") => crate::network::nics::list(w, ctx),
         (Nic, "GET") => crate::network::nics::get(w, ctx),
-        (Nic, "PUT") => crate::network::nics::put(w, ctx),
+        (Nic, "PUT") => crate::network::nic_put::put(w, ctx),
         (Nic, "DELETE") => crate::network::nics::delete(w, ctx),
         (NicOperationResult, "GET") => crate::lro::get_operation(w, ctx),
         (VmList | SubscriptionVmList, "GET") => crate::compute::vms::list(w, ctx),
