@@ -205,7 +205,7 @@ fn dispatch(w: &mut World, ctx: &Ctx, r: Route) -> ArmResult {
         (RunCommandAction, "POST") => crate::compute::run_commands::action(w, ctx),
         (RunCommandList, "GET") => crate::compute::run_commands::list(w, ctx),
         (RunCommand, "GET") => crate::compute::run_commands::get(w, ctx),
-        (RunCommand, "PUT") => crate::compute::run_commands::put(w, ctx),
+        (RunCommand, "PUT") => crate::compute::run_command_put::put(w, ctx),
         (RunCommand, "DELETE") => crate::compute::run_commands::delete(w, ctx),
         (DiskList, "GET") => crate::compute::disks::list(w, ctx),
         (Disk, "GET") => crate::compute::disks::get(w, ctx),

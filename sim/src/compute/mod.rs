@@ -2,6 +2,7 @@
 
 pub mod disks;
 pub mod instance_view;
+pub mod run_command_put;
 pub mod run_commands;
 pub mod skus;
 pub mod usages;
