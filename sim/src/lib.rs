@@ -17,6 +17,7 @@ pub mod endpoint;
 pub mod envelope;
 pub mod faults;
 pub mod guest;
+pub mod inventory;
 pub mod journal;
 pub mod keyvault;
 pub mod lro;

@@ -61,6 +61,21 @@ impl Ctx {
             _ => "",
         }
     }
+    /// The name that follows resource type `type_segment` in the path (`virtualMachines` →
+    /// the VM's name, `locations` → the region), in the caller's casing; "" if absent.
+    /// After `providers/{namespace}` only type positions are searched (types and names
+    /// alternate), so a resource named like a type is not mistaken for one.
+    pub fn name_of(&self, type_segment: &str) -> &str {
+        let (start, step) = match self.lsegs.iter().position(|s| s == "providers") {
+            Some(p) => (p + 2, 2),
+            None => (0, 1),
+        };
+        (start..self.lsegs.len())
+            .step_by(step)
+            .find(|i| self.lsegs[*i].eq_ignore_ascii_case(type_segment))
+            .map(|i| self.seg(i + 1))
+            .unwrap_or("")
+    }
     /// The tenant of an Entra path (`/{tenant}/oauth2/…`).
     pub fn tenant(&self) -> &str {
         self.seg(0)
@@ -315,6 +330,32 @@ mod tests {
             .collect();
         route(&l)
     }
+    #[test]
+    fn name_of_reads_type_positions_only() {
+        let path = "/subscriptions/s/resourceGroups/virtualMachines/providers/Microsoft.Compute/virtualMachines/runCommands/runCommands/rc";
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        let ctx = Ctx {
+            method: "GET".into(),
+            lsegs: segs.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            segs,
+            query: vec![],
+            headers: hyper::HeaderMap::new(),
+            body: Bytes::new(),
+            now: 0,
+            base: String::new(),
+            principal: None,
+            lro_fault: None,
+            slow: 1.0,
+        };
+        assert_eq!(ctx.name_of("virtualmachines"), "runCommands");
+        assert_eq!(ctx.name_of("runcommands"), "rc");
+        assert_eq!(ctx.resource_group(), "virtualMachines");
+    }
+
     #[test]
     fn routes_case_insensitively() {
         assert_eq!(

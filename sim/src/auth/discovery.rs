@@ -52,7 +52,7 @@ pub fn openid_configuration(sh: &Shared, ctx: &Ctx, protocol: Protocol) -> Resp 
     if let Some(r) = only_get(ctx) {
         return r;
     }
-    let tenant = ctx.seg(0).to_string();
+    let tenant = ctx.tenant().to_string();
     if !is_multi_tenant(&tenant) && !known_tenant(&sh.world.lock(), &tenant) {
         return unknown_tenant(ctx, &tenant);
     }
@@ -108,7 +108,7 @@ pub fn keys(sh: &Shared, ctx: &Ctx, protocol: Protocol) -> Resp {
     if let Some(r) = only_get(ctx) {
         return r;
     }
-    let tenant = ctx.seg(0);
+    let tenant = ctx.tenant();
     let issuer = match protocol {
         Protocol::V2 => format!("{}/{{tenantid}}/v2.0", ctx.base),
         Protocol::V1 => "https://sts.windows.net/{tenantid}/".to_string(),

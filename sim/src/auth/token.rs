@@ -99,7 +99,7 @@ fn issue(sh: &Shared, ctx: &Ctx, protocol: Protocol) -> Result<Resp, Refusal> {
         ));
     }
     let form = Form::parse(ctx);
-    let tenant = ctx.seg(0).to_string();
+    let tenant = ctx.tenant().to_string();
     let mut w = sh.world.lock();
     if !known_tenant(&w, &tenant) {
         return Err(refuse(400, "invalid_request", 90002, format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")));

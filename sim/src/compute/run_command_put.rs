@@ -52,7 +52,7 @@ impl RunCommandPutRequest {
             )
             .target("properties.source"));
         }
-        let name = ctx.seg(9).to_string();
+        let name = ctx.name_of("runcommands").to_string();
         Ok(RunCommandPutRequest {
             id: format!("{}/runCommands/{name}", vm.id),
             key: key(&ctx.prefix(10)),

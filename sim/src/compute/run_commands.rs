@@ -81,7 +81,7 @@ pub fn render_key(w: &World, k: &str, now: SimTime, expand: bool) -> Option<Valu
 
 pub(super) fn vm_or_404<'a>(w: &'a World, ctx: &Ctx) -> Result<&'a crate::world::Vm, ArmError> {
     let vm_id = ctx.prefix(8);
-    w.vms.get(&key(&vm_id)).ok_or_else(|| ArmError::new(404, "ParentResourceNotFound", format!("Can not perform requested operation on nested resource. Parent resource '{}' not found.", ctx.seg(7))))
+    w.vms.get(&key(&vm_id)).ok_or_else(|| ArmError::new(404, "ParentResourceNotFound", format!("Can not perform requested operation on nested resource. Parent resource '{}' not found.", ctx.name_of("virtualmachines"))))
 }
 
 pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
@@ -185,7 +185,7 @@ pub fn delete(w: &mut World, ctx: &Ctx) -> ArmResult {
         Spec {
             provider: "Microsoft.Compute",
             kind: OpKind::RunCommandDelete,
-            sub: ctx.seg(1),
+            sub: ctx.subscription(),
             location: &loc,
             target: &k,
             target_id: &rc.id,
@@ -265,7 +265,7 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
         Spec {
             provider: "Microsoft.Compute",
             kind: OpKind::RunCommandAction,
-            sub: ctx.seg(1),
+            sub: ctx.subscription(),
             location: &vm.location,
             target: &vk,
             target_id: &vm.id,

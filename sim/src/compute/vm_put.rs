@@ -66,7 +66,7 @@ impl VmPutRequest {
         Ok(VmPutRequest {
             key: key(&id),
             id,
-            name: ctx.seg(7).to_string(),
+            name: ctx.name_of("virtualmachines").to_string(),
             sub: ctx.subscription().to_string(),
             resource_group_id: ctx.prefix(4),
             resource_group: ctx.resource_group().to_string(),

@@ -147,7 +147,7 @@ pub fn delete(w: &mut World, ctx: &Ctx) -> ArmResult {
         Spec {
             provider: "Microsoft.Compute",
             kind: OpKind::VmDelete,
-            sub: ctx.seg(1),
+            sub: ctx.subscription(),
             location: &vm.location,
             target: &k,
             target_id: &vm.id,

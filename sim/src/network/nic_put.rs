@@ -34,7 +34,7 @@ impl NicPutRequest {
         Ok(NicPutRequest {
             key: key(&id),
             id,
-            name: ctx.seg(7).to_string(),
+            name: ctx.name_of("networkinterfaces").to_string(),
             sub: ctx.subscription().to_string(),
             hash: fingerprint(&body),
             location,

@@ -159,7 +159,7 @@ pub fn delete(w: &mut World, ctx: &Ctx) -> ArmResult {
         Spec {
             provider: "Microsoft.Network",
             kind: OpKind::NicDelete,
-            sub: ctx.seg(1),
+            sub: ctx.subscription(),
             location: &n.location,
             target: &k,
             target_id: &n.id,
