@@ -10,6 +10,7 @@ pub mod apiver;
 pub mod arm;
 pub mod asr;
 pub mod auth;
+pub mod b64;
 pub mod clock;
 pub mod compute;
 pub mod control;
@@ -28,6 +29,7 @@ pub mod router;
 pub mod scenario;
 pub mod server;
 pub mod shared;
+pub mod signing;
 pub mod throttle;
 pub mod tls;
 pub mod world;
@@ -130,7 +132,7 @@ impl Sim {
             journal: journal::Journal::new(200_000),
             faults: parking_lot::Mutex::new(faults::Faults::new(seed)),
             throttle: parking_lot::Mutex::new(throttle::Throttle::default()),
-            signer: auth::signing::TokenSigner::load_or_create(cfg.state_file.as_deref())
+            signer: signing::TokenSigner::load_or_create(cfg.state_file.as_deref())
                 .map_err(|e| SimError::State(e.to_string()))?,
             base_url: format!("{scheme}://{addr}"),
             state_file: cfg.state_file.clone(),

@@ -1,10 +1,10 @@
 //! The state every request handler shares: the world behind its mutex, the clock, the journal,
 //! fault and throttle tables, the token signing key and where things are kept on disk.
 
-use crate::auth::signing::TokenSigner;
 use crate::clock::Clock;
 use crate::faults::Faults;
 use crate::journal::Journal;
+use crate::signing::TokenSigner;
 use crate::throttle::Throttle;
 use crate::world::World;
 use parking_lot::Mutex;

@@ -2,7 +2,7 @@
 //! publishes it. Kept beside the state file (`<state_file>.token-key.pem`, mode 0600) so tokens
 //! issued before a restart still verify against the keys served after it.
 
-use super::b64url;
+use crate::b64::{b64url, b64url_decode};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
@@ -125,7 +125,7 @@ fn pem_decode(text: &str) -> Option<Vec<u8>> {
     let end = format!("-----END {PEM_LABEL}-----");
     let body = text.split(&begin).nth(1)?.split(&end).next()?;
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    super::b64url_decode(&b64)
+    b64url_decode(&b64)
 }
 
 /// Standard base64 with padding (PEM bodies).
@@ -193,10 +193,10 @@ mod tests {
         let again = TokenSigner::load_or_create(Some(&state)).unwrap();
         assert_eq!(again.kid(), s.kid());
         let jwk = again.jwk("iss");
-        let n = crate::auth::b64url_decode(jwk["n"].as_str().unwrap()).unwrap();
-        let e = crate::auth::b64url_decode(jwk["e"].as_str().unwrap()).unwrap();
+        let n = b64url_decode(jwk["n"].as_str().unwrap()).unwrap();
+        let e = b64url_decode(jwk["e"].as_str().unwrap()).unwrap();
         let (input, sig) = jwt.rsplit_once('.').unwrap();
-        let sig = crate::auth::b64url_decode(sig).unwrap();
+        let sig = b64url_decode(sig).unwrap();
         let key = RsaPublicKeyComponents { n: &n, e: &e };
         key.verify(&RSA_PKCS1_2048_8192_SHA256, input.as_bytes(), &sig)
             .expect("signature verifies with the JWK");
