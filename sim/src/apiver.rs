@@ -1,4 +1,25 @@
-//! Supported api-versions per provider area and cloud.
+//! Supported api-versions per provider area and cloud: the one place they are listed.
+//!
+//! Each list holds stable versions ARM serves for the operations the emulator emulates, including
+//! the version today's official SDKs send by default. Checked 2026-12-05 against
+//! azure-mgmt-compute 39.0.0 (virtual machines, run commands, usages: 2026-04-01; disks:
+//! 2026-03-02; resource SKUs: 2021-07-01), azure-mgmt-network 33.1.0 (network interfaces, virtual
+//! networks, subnets: 2026-03-01) and azure-mgmt-recoveryservicessiterecovery 2.0.0 (2025-08-01).
+//!
+//! To refresh: install the current SDKs (`sim/sdk-conformance/setup.sh`, then bump
+//! `sim/sdk-conformance/requirements.txt`) and print each operation group's default:
+//!
+//! ```text
+//! cd "$VENV"/lib/python3*/site-packages/azure/mgmt
+//! for p in compute network recoveryservicessiterecovery; do
+//!   awk '/^class .*Operations/{c=$2} /_params.pop\("api-version", "/{match($0,/"[0-9][0-9a-z-]*"\)/);
+//!        print c, substr($0,RSTART,RLENGTH)}' $p/operations/_operations.py | sort -u
+//! done
+//! ```
+//!
+//! and add, for the groups emulated (VirtualMachines, VirtualMachineRunCommands, Usage, Disks,
+//! ResourceSkus, NetworkInterfaces, VirtualNetworks, Subnets, Replication*), any version not
+//! listed. A version not in a list (unknown, or future) gets ARM's `NoRegisteredProviderFound`.
 
 use crate::envelope::ArmError;
 use crate::router::Area;
@@ -21,6 +42,7 @@ const COMPUTE: &[&str] = &[
     "2025-04-01",
     "2025-11-01",
     "2026-03-01",
+    "2026-04-01",
 ];
 const SKUS: &[&str] = &["2017-09-01", "2019-04-01", "2021-07-01"];
 const DISKS: &[&str] = &[
@@ -30,6 +52,7 @@ const DISKS: &[&str] = &[
     "2023-10-02",
     "2024-03-02",
     "2025-01-02",
+    "2026-03-02",
 ];
 const NETWORK: &[&str] = &[
     "2023-04-01",
@@ -47,6 +70,7 @@ const NETWORK: &[&str] = &[
     "2025-05-01",
     "2025-07-01",
     "2025-09-01",
+    "2026-03-01",
 ];
 const ASR: &[&str] = &[
     "2023-08-01",
@@ -124,4 +148,28 @@ pub fn check(s: &Scenario, a: Area, given: Option<&str>, type_name: &str) -> Res
             list.join(", ")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults of the SDKs named in the module docs, per area.
+    const SDK_DEFAULTS: &[(Area, &str)] = &[
+        (Area::Compute, "2026-04-01"),
+        (Area::Disks, "2026-03-02"),
+        (Area::Skus, "2021-07-01"),
+        (Area::Network, "2026-03-01"),
+        (Area::RecoveryServices, "2025-08-01"),
+    ];
+
+    #[test]
+    fn current_sdk_defaults_are_accepted_and_future_versions_are_not() {
+        let s = Scenario::default_two_networks();
+        for (area, v) in SDK_DEFAULTS {
+            assert!(check(&s, *area, Some(v), "t").is_ok(), "{area:?} {v}");
+            let e = check(&s, *area, Some("2099-01-01"), "t").unwrap_err();
+            assert_eq!(e.code, "NoRegisteredProviderFound");
+        }
+    }
 }

@@ -125,12 +125,24 @@ impl ArmError {
     pub fn invalid_body(msg: impl Into<String>) -> Self {
         Self::new(400, "InvalidRequestContent", msg)
     }
+    /// ARM's `ResourceNotFound` for resource `id` of type `kind`: "The Resource
+    /// 'Microsoft.Compute/virtualMachines/vm1/runCommands/rc1' under resource group 'rg1' was
+    /// not found. …" (the path after `providers/`, every parent's name included).
     pub fn not_found(kind: &str, id: &str) -> Self {
-        let name = id.rsplit('/').next().unwrap_or(id);
+        let segs: Vec<&str> = id.split('/').filter(|s| !s.is_empty()).collect();
+        let at = |name: &str| segs.iter().position(|s| s.eq_ignore_ascii_case(name));
+        let rg = at("resourceGroups").and_then(|i| segs.get(i + 1)).copied();
+        let resource = match at("providers") {
+            Some(i) if i + 1 < segs.len() => segs[i + 1..].join("/"),
+            _ => format!("{kind}/{}", segs.last().copied().unwrap_or(id)),
+        };
         Self::new(
             404,
             "ResourceNotFound",
-            format!("The Resource '{kind}/{name}' under resource group was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"),
+            format!(
+                "The Resource '{resource}' under resource group '{}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+                rg.unwrap_or("")
+            ),
         )
     }
     pub fn conflict(code: &str, msg: impl Into<String>) -> Self {
@@ -228,4 +240,18 @@ pub fn fingerprint(v: &Value) -> String {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     });
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_names_the_resource_group_and_every_parent() {
+        let e = ArmError::not_found(
+            "Microsoft.Compute/virtualMachines/runCommands",
+            "/subscriptions/s/resourceGroups/rg-1/providers/Microsoft.Compute/virtualMachines/vm-1/runCommands/rc",
+        );
+        assert_eq!(e.message, "The Resource 'Microsoft.Compute/virtualMachines/vm-1/runCommands/rc' under resource group 'rg-1' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix");
+    }
 }

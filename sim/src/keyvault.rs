@@ -3,7 +3,7 @@
 
 use crate::envelope::{ArmError, ArmResult, Resp};
 use crate::router::Ctx;
-use crate::server::Shared;
+use crate::shared::Shared;
 use serde_json::json;
 
 pub fn handle(sh: &Shared, ctx: &mut Ctx) -> ArmResult {
@@ -27,7 +27,10 @@ pub fn handle(sh: &Shared, ctx: &mut Ctx) -> ArmResult {
         }
         None => return Err(ArmError::new(400, "BadParameter", "api-version query parameter is required.")),
     }
-    let (vault, name) = (ctx.seg(1).to_string(), ctx.seg(3).to_string());
+    let (vault, name) = (
+        ctx.name_of("keyvault").to_string(),
+        ctx.name_of("secrets").to_string(),
+    );
     let version = ctx.segs.get(4).cloned().unwrap_or_default();
     let found = w.scenario.key_vault_secrets.iter().find(|s| {
         s.vault.eq_ignore_ascii_case(&vault)

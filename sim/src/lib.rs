@@ -7,22 +7,29 @@
 #![allow(clippy::result_large_err)]
 
 pub mod apiver;
+pub mod arm;
 pub mod asr;
 pub mod auth;
+pub mod b64;
 pub mod clock;
 pub mod compute;
 pub mod control;
+pub mod endpoint;
 pub mod envelope;
 pub mod faults;
 pub mod guest;
+pub mod inventory;
 pub mod journal;
 pub mod keyvault;
 pub mod lro;
 pub mod network;
 pub mod persist;
+pub mod request;
 pub mod router;
 pub mod scenario;
 pub mod server;
+pub mod shared;
+pub mod signing;
 pub mod throttle;
 pub mod tls;
 pub mod world;
@@ -32,7 +39,7 @@ pub use faults::{FaultAction, FaultMatch, FaultRule, FaultTrigger};
 pub use journal::JournalEntry;
 pub use scenario::{Scenario, ScenarioError};
 
-use server::Shared;
+use shared::Shared;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -125,8 +132,11 @@ impl Sim {
             journal: journal::Journal::new(200_000),
             faults: parking_lot::Mutex::new(faults::Faults::new(seed)),
             throttle: parking_lot::Mutex::new(throttle::Throttle::default()),
+            signer: signing::TokenSigner::load_or_create(cfg.state_file.as_deref())
+                .map_err(|e| SimError::State(e.to_string()))?,
             base_url: format!("{scheme}://{addr}"),
             state_file: cfg.state_file.clone(),
+            save_lock: parking_lot::Mutex::new(()),
             ca_file: parking_lot::Mutex::new(tls.as_ref().and_then(|t| t.ca_file.clone())),
         });
         let (acceptor, ca_pem) = match tls {

@@ -121,7 +121,7 @@ pub fn get_operation(w: &mut World, ctx: &Ctx) -> ArmResult {
     let Some(op) = w
         .ops
         .values()
-        .find(|o| o.id.eq_ignore_ascii_case(&id) && o.sub.eq_ignore_ascii_case(ctx.seg(1)))
+        .find(|o| o.id.eq_ignore_ascii_case(&id) && o.sub.eq_ignore_ascii_case(ctx.subscription()))
         .cloned()
     else {
         return Err(ArmError::new(

@@ -1,7 +1,9 @@
-//! Optional persistence: the world as JSON, written atomically (temp + fsync + rename) shortly
-//! after mutations and on shutdown; loaded at start if the file exists.
+//! Optional persistence: the world as JSON, written atomically (temp + fsync + rename) before an
+//! ARM write is answered (so an operation whose status URL a client holds survives a crash),
+//! shortly after other mutations (tokens, time-driven changes) and on shutdown; loaded at start
+//! if the file exists.
 
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::world::World;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -38,6 +40,7 @@ pub fn save_now(sh: &Shared) -> std::io::Result<()> {
     let Some(path) = &sh.state_file else {
         return Ok(());
     };
+    let _order = sh.save_lock.lock();
     let now = sh.clock.now();
     let bytes = {
         let w = sh.world.lock();

@@ -40,6 +40,48 @@ impl Ctx {
         let n = n.min(self.segs.len());
         format!("/{}", self.segs[..n].join("/"))
     }
+    /// The scope a list request names: `/subscriptions/{s}` or `/subscriptions/{s}/resourceGroups/{rg}`
+    /// (everything before `providers`), lowercased as world keys are.
+    pub fn list_scope(&self) -> String {
+        let end = self
+            .lsegs
+            .iter()
+            .position(|s| s == "providers")
+            .unwrap_or(self.lsegs.len());
+        crate::world::key(&self.prefix(end))
+    }
+    /// The subscription id of an ARM path (`/subscriptions/{id}/…`), as the caller spelled it.
+    pub fn subscription(&self) -> &str {
+        self.seg(1)
+    }
+    /// The resource group of an ARM path (`…/resourceGroups/{name}/…`), or "".
+    pub fn resource_group(&self) -> &str {
+        match self.lsegs.get(2).map(|s| s.as_str()) {
+            Some("resourcegroups") => self.seg(3),
+            _ => "",
+        }
+    }
+    /// The name that follows resource type `type_segment` in the path (`virtualMachines` →
+    /// the VM's name, `locations` → the region), in the caller's casing; "" if absent.
+    /// After `providers/{namespace}` only type positions are searched (types and names
+    /// alternate), so a resource named like a type is not mistaken for one.
+    pub fn name_of(&self, type_segment: &str) -> &str {
+        let (start, step) = match self.lsegs.iter().position(|s| s == "providers") {
+            Some(p) => (p + 2, 2),
+            None => (0, 1),
+        };
+        (start..self.lsegs.len())
+            .step_by(step)
+            .find(|i| self.lsegs[*i].eq_ignore_ascii_case(type_segment))
+            .map(|i| self.seg(i + 1))
+            .unwrap_or("")
+    }
+    /// The tenant of an Entra path (`/{tenant}/oauth2/…`).
+    pub fn tenant(&self) -> &str {
+        self.seg(0)
+    }
+    /// The `i`th path segment in the caller's casing ("" past the end). Prefer the named
+    /// accessors above where one fits.
     pub fn seg(&self, i: usize) -> &str {
         self.segs.get(i).map(|s| s.as_str()).unwrap_or("")
     }
@@ -111,9 +153,13 @@ pub enum Route {
     Subnet,
     CheckIp,
     NicList,
+    /// `Microsoft.Network/networkInterfaces` at subscription scope.
+    SubscriptionNicList,
     Nic,
     NicOperationResult,
     VmList,
+    /// `Microsoft.Compute/virtualMachines` at subscription scope.
+    SubscriptionVmList,
     Vm,
     InstanceView,
     RunCommandAction,
@@ -141,13 +187,28 @@ impl Route {
         match self {
             Subscription | ResourceGroup => Area::Resources,
             Skus => Area::Skus,
-            Usages | ComputeOperation | VmList | Vm | InstanceView | RunCommandAction
-            | RunCommandList | RunCommand => Area::Compute,
+            Usages | ComputeOperation | VmList | SubscriptionVmList | Vm | InstanceView
+            | RunCommandAction | RunCommandList | RunCommand => Area::Compute,
             DiskList | Disk => Area::Disks,
-            NetworkOperation | VnetList | Vnet | SubnetList | Subnet | CheckIp | NicList | Nic
-            | NicOperationResult => Area::Network,
+            NetworkOperation | VnetList | Vnet | SubnetList | Subnet | CheckIp | NicList
+            | SubscriptionNicList | Nic | NicOperationResult => Area::Network,
             _ => Area::RecoveryServices,
         }
+    }
+
+    /// Whether the route lies inside a resource group (which must then exist).
+    pub fn in_resource_group(self) -> bool {
+        use Route::*;
+        !matches!(
+            self,
+            Subscription
+                | Skus
+                | Usages
+                | ComputeOperation
+                | NetworkOperation
+                | SubscriptionNicList
+                | SubscriptionVmList
+        )
     }
 
     /// Coarse resource-type name for the journal (`PUT networkInterfaces`).
@@ -162,9 +223,9 @@ impl Route {
             VnetList | Vnet => "virtualNetworks",
             SubnetList | Subnet => "subnets",
             CheckIp => "CheckIPAddressAvailability",
-            NicList | Nic => "networkInterfaces",
+            NicList | SubscriptionNicList | Nic => "networkInterfaces",
             NicOperationResult => "networkInterfaces/operationResults",
-            VmList | Vm => "virtualMachines",
+            VmList | SubscriptionVmList | Vm => "virtualMachines",
             InstanceView => "instanceView",
             RunCommandAction => "runCommand",
             RunCommandList | RunCommand => "runCommands",
@@ -190,6 +251,12 @@ pub fn route(l: &[String]) -> Option<Route> {
         ["subscriptions", _, "resourcegroups", _] => ResourceGroup,
         ["subscriptions", _, "providers", "microsoft.compute", "skus"] => Skus,
         ["subscriptions", _, "providers", "microsoft.compute", "locations", _, "usages"] => Usages,
+        ["subscriptions", _, "providers", "microsoft.compute", "virtualmachines"] => {
+            SubscriptionVmList
+        }
+        ["subscriptions", _, "providers", "microsoft.network", "networkinterfaces"] => {
+            SubscriptionNicList
+        }
         ["subscriptions", _, "providers", "microsoft.compute", "locations", _, "operations", _] => {
             ComputeOperation
         }
@@ -263,6 +330,32 @@ mod tests {
             .collect();
         route(&l)
     }
+    #[test]
+    fn name_of_reads_type_positions_only() {
+        let path = "/subscriptions/s/resourceGroups/virtualMachines/providers/Microsoft.Compute/virtualMachines/runCommands/runCommands/rc";
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        let ctx = Ctx {
+            method: "GET".into(),
+            lsegs: segs.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            segs,
+            query: vec![],
+            headers: hyper::HeaderMap::new(),
+            body: Bytes::new(),
+            now: 0,
+            base: String::new(),
+            principal: None,
+            lro_fault: None,
+            slow: 1.0,
+        };
+        assert_eq!(ctx.name_of("virtualmachines"), "runCommands");
+        assert_eq!(ctx.name_of("runcommands"), "rc");
+        assert_eq!(ctx.resource_group(), "virtualMachines");
+    }
+
     #[test]
     fn routes_case_insensitively() {
         assert_eq!(

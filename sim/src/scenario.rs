@@ -475,235 +475,174 @@ impl Scenario {
     /// completes two sim hours after start.
     pub fn default_two_networks() -> Scenario {
         let tenant = "72f988bf-0000-4000-8000-00000000f001".to_string();
-        let sub = "00000000-0000-4000-8000-0000000000a1".to_string();
-        let mut quota = BTreeMap::new();
-        quota.insert("cores".to_string(), 20);
-        quota.insert("standardAv2Family".to_string(), 16);
-        quota.insert("standardDSv3Family".to_string(), 10);
-        quota.insert("virtualMachines".to_string(), 25000);
         Scenario {
-            auth: AuthConfig {
-                principals: vec![
-                    PrincipalDef {
-                        tenant_id: tenant.clone(),
-                        client_id: "11111111-0000-4000-8000-00000000c11e".into(),
-                        client_secret: "sim-secret-not-a-real-secret".into(),
-                        display_name: "failback-automation".into(),
-                        ..Default::default()
-                    },
-                    PrincipalDef {
-                        tenant_id: tenant.clone(),
-                        client_id: "22222222-0000-4000-8000-0000000000m1".into(),
-                        client_secret: String::new(),
-                        display_name: "failback-managed-identity".into(),
-                        managed_identity: true,
-                        ..Default::default()
-                    },
-                ],
-                print_secret: true,
-                ..Default::default()
-            },
+            auth: demo_auth(&tenant),
             subscriptions: vec![SubscriptionDef {
-                id: sub,
+                id: "00000000-0000-4000-8000-0000000000a1".into(),
                 tenant_id: tenant,
                 display_name: "Failback rehearsal".into(),
-                regions: vec![RegionDef {
-                    name: "westeurope".into(),
-                    skus: vec![],
-                    quota,
-                    usage: BTreeMap::new(),
-                }],
-                resource_groups: vec![
-                    ResourceGroupDef {
-                        name: "rg-failback".into(),
+                regions: vec![demo_region()],
+                resource_groups: ["rg-failback", "rg-network", "rg-asr"]
+                    .iter()
+                    .map(|name| ResourceGroupDef {
+                        name: name.to_string(),
                         location: "westeurope".into(),
-                    },
-                    ResourceGroupDef {
-                        name: "rg-network".into(),
-                        location: "westeurope".into(),
-                    },
-                    ResourceGroupDef {
-                        name: "rg-asr".into(),
-                        location: "westeurope".into(),
-                    },
-                ],
-                vnets: vec![
-                    VnetDef {
-                        resource_group: "rg-network".into(),
-                        name: "vnet-a".into(),
-                        location: "westeurope".into(),
-                        address_prefixes: vec!["10.1.0.0/16".into()],
-                        subnets: vec![SubnetDef {
-                            name: "default".into(),
-                            address_prefix: Some("10.1.0.0/24".into()),
-                            address_prefixes: vec![],
-                        }],
-                    },
-                    VnetDef {
-                        resource_group: "rg-network".into(),
-                        name: "vnet-b".into(),
-                        location: "westeurope".into(),
-                        address_prefixes: vec!["10.2.0.0/16".into()],
-                        subnets: vec![SubnetDef {
-                            name: "default".into(),
-                            address_prefix: Some("10.2.0.0/24".into()),
-                            address_prefixes: vec![],
-                        }],
-                    },
-                ],
-                vaults: vec![VaultDef {
-                    resource_group: "rg-asr".into(),
-                    name: "vault-failback".into(),
-                    location: "westeurope".into(),
-                    fabrics: vec![FabricDef {
-                        name: "cs-fabric".into(),
-                        friendly_name: "cs01.contoso.local".into(),
-                        kind: "VMware".into(),
-                        cs_ip: "10.0.0.10".into(),
-                        cs_port: 443,
-                        cs_host_name: "cs01.contoso.local".into(),
-                        passphrase: "sim-passphrase-not-a-secret".into(),
-                        process_servers: vec![ProcessServerDef {
-                            id: "5D3ED340-85AE-C646-B338641E015DA405".into(),
-                            friendly_name: "cs01".into(),
-                            ip_address: "10.0.0.10".into(),
-                        }],
-                        master_targets: vec![MasterTargetDef {
-                            id: "5D3ED340-85AE-C646-B338641E015DA405".into(),
-                            name: "cs01".into(),
-                            ip_address: "10.0.0.10".into(),
-                            retention_volumes: vec!["R:".into()],
-                            datastores: vec!["datastore1".into()],
-                        }],
-                        containers: vec!["cloud_cs-fabric".into()],
-                        ..Default::default()
-                    }],
-                    protected_items: ["vm-app1", "vm-app2", "vm-db1"]
-                        .iter()
-                        .map(|n| ProtectedItemDef {
-                            name: format!("item-{n}"),
-                            friendly_name: n.to_string(),
-                            fabric: "cs-fabric".into(),
-                            container: "cloud_cs-fabric".into(),
-                            state: "FailedOver".into(),
-                            policy: "failback-policy".into(),
-                            agent_ready_after_secs: 0.0,
-                        })
-                        .collect(),
-                    failback_scripts: vec![FailbackScriptDef {
-                        items: vec![
-                            "item-vm-app1".into(),
-                            "item-vm-app2".into(),
-                            "item-vm-db1".into(),
-                        ],
-                        complete_after_secs: 7200.0,
-                        require_process_server: true,
-                    }],
-                }],
+                    })
+                    .collect(),
+                vnets: vec![demo_vnet("vnet-a", "10.1"), demo_vnet("vnet-b", "10.2")],
+                vaults: vec![demo_vault()],
             }],
             ..Default::default()
         }
     }
 }
 
+/// The demo's app registration (secret) and managed identity.
+fn demo_auth(tenant: &str) -> AuthConfig {
+    AuthConfig {
+        principals: vec![
+            PrincipalDef {
+                tenant_id: tenant.to_string(),
+                client_id: "11111111-0000-4000-8000-00000000c11e".into(),
+                client_secret: "sim-secret-not-a-real-secret".into(),
+                display_name: "failback-automation".into(),
+                ..Default::default()
+            },
+            PrincipalDef {
+                tenant_id: tenant.to_string(),
+                client_id: "22222222-0000-4000-8000-0000000000m1".into(),
+                client_secret: String::new(),
+                display_name: "failback-managed-identity".into(),
+                managed_identity: true,
+                ..Default::default()
+            },
+        ],
+        print_secret: true,
+        ..Default::default()
+    }
+}
+
+fn demo_region() -> RegionDef {
+    let mut quota = BTreeMap::new();
+    quota.insert("cores".to_string(), 20);
+    quota.insert("standardAv2Family".to_string(), 16);
+    quota.insert("standardDSv3Family".to_string(), 10);
+    quota.insert("virtualMachines".to_string(), 25000);
+    RegionDef {
+        name: "westeurope".into(),
+        skus: vec![],
+        quota,
+        usage: BTreeMap::new(),
+    }
+}
+
+/// `name` with `{net}.0.0/16` and one subnet `default` = `{net}.0.0/24`.
+fn demo_vnet(name: &str, net: &str) -> VnetDef {
+    VnetDef {
+        resource_group: "rg-network".into(),
+        name: name.into(),
+        location: "westeurope".into(),
+        address_prefixes: vec![format!("{net}.0.0/16")],
+        subnets: vec![SubnetDef {
+            name: "default".into(),
+            address_prefix: Some(format!("{net}.0.0/24")),
+            address_prefixes: vec![],
+        }],
+    }
+}
+
+/// One vault: the VMware fabric of configuration server cs01 and three failed-over items.
+fn demo_vault() -> VaultDef {
+    VaultDef {
+        resource_group: "rg-asr".into(),
+        name: "vault-failback".into(),
+        location: "westeurope".into(),
+        fabrics: vec![demo_fabric()],
+        protected_items: ["vm-app1", "vm-app2", "vm-db1"]
+            .iter()
+            .map(|n| ProtectedItemDef {
+                name: format!("item-{n}"),
+                friendly_name: n.to_string(),
+                fabric: "cs-fabric".into(),
+                container: "cloud_cs-fabric".into(),
+                state: "FailedOver".into(),
+                policy: "failback-policy".into(),
+                agent_ready_after_secs: 0.0,
+            })
+            .collect(),
+        failback_scripts: vec![FailbackScriptDef {
+            items: vec![
+                "item-vm-app1".into(),
+                "item-vm-app2".into(),
+                "item-vm-db1".into(),
+            ],
+            complete_after_secs: 7200.0,
+            require_process_server: true,
+        }],
+    }
+}
+
+fn demo_fabric() -> FabricDef {
+    FabricDef {
+        name: "cs-fabric".into(),
+        friendly_name: "cs01.contoso.local".into(),
+        kind: "VMware".into(),
+        cs_ip: "10.0.0.10".into(),
+        cs_port: 443,
+        cs_host_name: "cs01.contoso.local".into(),
+        passphrase: "sim-passphrase-not-a-secret".into(),
+        process_servers: vec![ProcessServerDef {
+            id: "5D3ED340-85AE-C646-B338641E015DA405".into(),
+            friendly_name: "cs01".into(),
+            ip_address: "10.0.0.10".into(),
+        }],
+        master_targets: vec![MasterTargetDef {
+            id: "5D3ED340-85AE-C646-B338641E015DA405".into(),
+            name: "cs01".into(),
+            ip_address: "10.0.0.10".into(),
+            retention_volumes: vec!["R:".into()],
+            datastores: vec!["datastore1".into()],
+        }],
+        containers: vec!["cloud_cs-fabric".into()],
+        ..Default::default()
+    }
+}
+
+/// One built-in SKU: name, family, vCPUs, memory (GB), Hyper-V generations, premium IO and
+/// accelerated networking, max data disks, max NICs.
+#[rustfmt::skip]
+type BuiltinSku = (&'static str, &'static str, i64, f64, &'static str, bool, i64, i64);
+
+#[rustfmt::skip]
+const BUILTIN_SKUS: &[BuiltinSku] = &[
+    ("Standard_A2_v2",  "standardAv2Family",  2,  4.0, "V1",    false,  4, 2),
+    ("Standard_A4_v2",  "standardAv2Family",  4,  8.0, "V1",    false,  8, 4),
+    ("Standard_A8_v2",  "standardAv2Family",  8, 16.0, "V1",    false, 16, 8),
+    ("Standard_D2s_v3", "standardDSv3Family", 2,  8.0, "V1,V2", true,   4, 2),
+    ("Standard_D4s_v3", "standardDSv3Family", 4, 16.0, "V1,V2", true,   8, 2),
+    ("Standard_D8s_v3", "standardDSv3Family", 8, 32.0, "V1,V2", true,  16, 4),
+];
+
 /// The catalogue used when a region lists no SKUs: realistic entries incl. Standard_A8_v2 (Gen1 only, no Premium IO).
 pub fn builtin_skus() -> Vec<SkuDef> {
-    let mk = |name: &str,
-              family: &str,
-              size: &str,
-              vcpus: i64,
-              mem: f64,
-              gens: &str,
-              prem: bool,
-              an: bool,
-              dd: i64,
-              nics: i64| SkuDef {
-        name: name.into(),
-        family: family.into(),
-        tier: "Standard".into(),
-        size: size.into(),
-        vcpus,
-        memory_gb: mem,
-        hyperv_generations: gens.into(),
-        premium_io: prem,
-        accelerated_networking: an,
-        max_data_disks: dd,
-        max_nics: nics,
-        zones: vec!["1".into(), "2".into(), "3".into()],
-        restrictions: vec![],
-    };
-    vec![
-        mk(
-            "Standard_A2_v2",
-            "standardAv2Family",
-            "A2_v2",
-            2,
-            4.0,
-            "V1",
-            false,
-            false,
-            4,
-            2,
-        ),
-        mk(
-            "Standard_A4_v2",
-            "standardAv2Family",
-            "A4_v2",
-            4,
-            8.0,
-            "V1",
-            false,
-            false,
-            8,
-            4,
-        ),
-        mk(
-            "Standard_A8_v2",
-            "standardAv2Family",
-            "A8_v2",
-            8,
-            16.0,
-            "V1",
-            false,
-            false,
-            16,
-            8,
-        ),
-        mk(
-            "Standard_D2s_v3",
-            "standardDSv3Family",
-            "D2s_v3",
-            2,
-            8.0,
-            "V1,V2",
-            true,
-            true,
-            4,
-            2,
-        ),
-        mk(
-            "Standard_D4s_v3",
-            "standardDSv3Family",
-            "D4s_v3",
-            4,
-            16.0,
-            "V1,V2",
-            true,
-            true,
-            8,
-            2,
-        ),
-        mk(
-            "Standard_D8s_v3",
-            "standardDSv3Family",
-            "D8s_v3",
-            8,
-            32.0,
-            "V1,V2",
-            true,
-            true,
-            16,
-            4,
-        ),
-    ]
+    BUILTIN_SKUS
+        .iter()
+        .map(
+            |&(name, family, vcpus, memory_gb, gens, premium, max_data_disks, max_nics)| SkuDef {
+                name: name.into(),
+                family: family.into(),
+                tier: "Standard".into(),
+                size: name.trim_start_matches("Standard_").into(),
+                vcpus,
+                memory_gb,
+                hyperv_generations: gens.into(),
+                premium_io: premium,
+                accelerated_networking: premium,
+                max_data_disks,
+                max_nics,
+                zones: vec!["1".into(), "2".into(), "3".into()],
+                restrictions: vec![],
+            },
+        )
+        .collect()
 }

@@ -124,7 +124,7 @@ fn cert_has_key(cert_pem: &str, key: &KeyPair) -> Result<bool, String> {
     Ok(!spki.is_empty() && der.as_ref().windows(spki.len()).any(|w| w == spki))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     {

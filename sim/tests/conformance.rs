@@ -404,6 +404,13 @@ async fn s8_2_to_8_4_protected_items_actions_and_jobs() {
     let t = T::new().await;
     let ps = t.deploy_registered_ps("ps1", "vnet-a", "10.1.0.10").await;
     let item = t.item("item-vm-app1");
+    s8_2_get_and_list(&t, &item).await;
+    s8_3_reprotect_and_its_job(&t, &item, &ps).await;
+    s8_3_failover_and_commit(&t, &item).await;
+    s8_4_jobs_list(&t).await;
+}
+
+async fn s8_2_get_and_list(t: &T, item: &str) {
     let g = t.get(&format!("{item}?api-version={ASR}")).await;
     assert_eq!(g.status, 200);
     assert_shape(
@@ -423,7 +430,10 @@ async fn s8_2_to_8_4_protected_items_actions_and_jobs() {
         ))
         .await;
     assert_eq!(l.body["value"].as_array().unwrap().len(), 3);
+}
 
+/// reProtect to the registered process server: 202, Location, the job, then the item as InMage.
+async fn s8_3_reprotect_and_its_job(t: &T, item: &str, ps: &serde_json::Value) {
     let rp = t.post(&format!("{item}/reProtect?api-version={ASR}"), json!({"properties": {"failoverDirection": "RecoveryToPrimary", "providerSpecificDetails": {
         "instanceType": "InMage", "processServerId": ps["id"], "masterTargetId": "5D3ED340-85AE-C646-B338641E015DA405", "retentionDrive": "R:", "datastoreName": "datastore1", "profileId": "failback-policy"}}})).await;
     assert_eq!(rp.status, 202, "{}", rp.text);
@@ -473,7 +483,10 @@ async fn s8_2_to_8_4_protected_items_actions_and_jobs() {
         .as_array()
         .unwrap()
         .contains(&json!("UnplannedFailover")));
+}
 
+/// unplannedFailover back to primary, then failoverCommit.
+async fn s8_3_failover_and_commit(t: &T, item: &str) {
     let uf = t.post(&format!("{item}/unplannedFailover?api-version={ASR}"), json!({"properties": {"failoverDirection": "RecoveryToPrimary", "sourceSiteOperations": "NotRequired", "providerSpecificDetails": {"instanceType": "InMage", "recoveryPointType": "LatestTime"}}})).await;
     assert_eq!(uf.status, 202);
     assert!(
@@ -508,7 +521,9 @@ async fn s8_2_to_8_4_protected_items_actions_and_jobs() {
         g.body["properties"]["currentScenario"]["startTime"],
         "1753-01-01T01:01:01Z"
     );
+}
 
+async fn s8_4_jobs_list(t: &T) {
     let jl = t
         .get(&format!("{}/replicationJobs?api-version={ASR}", t.vault()))
         .await;

@@ -9,6 +9,16 @@ fn rule(m: FaultMatch, a: FaultAction, t: FaultTrigger) -> FaultRule {
     FaultRule::new(m, a, t)
 }
 
+/// A client-credentials token request with a secret.
+fn secret_form<'a>(client: &'a str, secret: &'a str, scope: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("grant_type", "client_credentials"),
+        ("client_id", client),
+        ("client_secret", secret),
+        ("scope", scope),
+    ]
+}
+
 #[tokio::test]
 async fn p01_token_endpoint_client_credentials_errors_and_expiry() {
     let mut s = scenario();
@@ -17,30 +27,14 @@ async fn p01_token_endpoint_client_credentials_errors_and_expiry() {
     let (tenant, client, secret) = t.sim.credentials().unwrap();
     let scope = format!("{}/.default", t.base);
     let ok = t
-        .token_request(
-            &tenant,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &client),
-                ("client_secret", &secret),
-                ("scope", &scope),
-            ],
-        )
+        .token_request(&tenant, &secret_form(&client, &secret, &scope))
         .await;
     for k in ["token_type", "expires_in", "ext_expires_in", "access_token"] {
         assert!(ok.body.get(k).is_some(), "{k}");
     }
     assert_eq!(ok.body["expires_in"], 60);
     let bad = t
-        .token_request(
-            &tenant,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &client),
-                ("client_secret", "wrong"),
-                ("scope", &scope),
-            ],
-        )
+        .token_request(&tenant, &secret_form(&client, "wrong", &scope))
         .await;
     assert_eq!(bad.status, 401);
     assert_eq!(bad.body["error"], "invalid_client");
@@ -57,12 +51,7 @@ async fn p01_token_endpoint_client_credentials_errors_and_expiry() {
     let bad_scope = t
         .token_request(
             &tenant,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &client),
-                ("client_secret", &secret),
-                ("scope", "https://graph.microsoft.com/User.Read"),
-            ],
+            &secret_form(&client, &secret, "https://graph.microsoft.com/User.Read"),
         )
         .await;
     assert_eq!(bad_scope.status, 400);
@@ -405,6 +394,16 @@ async fn p09_resource_get_reflects_in_flight_state_and_404_after_delete() {
 #[tokio::test]
 async fn p10_faults_failed_operation_transient_5xx_status_404_and_dropped_connection() {
     let t = T::new().await;
+    let aso = p10_failed_operation(&t).await;
+    let p = format!("{}?api-version={NET}", t.vnet("vnet-a"));
+    p10_transient_503(&t, &p).await;
+    p10_404_on_a_status_url(&t, &aso).await;
+    p10_dropped_connection(&t, &p).await;
+    p10_control_plane(&t, &p).await;
+}
+
+/// A VM PUT whose operation fails with AllocationFailed; returns its status URL.
+async fn p10_failed_operation(t: &T) -> String {
     t.create_nic("ps1-nic", "vnet-a", "10.1.0.10").await;
     t.sim
         .add_fault(rule(
@@ -440,6 +439,10 @@ async fn p10_faults_failed_operation_transient_5xx_status_404_and_dropped_connec
             .body["properties"]["provisioningState"],
         "Failed"
     );
+    aso
+}
+
+async fn p10_transient_503(t: &T, p: &str) {
     t.sim
         .add_fault(rule(
             FaultMatch {
@@ -459,14 +462,16 @@ async fn p10_faults_failed_operation_transient_5xx_status_404_and_dropped_connec
             },
         ))
         .unwrap();
-    let p = format!("{}?api-version={NET}", t.vnet("vnet-a"));
-    let a = t.get(&p).await;
+    let a = t.get(p).await;
     assert_eq!(
         (a.status, a.code().as_str(), a.h("retry-after").as_deref()),
         (503, "ServiceUnavailable", Some("7"))
     );
-    assert_eq!(t.get(&p).await.status, 503);
-    assert_eq!(t.get(&p).await.status, 200, "transient: count exhausted");
+    assert_eq!(t.get(p).await.status, 503);
+    assert_eq!(t.get(p).await.status, 200, "transient: count exhausted");
+}
+
+async fn p10_404_on_a_status_url(t: &T, aso: &str) {
     t.sim
         .add_fault(rule(
             FaultMatch {
@@ -485,8 +490,11 @@ async fn p10_faults_failed_operation_transient_5xx_status_404_and_dropped_connec
             },
         ))
         .unwrap();
-    assert_eq!(t.get(&aso).await.status, 404);
-    assert_eq!(t.get(&aso).await.status, 200);
+    assert_eq!(t.get(aso).await.status, 404);
+    assert_eq!(t.get(aso).await.status, 200);
+}
+
+async fn p10_dropped_connection(t: &T, p: &str) {
     t.sim
         .add_fault(rule(
             FaultMatch {
@@ -500,18 +508,21 @@ async fn p10_faults_failed_operation_transient_5xx_status_404_and_dropped_connec
             },
         ))
         .unwrap();
-    let dropped = t.http.get(t.url(&p)).bearer_auth(&t.token).send().await;
+    let dropped = t.http.get(t.url(p)).bearer_auth(&t.token).send().await;
     assert!(dropped.is_err(), "connection dropped");
-    assert_eq!(t.get(&p).await.status, 200);
+    assert_eq!(t.get(p).await.status, 200);
     assert!(t
         .sim
         .journal()
         .iter()
         .any(|e| e.status == 0 && e.fault.as_deref().is_some_and(|f| f.contains("drop"))));
-    // Control-plane API works the same way.
+}
+
+/// The control-plane API works the same way.
+async fn p10_control_plane(t: &T, p: &str) {
     let c = to_r(t.http.post(t.url("/_sim/faults")).body(r#"{"match":{"method":"GET","path":"virtualNetworks"},"action":{"kind":"status","status":504},"trigger":{"rate":1.0,"count":1}}"#).send().await.unwrap()).await;
     assert_eq!(c.status, 201);
-    assert_eq!(t.get(&p).await.status, 504);
+    assert_eq!(t.get(p).await.status, 504);
     to_r(t.http.delete(t.url("/_sim/faults")).send().await.unwrap()).await;
     assert!(t.sim.faults().is_empty());
 }
@@ -1356,12 +1367,20 @@ async fn p25_protected_item_state_machine() {
         wrong.body["error"]["recommendedAction"].is_string(),
         "ASR-style error"
     );
-    let reprotect = |ps: String| json!({"properties": {"failoverDirection": "RecoveryToPrimary", "providerSpecificDetails": {"instanceType": "InMage", "processServerId": ps, "masterTargetId": "5D3ED340-85AE-C646-B338641E015DA405", "retentionDrive": "R:", "datastoreName": "datastore1", "profileId": "p"}}});
-    // Unknown PS: the job fails.
+    p25_reprotect_to_an_unknown_process_server_fails(&t, &item).await;
+    p25_reprotect_failover_and_commit(&t, &item).await;
+}
+
+fn p25_reprotect_body(ps: &str) -> serde_json::Value {
+    json!({"properties": {"failoverDirection": "RecoveryToPrimary", "providerSpecificDetails": {"instanceType": "InMage", "processServerId": ps, "masterTargetId": "5D3ED340-85AE-C646-B338641E015DA405", "retentionDrive": "R:", "datastoreName": "datastore1", "profileId": "p"}}})
+}
+
+/// The item is busy while the job runs; the job fails with ProcessServerNotFound.
+async fn p25_reprotect_to_an_unknown_process_server_fails(t: &T, item: &str) {
     let r = t
         .post(
             &format!("{item}/reProtect?api-version={ASR}"),
-            reprotect("NOPE".into()),
+            p25_reprotect_body("NOPE"),
         )
         .await;
     assert_eq!(r.status, 202);
@@ -1374,7 +1393,7 @@ async fn p25_protected_item_state_machine() {
     let busy = t
         .post(
             &format!("{item}/reProtect?api-version={ASR}"),
-            reprotect("NOPE".into()),
+            p25_reprotect_body("NOPE"),
         )
         .await;
     assert_eq!(busy.status, 409);
@@ -1388,11 +1407,15 @@ async fn p25_protected_item_state_machine() {
         ),
         (Some("Failed"), Some("ProcessServerNotFound"))
     );
+}
+
+/// To a registered process server: Protected; then failover and commit back on primary.
+async fn p25_reprotect_failover_and_commit(t: &T, item: &str) {
     let ps = t.deploy_registered_ps("ps1", "vnet-a", "10.1.0.10").await;
     let r = t
         .post(
             &format!("{item}/reProtect?api-version={ASR}"),
-            reprotect(ps["id"].as_str().unwrap().into()),
+            p25_reprotect_body(ps["id"].as_str().unwrap()),
         )
         .await;
     assert_eq!(r.status, 202);

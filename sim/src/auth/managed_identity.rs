@@ -4,7 +4,7 @@
 use super::{audience_ok, mint};
 use crate::envelope::Resp;
 use crate::router::Ctx;
-use crate::server::Shared;
+use crate::shared::Shared;
 use serde_json::json;
 
 pub fn handle(sh: &Shared, ctx: &Ctx) -> Resp {
@@ -50,7 +50,16 @@ pub fn handle(sh: &Shared, ctx: &Ctx) -> Resp {
     else {
         return bad(400, "No managed identity is assigned to this resource.");
     };
-    let (token, life) = mint(&mut w, &p.client_id, &p.tenant_id, resource, ctx.now);
+    let Ok((token, life)) = mint(
+        &mut w,
+        &sh.signer,
+        &p.client_id,
+        &p.tenant_id,
+        resource,
+        ctx.now,
+    ) else {
+        return bad(500, "The token could not be signed.");
+    };
     w.touch();
     let exp = ctx.now / 1000 + life;
     Resp::json(

@@ -1,11 +1,14 @@
 //! Entra ID emulation (token endpoint, managed identity) and ARM bearer validation.
 
+pub mod discovery;
 pub mod managed_identity;
 pub mod token;
 
+pub use crate::b64::{b64url, b64url_decode};
 use crate::clock::rfc3339;
 use crate::envelope::ArmError;
 use crate::router::Ctx;
+use crate::signing;
 use crate::world::{TokenInfo, World};
 use serde_json::json;
 
@@ -77,23 +80,23 @@ pub fn authenticate(w: &World, ctx: &Ctx) -> Result<String, ArmError> {
     Ok(info.client_id.clone())
 }
 
-/// Mint a JWT-shaped (unsigned) token and remember it.
+/// Mint a token signed with the emulator's key (RS256, published in the JWKS) and remember it.
 pub fn mint(
     w: &mut World,
+    signer: &signing::TokenSigner,
     client_id: &str,
     tenant_id: &str,
     audience: &str,
     now: i64,
-) -> (String, i64) {
+) -> Result<(String, i64), signing::SigningError> {
     let life = w.scenario.auth.token_lifetime_secs as i64;
     let exp = now + life * 1000;
-    let header = b64url(br#"{"typ":"JWT","alg":"none","kid":"sim"}"#);
-    let payload = json!({
+    let claims = json!({
         "aud": audience, "iss": format!("https://sts.windows.net/{tenant_id}/"), "iat": now / 1000,
         "nbf": now / 1000, "exp": exp / 1000, "appid": client_id, "oid": client_id, "sub": client_id,
-        "tid": tenant_id, "jti": uuid::Uuid::new_v4().to_string(), "ver": "1.0"
+        "tid": tenant_id, "idtyp": "app", "jti": uuid::Uuid::new_v4().to_string(), "ver": "1.0"
     });
-    let token = format!("{header}.{}.sim", b64url(payload.to_string().as_bytes()));
+    let token = signer.sign(&claims)?;
     w.tokens.insert(
         token.clone(),
         TokenInfo {
@@ -105,59 +108,18 @@ pub fn mint(
     // Bound memory: drop tokens expired for a day.
     let cutoff = now - 86_400_000;
     w.tokens.retain(|_, t| t.expires_at > cutoff);
-    (token, life)
+    Ok((token, life))
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-pub fn b64url(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len() * 4 / 3 + 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = vec![];
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        } as u32;
-        buf = buf << 6 | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-            buf &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn b64_roundtrip() {
-        for s in ["", "a", "ab", "abc", "abcd", "{\"x\":1}"] {
-            assert_eq!(b64url_decode(&b64url(s.as_bytes())).unwrap(), s.as_bytes());
-        }
-    }
+/// Whether `tenant` is a tenant of the scenario (a principal's or a subscription's).
+pub fn known_tenant(w: &World, tenant: &str) -> bool {
+    w.scenario
+        .auth
+        .principals
+        .iter()
+        .any(|p| p.tenant_id.eq_ignore_ascii_case(tenant))
+        || w.scenario
+            .subscriptions
+            .iter()
+            .any(|s| s.tenant_id.eq_ignore_ascii_case(tenant))
 }

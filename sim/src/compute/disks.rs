@@ -82,7 +82,7 @@ pub fn delete(w: &mut World, ctx: &Ctx) -> ArmResult {
         Spec {
             provider: "Microsoft.Compute",
             kind: OpKind::DiskDelete,
-            sub: ctx.seg(1),
+            sub: ctx.subscription(),
             location: &d.location,
             target: &k,
             target_id: &d.id,

@@ -1,8 +1,9 @@
-//! Managed run commands (`runCommands/{name}` child resource) and the action run command
-//! (`POST …/runCommand`). What the script does is decided by the guest (guest.rs).
+//! Managed run commands (`runCommands/{name}` child resource: rendering, GET, list, DELETE; the
+//! PUT is `run_command_put`) and the action run command (`POST …/runCommand`). What the script
+//! does is decided by the guest (guest.rs).
 
 use crate::clock::{rfc3339, SimTime};
-use crate::envelope::{fingerprint, get_ci, path, str_ci, ArmError, ArmResult, Resp};
+use crate::envelope::{get_ci, path, str_ci, ArmError, ArmResult, Resp};
 use crate::guest;
 use crate::lro::{self, Spec};
 use crate::router::Ctx;
@@ -78,9 +79,9 @@ pub fn render_key(w: &World, k: &str, now: SimTime, expand: bool) -> Option<Valu
     w.run_commands.get(k).map(|rc| render(rc, now, expand))
 }
 
-fn vm_or_404<'a>(w: &'a World, ctx: &Ctx) -> Result<&'a crate::world::Vm, ArmError> {
+pub(super) fn vm_or_404<'a>(w: &'a World, ctx: &Ctx) -> Result<&'a crate::world::Vm, ArmError> {
     let vm_id = ctx.prefix(8);
-    w.vms.get(&key(&vm_id)).ok_or_else(|| ArmError::new(404, "ParentResourceNotFound", format!("Can not perform requested operation on nested resource. Parent resource '{}' not found.", ctx.seg(7))))
+    w.vms.get(&key(&vm_id)).ok_or_else(|| ArmError::new(404, "ParentResourceNotFound", format!("Can not perform requested operation on nested resource. Parent resource '{}' not found.", ctx.name_of("virtualmachines"))))
 }
 
 pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
@@ -112,7 +113,7 @@ pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
 }
 
 /// `[{name, value}]` arrays to pairs.
-fn pairs(v: Option<&Value>) -> Vec<(String, String)> {
+pub(super) fn pairs(v: Option<&Value>) -> Vec<(String, String)> {
     v.and_then(|a| a.as_array())
         .map(|a| {
             a.iter()
@@ -128,174 +129,6 @@ fn pairs(v: Option<&Value>) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-pub fn put(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let vm = vm_or_404(w, ctx)?.clone();
-    let id = format!("{}/runCommands/{}", vm.id, ctx.seg(9));
-    let k = key(&ctx.prefix(10));
-    let body = ctx.json_body()?;
-    if vm.provisioning != "Succeeded" {
-        return Err(ArmError::conflict(
-            "OperationNotAllowed",
-            format!(
-                "Run commands cannot be run on VM '{}' while its provisioning state is {}.",
-                vm.name, vm.provisioning
-            ),
-        ));
-    }
-    let props = get_ci(&body, "properties").cloned().ok_or_else(|| {
-        ArmError::bad_request(
-            "InvalidParameter",
-            "Required parameter 'properties' is missing.",
-        )
-        .target("properties")
-    })?;
-    let source = get_ci(&props, "source").cloned().unwrap_or(json!({}));
-    let kinds = ["script", "scriptUri", "commandId"]
-        .iter()
-        .filter(|f| str_ci(&source, f).is_some_and(|s| !s.is_empty()))
-        .count();
-    if kinds != 1 {
-        return Err(ArmError::bad_request(
-            "InvalidParameter",
-            "Exactly one of source.script, source.scriptUri or source.commandId must be specified.",
-        )
-        .target("properties.source"));
-    }
-    let hash = fingerprint(&body);
-    let existing = w.run_commands.get(&k).cloned();
-    if let Some(ex) = &existing {
-        let running = matches!(execution_state(&ex.exec, ctx.now), "Pending" | "Running");
-        if ex.body_hash == hash {
-            let r = Resp::json(200, &render(ex, ctx.now, false));
-            return Ok(
-                match ex
-                    .op
-                    .as_ref()
-                    .filter(|o| w.ops.get(*o).is_some_and(|o| !o.finished))
-                {
-                    Some(op) => lro::with_headers(r, w, ctx, op, true),
-                    None => r,
-                },
-            );
-        }
-        if running {
-            return Err(ArmError::conflict("OperationNotAllowed", format!("Run command '{}' is still executing on VM '{}'; wait for it to finish or delete it first.", ex.name, vm.name)));
-        }
-    }
-    let mut params = pairs(get_ci(&props, "parameters"));
-    params.extend(pairs(get_ci(&props, "protectedParameters")));
-    let script = str_ci(&source, "script").unwrap_or("").to_string();
-    let result = guest::evaluate(w, &vm, &script, str_ci(&source, "commandId"), &params);
-    let agent_at = vm.agent_ready_at.unwrap_or(ctx.now);
-    let start_at = agent_at.max(ctx.now) + 2_000;
-    let timeout = get_ci(&props, "timeoutInSeconds")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(0);
-    let dur = (result.secs * 1000.0) as i64;
-    let (end_at, final_state, exit_code, error) = if timeout > 0 && dur > timeout * 1000 {
-        (
-            start_at + timeout * 1000,
-            "TimedOut".to_string(),
-            -1,
-            format!("Script execution timed out after {timeout} seconds."),
-        )
-    } else if result.exit_code == 0 {
-        (
-            start_at + dur,
-            "Succeeded".to_string(),
-            0,
-            result.error.clone(),
-        )
-    } else {
-        (
-            start_at + dur,
-            "Failed".to_string(),
-            result.exit_code,
-            result.error.clone(),
-        )
-    };
-    let treat = get_ci(&props, "treatFailureAsDeploymentFailure")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
-    let async_exec = get_ci(&props, "asyncExecution")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
-    let mut props_out = props.clone();
-    if let Value::Object(m) = &mut props_out {
-        m.retain(|k2, _| {
-            !k2.eq_ignore_ascii_case("protectedParameters")
-                && !k2.eq_ignore_ascii_case("runAsPassword")
-                && !k2.eq_ignore_ascii_case("provisioningState")
-                && !k2.eq_ignore_ascii_case("instanceView")
-        });
-    }
-    let ends = if async_exec { start_at } else { end_at };
-    let outcome = match &ctx.lro_fault {
-        Some(o) => o.clone(),
-        None if treat && final_state != "Succeeded" => Outcome::Failed { code: "VMExtensionProvisioningError".into(), message: format!("VM has reported a failure when processing extension '{}' (publisher 'Microsoft.CPlat.Core' and type 'RunCommandHandlerWindows'). Error message: '{error}'.", ctx.seg(9)), status: 200 },
-        None => Outcome::Succeeded,
-    };
-    let secs = ((ends - ctx.now) as f64 / 1000.0).max(0.0) / ctx.slow.max(0.0001);
-    let op = lro::start_with(
-        w,
-        ctx,
-        Spec {
-            provider: "Microsoft.Compute",
-            kind: OpKind::RunCommandPut,
-            sub: ctx.seg(1),
-            location: &vm.location,
-            target: &k,
-            target_id: &id,
-            secs,
-        },
-        outcome,
-    );
-    if let Some(ex) = &existing {
-        guest::cancel_registrations_for_rc(w, &key(&ex.id), ctx.now);
-    }
-    let rc = RunCommand {
-        id: existing
-            .as_ref()
-            .map(|e| e.id.clone())
-            .unwrap_or(id.clone()),
-        name: existing
-            .as_ref()
-            .map(|e| e.name.clone())
-            .unwrap_or(ctx.seg(9).to_string()),
-        vm_key: key(&vm.id),
-        location: str_ci(&body, "location")
-            .unwrap_or(&vm.location)
-            .to_string(),
-        tags: get_ci(&body, "tags").cloned().unwrap_or(Value::Null),
-        props: props_out,
-        provisioning: if existing.is_some() {
-            "Updating".into()
-        } else {
-            "Creating".into()
-        },
-        body_hash: hash,
-        exec: Execution {
-            start_at,
-            end_at,
-            exit_code,
-            output: result.output.clone(),
-            error,
-            final_state: final_state.clone(),
-            canceled_at: None,
-        },
-        op: Some(op.clone()),
-    };
-    if final_state == "Succeeded" {
-        if let Some((vault, fabric)) = &result.registration {
-            guest::schedule_registration(w, vault, fabric, &k, &vm, end_at);
-        }
-    }
-    let status = if existing.is_some() { 200 } else { 201 };
-    let r = Resp::json(status, &render(&rc, ctx.now, false));
-    w.run_commands.insert(k, rc);
-    Ok(lro::with_headers(r, w, ctx, &op, true))
 }
 
 pub fn on_put_done(w: &mut World, op: &Operation, _at: SimTime) {
@@ -352,7 +185,7 @@ pub fn delete(w: &mut World, ctx: &Ctx) -> ArmResult {
         Spec {
             provider: "Microsoft.Compute",
             kind: OpKind::RunCommandDelete,
-            sub: ctx.seg(1),
+            sub: ctx.subscription(),
             location: &loc,
             target: &k,
             target_id: &rc.id,
@@ -432,7 +265,7 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
         Spec {
             provider: "Microsoft.Compute",
             kind: OpKind::RunCommandAction,
-            sub: ctx.seg(1),
+            sub: ctx.subscription(),
             location: &vm.location,
             target: &vk,
             target_id: &vm.id,

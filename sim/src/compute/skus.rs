@@ -78,7 +78,7 @@ fn disk_skus(region: &str) -> Vec<Value> {
 }
 
 pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let sub = ctx.seg(1).to_string();
+    let sub = ctx.subscription().to_string();
     let regions: Vec<String> = match ctx.q("$filter") {
         Some(f) if !f.trim().is_empty() => vec![parse_filter(f)?],
         _ => w

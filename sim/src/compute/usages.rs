@@ -65,8 +65,8 @@ fn localized(name: &str) -> String {
 }
 
 pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let sub = ctx.seg(1).to_string();
-    let region = normalize_region(ctx.seg(5));
+    let sub = ctx.subscription().to_string();
+    let region = normalize_region(ctx.name_of("locations"));
     let Some(r) = w.region(&sub, &region) else {
         return Err(ArmError::bad_request("LocationNotAvailableForResourceType", format!("The provided location '{region}' is not available for resource type 'Microsoft.Compute/locations/usages'.")));
     };

@@ -1,12 +1,11 @@
-//! Network interfaces: PUT with static/dynamic IP validation, GET, DELETE (NicInUse, reservation),
-//! concurrent-write conflicts and etags.
+//! Network interfaces: rendering, GET, list, the end of a PUT's operation, DELETE (NicInUse,
+//! reservation), etags. The PUT itself is `nic_put`.
 
-use super::{ip, vnets};
 use crate::clock::SimTime;
-use crate::envelope::{get_ci, path, path_str, str_ci, ArmError, ArmResult, Resp};
+use crate::envelope::{ArmError, ArmResult, Resp};
 use crate::lro::{self, Spec};
 use crate::router::Ctx;
-use crate::world::{key, new_guid, IpConfig, Nic, OpKind, Operation, Outcome, World};
+use crate::world::{key, Nic, OpKind, Operation, Outcome, World};
 use serde_json::{json, Value};
 
 pub fn render(w: &World, n: &Nic, now: SimTime) -> Value {
@@ -70,7 +69,7 @@ pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
 }
 
 pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let prefix = format!("{}/", key(&ctx.prefix(7)));
+    let prefix = format!("{}/", ctx.list_scope());
     let items: Vec<Value> = w
         .nics
         .iter()
@@ -80,14 +79,14 @@ pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
     Ok(lro::page(w, ctx, items))
 }
 
-fn op_in_flight(w: &World, op: &Option<String>) -> Option<Operation> {
+pub(super) fn op_in_flight(w: &World, op: &Option<String>) -> Option<Operation> {
     op.as_ref()
         .and_then(|id| w.ops.get(id))
         .filter(|o| !o.finished)
         .cloned()
 }
 
-fn check_if_match(ctx: &Ctx, etag: Option<&str>) -> Result<(), ArmError> {
+pub(super) fn check_if_match(ctx: &Ctx, etag: Option<&str>) -> Result<(), ArmError> {
     if let Some(im) = ctx.header("if-match") {
         let ok = match etag {
             Some(e) => im == "*" || im.trim() == e,
@@ -107,7 +106,7 @@ fn check_if_match(ctx: &Ctx, etag: Option<&str>) -> Result<(), ArmError> {
     Ok(())
 }
 
-fn mac_for(id: &str) -> String {
+pub(super) fn mac_for(id: &str) -> String {
     let h = id.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     });
@@ -117,238 +116,6 @@ fn mac_for(id: &str) -> String {
         (h >> 8) & 255,
         h & 255
     )
-}
-
-pub fn put(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let id = ctx.prefix(8);
-    let k = key(&id);
-    let body = ctx.json_body()?;
-    let existing = w.nics.get(&k).cloned();
-    check_if_match(ctx, existing.as_ref().map(|n| n.etag.as_str()))?;
-    let Some(location) = str_ci(&body, "location").map(crate::world::normalize_region) else {
-        return Err(ArmError::bad_request(
-            "LocationRequired",
-            "The location property is required for this definition.",
-        ));
-    };
-    let hash = crate::envelope::fingerprint(&body);
-    if let Some(ex) = &existing {
-        if let Some(op) = op_in_flight(w, &ex.op) {
-            if op.kind == OpKind::NicDelete {
-                return Err(ArmError::conflict("AnotherOperationInProgress", format!("Another operation on this or dependent resource is in progress. To retrieve status of the operation use uri: {}.", lro::async_url(&ctx.base, &op))));
-            }
-            if ex.body_hash == hash {
-                let r = Resp::json(200, &render(w, ex, ctx.now));
-                return Ok(lro::with_headers(r, w, ctx, &op.id, false));
-            }
-            return Err(ArmError::new(429, "RetryableErrorDueToAnotherOperation", format!("Operation PutNetworkInterfaceOperation (PUT) on resource {id} is not allowed because another operation is in progress on it. Retry after some time."))
-                .header("Retry-After", w.timings().network_retry_after_secs.to_string()));
-        }
-        if ex.body_hash == hash && ex.provisioning == "Succeeded" {
-            return Ok(Resp::json(200, &render(w, ex, ctx.now)));
-        }
-        if crate::world::normalize_region(&ex.location) != location {
-            return Err(ArmError::bad_request(
-                "InvalidRequestFormat",
-                "Cannot change the location of an existing resource.",
-            ));
-        }
-    }
-    let cfgs = path(&body, &["properties", "ipConfigurations"])
-        .and_then(|v| v.as_array())
-        .cloned()
-        .unwrap_or_default();
-    if cfgs.is_empty() {
-        return Err(ArmError::bad_request(
-            "InvalidRequestFormat",
-            "Network interface must have at least one IP configuration.",
-        )
-        .target("properties.ipConfigurations"));
-    }
-    let mut ip_configs = vec![];
-    let mut taken_here: Vec<(String, u32)> = vec![];
-    for (i, c) in cfgs.iter().enumerate() {
-        let name = str_ci(c, "name").unwrap_or("ipconfig1").to_string();
-        let cfg_id = format!("{id}/ipConfigurations/{name}");
-        let Some(subnet_id) = path_str(c, &["properties", "subnet", "id"]) else {
-            return Err(ArmError::bad_request(
-                "InvalidRequestFormat",
-                format!("IP configuration {cfg_id} must reference a subnet."),
-            )
-            .target("properties.ipConfigurations.properties.subnet"));
-        };
-        let sk = key(subnet_id);
-        let not_found = || {
-            ArmError::bad_request("InvalidResourceReference", format!("Resource {subnet_id} referenced by resource {id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."))
-        };
-        let Some((vnet_key, subnet_name)) = sk.rsplit_once("/subnets/") else {
-            return Err(not_found());
-        };
-        let Some(vnet) = w.vnets.get(vnet_key) else {
-            return Err(not_found());
-        };
-        let Some(subnet) = vnet
-            .subnets
-            .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(subnet_name))
-        else {
-            return Err(not_found());
-        };
-        if crate::world::normalize_region(&vnet.location) != location {
-            return Err(not_found());
-        }
-        let cidrs: Vec<(u32, u8)> = subnet
-            .prefixes
-            .iter()
-            .filter_map(|p| ip::parse_cidr(p))
-            .collect();
-        let used: Vec<(u32, String, String)> = vnets::used_ips(w, &key(&subnet.id))
-            .into_iter()
-            .filter(|(_, _, nk)| *nk != k)
-            .collect();
-        let method = path_str(c, &["properties", "privateIPAllocationMethod"]).unwrap_or("Dynamic");
-        let static_alloc = method.eq_ignore_ascii_case("Static");
-        let addr = if static_alloc {
-            let Some(a) = path_str(c, &["properties", "privateIPAddress"]) else {
-                return Err(ArmError::bad_request(
-                    "PrivateIPAddressRequired",
-                    format!(
-                        "IP configuration {cfg_id} has Static allocation but no privateIPAddress."
-                    ),
-                ));
-            };
-            let Some(v) = ip::parse_ip(a) else {
-                return Err(ArmError::bad_request(
-                    "PrivateIPAddressInvalid",
-                    format!("'{a}' is not a valid private IP address."),
-                ));
-            };
-            let Some(cidr) = cidrs.iter().find(|c| ip::contains(**c, v)) else {
-                return Err(ArmError::bad_request("PrivateIPAddressNotInSubnet", format!("Private static IP address {a} does not belong to the range of subnet prefix {} for IP configuration {cfg_id}.", subnet.prefixes.join(", "))));
-            };
-            if ip::is_reserved(*cidr, v) {
-                return Err(ArmError::bad_request("PrivateIPAddressInReservedRange", format!("Private static IP address {a} is one of the addresses Azure reserves in subnet {} (network, gateway, DNS and broadcast).", subnet.name)));
-            }
-            if let Some((_, other, _)) = used.iter().find(|(u, _, _)| *u == v) {
-                return Err(ArmError::bad_request("PrivateIPAddressInUse", format!("IP configuration {cfg_id} is using the private IP address {a} which is already allocated to resource {other}.")));
-            }
-            v
-        } else {
-            // Keep a dynamic address across updates; else the first free one.
-            let prev = existing
-                .as_ref()
-                .and_then(|n| {
-                    n.ip_configs.iter().find(|p| {
-                        p.subnet_key == key(&subnet.id) && p.name.eq_ignore_ascii_case(&name)
-                    })
-                })
-                .and_then(|p| ip::parse_ip(&p.private_ip));
-            match prev {
-                Some(p) => p,
-                None => {
-                    let free = cidrs.iter().flat_map(|c| ip::usable(*c)).find(|c| {
-                        !used.iter().any(|(u, _, _)| u == c)
-                            && !taken_here.iter().any(|(_, t)| t == c)
-                    });
-                    free.ok_or_else(|| ArmError::bad_request("SubnetIsFull", format!("Subnet {} with address prefix {} does not have enough capacity for 1 IP addresses.", subnet.name, subnet.prefixes.join(", "))))?
-                }
-            }
-        };
-        if taken_here
-            .iter()
-            .any(|(s, t)| *s == key(&subnet.id) && *t == addr)
-        {
-            return Err(ArmError::bad_request(
-                "PrivateIPAddressInUse",
-                format!(
-                    "Private IP address {} is used twice in network interface {id}.",
-                    ip::fmt_ip(addr)
-                ),
-            ));
-        }
-        taken_here.push((key(&subnet.id), addr));
-        let mut extra = get_ci(c, "properties").cloned().unwrap_or(json!({}));
-        if let Value::Object(m) = &mut extra {
-            for f in [
-                "subnet",
-                "privateIPAddress",
-                "privateIPAllocationMethod",
-                "primary",
-                "provisioningState",
-            ] {
-                m.retain(|k2, _| !k2.eq_ignore_ascii_case(f));
-            }
-        }
-        ip_configs.push(IpConfig {
-            name,
-            id: cfg_id,
-            private_ip: ip::fmt_ip(addr),
-            allocation: if static_alloc {
-                "Static".into()
-            } else {
-                "Dynamic".into()
-            },
-            subnet_id: subnet.id.clone(),
-            subnet_key: key(&subnet.id),
-            primary: path(c, &["properties", "primary"])
-                .and_then(|v| v.as_bool())
-                .unwrap_or(i == 0),
-            extra,
-        });
-    }
-    let props = get_ci(&body, "properties").cloned().unwrap_or(json!({}));
-    let b = |f: &str| get_ci(&props, f).and_then(|v| v.as_bool()).unwrap_or(false);
-    let mut nic = Nic {
-        id: existing
-            .as_ref()
-            .map(|n| n.id.clone())
-            .unwrap_or(id.clone()),
-        name: existing
-            .as_ref()
-            .map(|n| n.name.clone())
-            .unwrap_or(ctx.seg(7).to_string()),
-        sub: ctx.seg(1).to_string(),
-        location: location.clone(),
-        tags: get_ci(&body, "tags").cloned().unwrap_or(Value::Null),
-        etag: format!("W/\"{}\"", new_guid()),
-        resource_guid: existing
-            .as_ref()
-            .map(|n| n.resource_guid.clone())
-            .unwrap_or_else(new_guid),
-        ip_configs,
-        accelerated: b("enableAcceleratedNetworking"),
-        ip_forwarding: b("enableIPForwarding"),
-        nsg: get_ci(&props, "networkSecurityGroup").cloned(),
-        dns_servers: path(&props, &["dnsSettings", "dnsServers"])
-            .and_then(|v| v.as_array())
-            .cloned()
-            .unwrap_or_default(),
-        provisioning: "Updating".into(),
-        vm_id: existing.as_ref().and_then(|n| n.vm_id.clone()),
-        reserved_until: existing.as_ref().and_then(|n| n.reserved_until),
-        mac: mac_for(&k),
-        op: None,
-        body_hash: hash,
-    };
-    let secs = w.timings().nic_put_secs;
-    let op = lro::start(
-        w,
-        ctx,
-        Spec {
-            provider: "Microsoft.Network",
-            kind: OpKind::NicPut,
-            sub: ctx.seg(1),
-            location: &location,
-            target: &k,
-            target_id: &nic.id,
-            secs,
-        },
-    );
-    nic.op = Some(op.clone());
-    let status = if existing.is_some() { 200 } else { 201 };
-    let r = Resp::json(status, &render(w, &nic, ctx.now));
-    w.nics.insert(k, nic);
-    Ok(lro::with_headers(r, w, ctx, &op, false))
 }
 
 pub fn on_put_done(w: &mut World, op: &Operation, _at: SimTime) {
@@ -392,7 +159,7 @@ pub fn delete(w: &mut World, ctx: &Ctx) -> ArmResult {
         Spec {
             provider: "Microsoft.Network",
             kind: OpKind::NicDelete,
-            sub: ctx.seg(1),
+            sub: ctx.subscription(),
             location: &n.location,
             target: &k,
             target_id: &n.id,

@@ -126,7 +126,7 @@ pub fn list_subnets(w: &mut World, ctx: &Ctx) -> ArmResult {
 
 pub fn get_subnet(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = find(w, ctx)?;
-    let name = ctx.seg(9);
+    let name = ctx.name_of("subnets");
     let s = v
         .subnets
         .iter()
