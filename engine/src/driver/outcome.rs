@@ -66,14 +66,18 @@ impl RunDriver {
                         };
                         self.steps[i].updated_at = now;
                         txn.put_step(&self.steps[i]);
-                        self.event(
-                            &mut txn,
-                            Some(i),
-                            EventKind::StepWaiting {
-                                attempt,
-                                wake_at: until,
-                            },
-                        );
+                        // A poll that finds the wait unfinished changes no state: the step
+                        // record (poll count, last poll, next wake) is its only trace.
+                        if !fin.poll {
+                            self.event(
+                                &mut txn,
+                                Some(i),
+                                EventKind::StepWaiting {
+                                    attempt,
+                                    wake_at: until,
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -120,7 +124,7 @@ impl RunDriver {
         {
             let ready = self.ready();
             if !ready.is_empty() {
-                self.set_running();
+                self.set_running_for(&ready);
                 launches = self.intents(&mut txn, &ready, false);
             } else if self.tasks.is_empty() {
                 self.settle(&mut txn);
