@@ -3,7 +3,10 @@
 //! `teardown`. Creates are compensated by a teardown on `cancel --teardown`.
 //!
 //! A run stores `{"spec": <snapshot>}` as its input (never secrets) and this definition's
-//! version; a later release must keep building every version it registers here.
+//! version; a later release must keep building every version it registers here. The builder
+//! takes the version stored in the run: a change to the DAG (a step added, removed, renamed or
+//! re-wired) is a new version, the old one stays buildable (`DEFINITION_VERSIONS`), so a run
+//! stored under it finishes under the new binary (`workflows/tests/dag_versions.rs`).
 
 use crate::azure_pool::AzurePool;
 use crate::spec::{self, ProtectedItems, Spec, TeardownPolicy};
@@ -19,7 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const WORKFLOW: &str = "failback";
+/// The version new runs get.
 pub const DEFINITION_VERSION: u32 = 1;
+/// Every version a stored run may carry; each stays buildable.
+pub const DEFINITION_VERSIONS: &[u32] = &[1];
 
 /// Polling cadences and bounds of the waiting steps (simulated seconds in rehearsals).
 #[derive(Debug, Clone)]
@@ -73,8 +79,31 @@ pub fn target(spec: &Spec, run_id: &str, net: &spec::Network) -> NetworkTarget {
     }
 }
 
-/// Build the DAG of run `run_id` for `spec`.
+/// Build the DAG of definition `version` for run `run_id` and `spec`.
 pub fn build(
+    version: u32,
+    spec: &Spec,
+    run_id: &str,
+    azure: Arc<Azure>,
+    cadence: &Cadence,
+) -> Result<WorkflowDef, EngineError> {
+    match version {
+        1 => build_v1(spec, run_id, azure, cadence),
+        v => Err(EngineError::UnknownWorkflow {
+            name: WORKFLOW.to_owned(),
+            version: v,
+            known: DEFINITION_VERSIONS
+                .iter()
+                .map(|v| format!("{WORKFLOW} v{v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// Version 1: `validate`, per network `create-nic → create-vm → await-boot → register`,
+/// `await-failback`, per network `teardown`.
+fn build_v1(
     spec: &Spec,
     run_id: &str,
     azure: Arc<Azure>,
@@ -241,18 +270,21 @@ pub fn build(
             .retry(retry.clone()),
         );
     }
-    WorkflowDef::new(WORKFLOW, DEFINITION_VERSION, steps)
+    WorkflowDef::new(WORKFLOW, 1, steps)
 }
 
 /// A registry with every failback definition version this release can run.
 pub fn registry(pool: Arc<AzurePool>, cadence: Cadence) -> WorkflowRegistry {
     let mut r = WorkflowRegistry::new();
-    r.register(WORKFLOW, DEFINITION_VERSION, move |run_id, input| {
-        let spec = spec_of(input)?;
-        let azure = pool
-            .get(&spec)
-            .map_err(|e| EngineError::InvalidDefinition(e.to_string()))?;
-        build(&spec, run_id, azure, &cadence)
-    });
+    for &version in DEFINITION_VERSIONS {
+        let (pool, cadence) = (pool.clone(), cadence.clone());
+        r.register(WORKFLOW, version, move |run_id, input| {
+            let spec = spec_of(input)?;
+            let azure = pool
+                .get(&spec)
+                .map_err(|e| EngineError::InvalidDefinition(e.to_string()))?;
+            build(version, &spec, run_id, azure, &cadence)
+        });
+    }
     r
 }
