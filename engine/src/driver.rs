@@ -10,7 +10,7 @@
 use crate::crash::{AFTER_INTENT, BEFORE_INTENT};
 use crate::definition::RetryPolicy;
 use crate::definition::WorkflowDef;
-use crate::engine::Inner;
+use crate::engine::{Amendment, Inner};
 use crate::progress::ProgressEvent;
 use crate::step::{Step, StepContext, StepOutcome};
 use crate::EngineError;
@@ -40,6 +40,7 @@ pub(crate) enum Command {
     },
     Retry {
         from: Option<String>,
+        amend: Option<Amendment>,
         reply: Reply,
     },
     Signal {
@@ -557,6 +558,7 @@ async fn compensate(
 }
 
 mod advance;
+mod amend;
 mod commands;
 mod load;
 mod outcome;

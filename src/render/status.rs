@@ -293,6 +293,9 @@ pub fn event_text(e: &EventRecord) -> String {
         EventKind::RunRetried { from: Some(f) } => format!("run retried from step {}", clean(f)),
         EventKind::RunRetried { from: None } => "run retried".into(),
         EventKind::Signal { name } => format!("signal {} received", clean(name)),
+        EventKind::RunAmended { changes } => {
+            format!("run amended: {}", clean(&changes.join("; ")))
+        }
     }
 }
 

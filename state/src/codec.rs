@@ -134,9 +134,10 @@ impl Versioned for StepRecord {
     }
 }
 
+/// Schema 2 added the `run_amended` event; schema-1 events decode as they are (a subset).
 impl Versioned for EventRecord {
     const KIND: &'static str = "event";
-    const SCHEMA: u16 = 1;
+    const SCHEMA: u16 = 2;
 }
 
 impl Versioned for QuarantineRecord {

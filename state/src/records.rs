@@ -293,6 +293,11 @@ pub enum EventKind {
     RunRetried {
         from: Option<String>,
     },
+    /// An operator amended the run's input (`retry --spec`): one line per changed field,
+    /// `path: old -> new` (never secrets: the input holds secret references only).
+    RunAmended {
+        changes: Vec<String>,
+    },
     Signal {
         name: String,
     },

@@ -169,6 +169,23 @@ fn event() -> EventRecord {
     }
 }
 
+fn event_amended_change() -> &'static str {
+    "failback.protected_items: [\"vm-ap2\"] -> [\"vm-app2\"]"
+}
+
+/// Schema 2: the `run_amended` event.
+fn event_amended() -> EventRecord {
+    EventRecord {
+        run_id: "run-v2".into(),
+        seq: 12,
+        at: 1_700_000_000_600,
+        step_id: None,
+        kind: EventKind::RunAmended {
+            changes: vec!["failback.protected_items: [\"vm-ap2\"] -> [\"vm-app2\"]".into()],
+        },
+    }
+}
+
 fn meta() -> MetaRecord {
     MetaRecord {
         format_version: 1,
@@ -224,7 +241,8 @@ fn regenerate_golden() {
     write("run_v2.bin", codec::encode(&run_v2()).unwrap());
     write("step_v1.bin", envelope(1, &step_v1_frozen()));
     write("step_v2.bin", codec::encode(&step_polling()).unwrap());
-    write("event_v1.bin", codec::encode(&event()).unwrap());
+    write("event_v1.bin", envelope(1, &event()));
+    write("event_v2.bin", codec::encode(&event_amended()).unwrap());
     write("meta_v1.bin", codec::encode(&meta()).unwrap());
     write("quarantine_v1.bin", codec::encode(&quarantine()).unwrap());
     if !d.join("store_v1.dump").exists() {
@@ -277,6 +295,7 @@ fn golden_records_decode() {
     );
     check("step_v2.bin", 2, &step_polling());
     check("event_v1.bin", 1, &event());
+    check("event_v2.bin", 2, &event_amended());
     check("meta_v1.bin", 1, &meta());
     check("quarantine_v1.bin", 1, &quarantine());
 
@@ -300,6 +319,9 @@ fn golden_records_decode() {
     assert_eq!(tree["status"]["reason"]["kind"], "timer");
     let tree = body_tree(&read("event_v1.bin"));
     assert_eq!(tree["kind"]["event"], "step_retry_scheduled");
+    let tree = body_tree(&read("event_v2.bin"));
+    assert_eq!(tree["kind"]["event"], "run_amended");
+    assert_eq!(tree["kind"]["changes"][0], event_amended_change());
     let tree = body_tree(&read("quarantine_v1.bin"));
     assert_eq!(tree["key"], "step/run-v2/vnet-b/create-vm");
 }
