@@ -76,3 +76,62 @@ fn the_daemon_amends_a_failed_run_and_refuses_identity_changes() {
     assert_eq!(r.vm_puts().len(), 2, "no VM PUT again");
     assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
 }
+
+/// Attempts are not polls, through the daemon: a run held in await-failback polls every 5
+/// simulated minutes; /metrics counts the polls, `status` says `polling (n)` with attempt 1,
+/// and the history does not grow with the polls.
+#[test]
+fn a_polled_wait_shows_polls_in_metrics_and_status_not_attempts() {
+    let r = Rehearsal::start();
+    let spec = r.spec_with(3, true);
+    let d = r.daemon(&[]);
+    let req = serde_json::json!({
+        "spec_path": r.path(&spec).display().to_string(),
+        "run_id": "p1",
+    });
+    let (status, text) =
+        request(&d.socket, "POST", "/v1/runs", req.to_string().as_bytes()).expect("submit");
+    assert_eq!(status, 201, "{text}");
+    let metric = |name: &str| -> f64 {
+        let (_, body) = get(&d.socket, "/metrics").expect("metrics");
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1.0)
+    };
+    let polls = || -> u64 {
+        let (_, body) = get(&d.socket, "/v1/runs/p1").expect("run");
+        json(&body)["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|s| s["step_id"] == "await-failback"))
+            .and_then(|s| s["polls"].as_u64())
+            .unwrap_or(0)
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "await-failback to poll 3 times",
+        || polls() >= 3,
+    );
+    // Only await-failback polls now (the rest succeeded): the gauges are its own.
+    assert_eq!(metric("failback_steps_polling"), 1.0);
+    assert!(metric("failback_step_polls") >= 3.0);
+    let events_then = {
+        let (_, body) = get(&d.socket, "/v1/runs/p1/history").expect("history");
+        json(&body)["events"].as_array().map_or(0, Vec::len)
+    };
+    let polls_then = polls();
+    wait_until(Duration::from_secs(60), "three more polls", || {
+        polls() >= polls_then + 3
+    });
+    let (_, body) = get(&d.socket, "/v1/runs/p1/history").expect("history");
+    let events_now = json(&body)["events"].as_array().map_or(0, Vec::len);
+    assert_eq!(events_now, events_then, "polls appended events");
+    let out = r.run(&["status", "p1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("await-failback"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("polling ("), "{line}");
+    assert!(!line.contains("attempt"), "a first attempt's polls: {line}");
+}
