@@ -86,4 +86,11 @@ fn retry_with_a_fixed_spec_completes_the_run_without_creating_twice() {
     assert_eq!(r.count("PUT", "/networkInterfaces/"), 2, "no NIC PUT again");
     assert_eq!(r.vm_puts(), 2, "no VM PUT again");
     assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
+    // A succeeded run is not amended.
+    r.failback(&["retry", "a1", "--spec", "misspelt.toml"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "run a1 is succeeded; only a failed run can be retried and amended",
+        ));
 }

@@ -44,7 +44,7 @@ fn the_daemon_amends_a_failed_run_and_refuses_identity_changes() {
     let (_, body) = get(&d.socket, "/v1/runs/d1").expect("get");
     let mut input = json(&body)["run"]["input"].clone();
     input["spec"]["spec"]["network"][0]["private_ip"] = "10.1.0.99".into();
-    let req = serde_json::json!({ "amend": { "input": input, "changes": ["nothing"] } });
+    let req = serde_json::json!({ "amend": { "input": input } });
     let (status, text) = request(
         &d.socket,
         "POST",

@@ -6,7 +6,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use failback_engine::Amendment;
-use failback_state::RunRecord;
+use failback_state::{RunRecord, RunState};
 use failback_workflows::failback::{run_input, spec_of};
 use failback_workflows::spec::Spec;
 use serde_json::Value;
@@ -127,6 +127,13 @@ pub fn refusal(change: &Change, old: &Spec, run_id: &str) -> Option<String> {
 /// The amendment of `run` by the spec in `path`, after printing the difference; an error
 /// (nothing changed) if there is none or a change is refused.
 pub fn amendment(run: &RunRecord, new: &Spec, path: &Path) -> Result<Amendment> {
+    if run.state != RunState::Failed {
+        bail!(
+            "run {} is {}; only a failed run can be retried and amended",
+            run.id,
+            run.state.as_str()
+        );
+    }
     let old = spec_of(&run.input).map_err(|e| anyhow!("run {}: {e}", run.id))?;
     let changes = diff(&old, new);
     if changes.is_empty() {

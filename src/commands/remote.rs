@@ -257,7 +257,7 @@ pub async fn retry(
         let v = c.get(&format!("/v1/runs/{}", enc(id))).await?;
         let run: RunRecord = field(&v, "run")?;
         let a = super::amend::amendment(&run, &new, path)?;
-        body["amend"] = json!({ "input": a.input, "changes": a.changes });
+        body["amend"] = json!({ "input": a.input });
     }
     control(c, id, "retry", body).await?;
     println!(

@@ -442,11 +442,8 @@ struct ControlRequest {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AmendRequest {
+    /// The new run input; the daemon computes (and records) the changes itself.
     input: Value,
-    /// What the client showed its user; the daemon records the changes it computes itself.
-    #[serde(default)]
-    #[allow(dead_code)]
-    changes: Vec<String>,
 }
 
 /// The daemon does not trust a client's amendment: the same rules as the CLI's, on the stored
