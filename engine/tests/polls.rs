@@ -219,3 +219,87 @@ async fn a_transient_failure_of_a_poll_starts_a_new_attempt_and_its_own_polls() 
     assert_eq!(retries, 1);
     assert_eq!(started, vec![1, 2], "one start per attempt, none per poll");
 }
+
+/// Blocks on its second poll (a process that dies mid-poll); otherwise waits an hour per look.
+struct StuckPoll {
+    looks: Arc<AtomicU32>,
+}
+
+#[async_trait::async_trait]
+impl Step for StuckPoll {
+    async fn execute(&self, ctx: &StepContext) -> StepOutcome {
+        let n = self.looks.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == 3 {
+            std::future::pending::<()>().await;
+        }
+        if ctx.resumed {
+            return StepOutcome::Done(json!({ "resumed_at_attempt": ctx.attempt }));
+        }
+        StepOutcome::Wait {
+            until: ctx.now() + 60 * MIN,
+            state: json!({ "look": n }),
+            deadline: None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_execution_found_running_after_a_restart_is_a_new_attempt_not_a_poll() {
+    let looks = Arc::new(AtomicU32::new(0));
+    let l = looks.clone();
+    let mut reg = WorkflowRegistry::new();
+    reg.register("stuck", 1, move |_, _| {
+        WorkflowDef::new(
+            "stuck",
+            1,
+            vec![StepDef::new(
+                "wait",
+                Arc::new(StuckPoll { looks: l.clone() }),
+            )],
+        )
+    });
+    let store = StateStore::in_memory();
+    let clock = ManualClock::new(T0);
+    let first = engine_with(store.clone(), Arc::new(clock.clone()), reg.clone());
+    first
+        .submit("stuck", "s", json!({}), no_labels())
+        .await
+        .unwrap();
+    // Poll 1 finds the wait unfinished; poll 2 hangs: the process "dies" with it in flight.
+    for at in [T0 + 60 * MIN, T0 + 120 * MIN] {
+        first
+            .wait_for("s", |r| r.wake_at == Some(at))
+            .await
+            .unwrap();
+        clock.set(at);
+    }
+    first
+        .wait_for("s", |_| looks.load(Ordering::SeqCst) == 3)
+        .await
+        .unwrap();
+    let step = store.load_steps("s").unwrap().remove(0);
+    assert!(
+        matches!(step.status, StepStatus::Running { .. }),
+        "{step:?}"
+    );
+    assert_eq!((step.attempt, step.polls), (1, 2), "two polls of attempt 1");
+    drop(first);
+
+    // A new process over the same store finds the poll's intent: that is a restart.
+    let second = engine_with(store.clone(), Arc::new(clock.clone()), reg);
+    second.resume_all().unwrap();
+    let run = second.finished("s").await.unwrap();
+    assert_eq!(run.state, RunState::Succeeded);
+    let step = store.load_steps("s").unwrap().remove(0);
+    assert_eq!((step.attempt, step.polls), (2, 0), "{step:?}");
+    let starts: Vec<u32> = store
+        .history("s")
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::StepStarted { attempt } => Some(attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts, vec![1, 2]);
+}
