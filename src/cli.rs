@@ -129,11 +129,16 @@ pub enum Command {
     },
     /// Send a signal to a run (`failback-complete` ends the wait for failback).
     Signal { run: String, signal: String },
-    /// Continue a failed run from its failed step, or from --from STEP.
+    /// Continue a failed run from its failed step, or from --from STEP; with --spec FILE,
+    /// first amend what has not succeeded (protected items, poll interval, deadline).
     Retry {
         run: String,
         #[arg(long)]
         from: Option<String>,
+        /// Amend the run with this spec: shows the difference from the run's input and
+        /// applies it to the steps that have not succeeded.
+        #[arg(long)]
+        spec: Option<std::path::PathBuf>,
     },
     /// List what no run should still have: failback's NICs, VMs and disks whose run this store
     /// does not hold or that a finished run should have deleted, and process servers whose VM

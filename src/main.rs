@@ -98,9 +98,15 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Some(c) => remote::signal(&c, run, signal).await,
             None => cmd::control::signal(&engine().await?, run, signal).await,
         },
-        Command::Retry { ref run, ref from } => match daemon().await {
-            Some(c) => remote::retry(&c, run, from.as_deref()).await,
-            None => cmd::control::retry(&engine().await?, run, from.as_deref()).await,
+        Command::Retry {
+            ref run,
+            ref from,
+            ref spec,
+        } => match daemon().await {
+            Some(c) => remote::retry(&c, run, from.as_deref(), spec.as_deref()).await,
+            None => {
+                cmd::control::retry(&engine().await?, run, from.as_deref(), spec.as_deref()).await
+            }
         },
         Command::Sweep {
             ref spec,

@@ -10,11 +10,13 @@
 use crate::crash::{AFTER_INTENT, BEFORE_INTENT};
 use crate::definition::RetryPolicy;
 use crate::definition::WorkflowDef;
-use crate::engine::Inner;
+use crate::engine::{Amendment, Inner};
 use crate::progress::ProgressEvent;
 use crate::step::{Step, StepContext, StepOutcome};
 use crate::EngineError;
-use failback_state::{EventKind, Millis, RunRecord, RunState, StepRecord, StepStatus, Txn};
+use failback_state::{
+    EventKind, Millis, RunRecord, RunState, StepRecord, StepStatus, Txn, WaitReason,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub(crate) enum Command {
     },
     Retry {
         from: Option<String>,
+        amend: Option<Amendment>,
         reply: Reply,
     },
     Signal {
@@ -64,6 +67,8 @@ struct Finished {
     idx: usize,
     attempt: u32,
     compensation: bool,
+    /// A poll of a wait, not an attempt: a `Wait` outcome changes no state.
+    poll: bool,
     outcome: StepOutcome,
     poll_state: Option<Value>,
     deadline: Option<Millis>,
@@ -73,10 +78,13 @@ struct Finished {
 struct Launch {
     idx: usize,
     attempt: u32,
+    /// The step's poll count (0 unless `poll`).
+    polls: u32,
     poll_state: Option<Value>,
     deadline: Option<Millis>,
     resumed: bool,
     compensation: bool,
+    poll: bool,
 }
 
 pub(crate) struct RunDriver {
@@ -320,14 +328,43 @@ impl RunDriver {
             .min()
     }
 
-    /// Add intents for `idxs` to `txn`; the launches happen after the commit.
+    /// True when step `i` would start as a poll: woken by its own timer to look again at a
+    /// wait, which is neither a new attempt nor a change of state.
+    fn is_poll(&self, i: usize) -> bool {
+        matches!(
+            self.steps[i].status,
+            StepStatus::Waiting {
+                reason: WaitReason::Timer,
+                ..
+            }
+        )
+    }
+
+    /// Mark the run running unless everything about to start is a poll of a waiting run:
+    /// a run whose steps only look again at their waits stays waiting (no state change).
+    fn set_running_for(&mut self, ready: &[usize]) {
+        if self.run_ref().state != RunState::Waiting || !ready.iter().all(|&i| self.is_poll(i)) {
+            self.set_running();
+        }
+    }
+
+    /// Add intents for `idxs` to `txn`; the launches happen after the commit. A poll's
+    /// intent is durable like any other but appends no event.
     fn intents(&mut self, txn: &mut Txn, idxs: &[usize], compensation: bool) -> Vec<Launch> {
         let now = self.inner.clock.now();
         let mut launches = Vec::new();
         for &i in idxs {
             self.inner.crash.hit(&self.steps[i].step_id, BEFORE_INTENT);
+            let poll = !compensation && self.is_poll(i);
             let rec = &mut self.steps[i];
-            rec.attempt += 1;
+            if poll {
+                rec.polls += 1;
+                rec.last_poll_at = Some(now);
+            } else {
+                rec.attempt += 1;
+                rec.polls = 0;
+                rec.last_poll_at = None;
+            }
             let attempt = rec.attempt;
             let (poll_state, deadline, resumed) =
                 match std::mem::replace(&mut rec.status, StepStatus::Pending) {
@@ -367,19 +404,21 @@ impl RunDriver {
             rec.started_at.get_or_insert(now);
             rec.updated_at = now;
             txn.put_step(rec);
-            let kind = if compensation {
-                EventKind::StepCompensating { attempt }
-            } else {
-                EventKind::StepStarted { attempt }
-            };
-            self.event(txn, Some(i), kind);
+            let polls = rec.polls;
+            if compensation {
+                self.event(txn, Some(i), EventKind::StepCompensating { attempt });
+            } else if !poll {
+                self.event(txn, Some(i), EventKind::StepStarted { attempt });
+            }
             launches.push(Launch {
                 idx: i,
                 attempt,
+                polls,
                 poll_state,
                 deadline,
                 resumed,
                 compensation,
+                poll,
             });
         }
         launches
@@ -406,6 +445,7 @@ impl RunDriver {
                 run_id: self.run_id.clone(),
                 step_id: sdef.id.clone(),
                 attempt: l.attempt,
+                poll: l.polls,
                 input: sdef.input.clone(),
                 run_input: run_input.clone(),
                 outputs: self.outputs.clone(),
@@ -421,7 +461,7 @@ impl RunDriver {
             let retry = sdef.retry.clone();
             let permits = self.inner.permits.clone();
             let span = tracing::info_span!("step", step_id = %sdef.id, attempt = l.attempt);
-            let (idx, attempt, compensation) = (l.idx, l.attempt, l.compensation);
+            let (idx, attempt, compensation, poll) = (l.idx, l.attempt, l.compensation, l.poll);
             let handle = self.tasks.spawn(
                 async move {
                     let _permit = permits.acquire_owned().await;
@@ -434,6 +474,7 @@ impl RunDriver {
                         idx,
                         attempt,
                         compensation,
+                        poll,
                         outcome,
                         poll_state: ctx.poll_state,
                         deadline: ctx.deadline,
@@ -455,6 +496,7 @@ impl RunDriver {
             idx,
             attempt: self.steps.get(idx).map_or(0, |s| s.attempt),
             compensation,
+            poll: false,
             outcome: StepOutcome::Fail(crate::StepFailure::new(
                 "StepPanicked",
                 format!("the step panicked: {e}"),
@@ -516,6 +558,7 @@ async fn compensate(
 }
 
 mod advance;
+mod amend;
 mod commands;
 mod load;
 mod outcome;

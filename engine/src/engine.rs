@@ -40,6 +40,14 @@ impl Default for EngineConfig {
     }
 }
 
+/// A new input for a failed run (`failback retry --spec`), with the changes in words.
+#[derive(Debug, Clone)]
+pub struct Amendment {
+    pub input: Value,
+    /// One line per changed field, for the history.
+    pub changes: Vec<String>,
+}
+
 pub(crate) struct Inner {
     pub store: StateStore,
     pub registry: WorkflowRegistry,
@@ -427,8 +435,19 @@ impl Engine {
     /// Continue a failed run: its failed steps (or `from` and everything after it) run again;
     /// earlier outputs are kept.
     pub async fn retry(&self, run_id: &str, from: Option<&str>) -> Result<RunRecord, EngineError> {
+        self.retry_amended(run_id, from, None).await
+    }
+    /// `retry`, with the run's input replaced first by `amend` (an amendment of what has not
+    /// succeeded yet). Refused unless the run is failed and the new input builds a DAG with
+    /// the same steps; the amendment is a `run_amended` event.
+    pub async fn retry_amended(
+        &self,
+        run_id: &str,
+        from: Option<&str>,
+        amend: Option<Amendment>,
+    ) -> Result<RunRecord, EngineError> {
         let from = from.map(str::to_owned);
-        self.command(run_id, |reply| Command::Retry { from, reply })
+        self.command(run_id, |reply| Command::Retry { from, amend, reply })
             .await
     }
     /// Deliver an operator signal (waiting steps re-check at once).

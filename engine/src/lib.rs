@@ -18,7 +18,7 @@ pub mod testkit;
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use crash::CrashPoints;
 pub use definition::{RetryPolicy, StepDef, WorkflowDef};
-pub use engine::{valid_run_id, Engine, EngineConfig, ResumeReport};
+pub use engine::{valid_run_id, Amendment, Engine, EngineConfig, ResumeReport};
 pub use error::EngineError;
 pub use progress::ProgressEvent;
 pub use registry::WorkflowRegistry;

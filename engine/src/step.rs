@@ -65,8 +65,12 @@ pub enum StepOutcome {
 pub struct StepContext {
     pub run_id: String,
     pub step_id: String,
-    /// 1 for the first execution; grows with every re-execution (crash, poll, retry).
+    /// 1 for the first execution; grows with every re-execution after a failure, a crash
+    /// or a reset. A poll of a wait keeps the attempt of the execution that started it.
     pub attempt: u32,
+    /// 0 for an attempt's first execution; n for the n-th poll of its wait (an execution
+    /// woken by the step's own `Wait` timer).
+    pub poll: u32,
     /// This step's own input from the workflow definition.
     pub input: Value,
     /// The run's input (for failback: the spec snapshot).
@@ -110,6 +114,7 @@ impl StepContext {
             run_id: "test-run".into(),
             step_id: step_id.into(),
             attempt: 1,
+            poll: 0,
             input,
             run_input: Arc::new(Value::Null),
             outputs: Arc::new(BTreeMap::new()),

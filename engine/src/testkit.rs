@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// An append-only record of side effects: one line `run step attempt` per execution.
+/// An append-only record of side effects: one line `run step attempt poll` per execution.
 #[derive(Debug)]
 pub struct Journal {
     path: Option<PathBuf>,
@@ -26,6 +26,8 @@ pub struct Effect {
     pub run: String,
     pub step: String,
     pub attempt: u32,
+    /// 0 for an attempt's first execution, n for its n-th poll.
+    pub poll: u32,
 }
 
 impl Journal {
@@ -42,8 +44,8 @@ impl Journal {
         })
     }
     /// Append and sync one effect (a single short `write`, so a kill cannot tear it).
-    pub fn record(&self, run: &str, step: &str, attempt: u32) -> std::io::Result<()> {
-        let line = format!("{run} {step} {attempt}\n");
+    pub fn record(&self, run: &str, step: &str, attempt: u32, poll: u32) -> std::io::Result<()> {
+        let line = format!("{run} {step} {attempt} {poll}\n");
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = &self.path {
             let mut f = OpenOptions::new().create(true).append(true).open(p)?;
@@ -82,6 +84,7 @@ fn parse(s: &str) -> Vec<Effect> {
                 run: it.next()?.to_owned(),
                 step: it.next()?.to_owned(),
                 attempt: it.next()?.parse().ok()?,
+                poll: it.next().map_or(Some(0), |p| p.parse().ok())?,
             })
         })
         .collect()
@@ -106,7 +109,7 @@ pub struct JournalStep {
 }
 
 fn record(j: &Journal, ctx: &StepContext) -> Result<(), StepOutcome> {
-    j.record(&ctx.run_id, &ctx.step_id, ctx.attempt)
+    j.record(&ctx.run_id, &ctx.step_id, ctx.attempt, ctx.poll)
         .map_err(|e| StepOutcome::Retry {
             after: None,
             reason: format!("journal write failed: {e}"),

@@ -322,6 +322,25 @@ impl SimHandle {
         w.touch();
         removed
     }
+    /// Rename a protected item in every vault, as an operator who re-protects a VM under
+    /// another name would: its name and friendly name, where they equal `from` (ignoring
+    /// case), become `to`. Returns how many items were renamed.
+    pub fn rename_protected_item(&self, from: &str, to: &str) -> usize {
+        let mut w = self.shared.world.lock();
+        let mut n = 0;
+        for item in w.vaults.values_mut().flat_map(|v| v.items.iter_mut()) {
+            let mut hit = false;
+            for name in [&mut item.name, &mut item.friendly_name] {
+                if name.eq_ignore_ascii_case(from) {
+                    *name = to.to_owned();
+                    hit = true;
+                }
+            }
+            n += usize::from(hit);
+        }
+        w.touch();
+        n
+    }
     pub fn persist_now(&self) -> std::io::Result<()> {
         persist::save_now(&self.shared)
     }

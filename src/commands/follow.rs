@@ -52,6 +52,7 @@ pub(crate) fn describe(ev: &ProgressEvent) -> String {
             None => "retrying failed steps".into(),
         },
         EventKind::Signal { name } => format!("signal {name}"),
+        EventKind::RunAmended { changes } => format!("run amended: {}", changes.join("; ")),
     }
 }
 

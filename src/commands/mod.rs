@@ -1,5 +1,6 @@
 //! One module per group of subcommands. Each returns the process exit code.
 
+pub mod amend;
 pub mod apply;
 pub mod completions;
 pub mod control;

@@ -242,8 +242,24 @@ pub async fn signal(c: &DaemonClient, id: &str, signal: &str) -> Result<i32> {
     follow(c, &[id.to_owned()], OutputFormat::Text).await
 }
 
-pub async fn retry(c: &DaemonClient, id: &str, from: Option<&str>) -> Result<i32> {
-    control(c, id, "retry", json!({ "from": from })).await?;
+pub async fn retry(
+    c: &DaemonClient,
+    id: &str,
+    from: Option<&str>,
+    spec: Option<&std::path::Path>,
+) -> Result<i32> {
+    let mut body = json!({ "from": from });
+    if let Some(path) = spec {
+        let new = match super::plan::load_spec(path) {
+            Ok(s) => s,
+            Err(code) => return Ok(code),
+        };
+        let v = c.get(&format!("/v1/runs/{}", enc(id))).await?;
+        let run: RunRecord = field(&v, "run")?;
+        let a = super::amend::amendment(&run, &new, path)?;
+        body["amend"] = json!({ "input": a.input });
+    }
+    control(c, id, "retry", body).await?;
     println!(
         "run {id}: retrying{}",
         from.map(|s| format!(" from {s}")).unwrap_or_default()

@@ -435,6 +435,48 @@ struct ControlRequest {
     teardown: bool,
     signal: Option<String>,
     from: Option<String>,
+    /// `retry` with an amended input (`failback retry --spec`).
+    amend: Option<AmendRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AmendRequest {
+    /// The new run input; the daemon computes (and records) the changes itself.
+    input: Value,
+}
+
+/// The daemon does not trust a client's amendment: the same rules as the CLI's, on the stored
+/// run, and the changes recorded are the ones it computes.
+fn checked_amendment(
+    engine: &Engine,
+    id: &str,
+    a: AmendRequest,
+) -> Result<failback_engine::Amendment, ApiError> {
+    use crate::commands::amend::{diff, refusal};
+    let run = load_run(engine, id)?;
+    let bad = |e: EngineError| ApiError::BadRequest(e.to_string());
+    let old = failback_workflows::failback::spec_of(&run.input).map_err(bad)?;
+    let new = failback_workflows::failback::spec_of(&a.input).map_err(bad)?;
+    let changes = diff(&old, &new);
+    let refused: Vec<String> = changes
+        .iter()
+        .filter_map(|c| refusal(c, &old, id).map(|why| format!("{}: {why}", c.path)))
+        .collect();
+    if changes.is_empty() || !refused.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "run {id} not amended, nothing changed: {}",
+            if changes.is_empty() {
+                "no difference".to_owned()
+            } else {
+                refused.join("; ")
+            }
+        )));
+    }
+    Ok(failback_engine::Amendment {
+        input: run_input(&new),
+        changes: changes.iter().map(ToString::to_string).collect(),
+    })
 }
 
 /// Signals a run understands.
@@ -445,7 +487,13 @@ async fn control(state: &AppState, id: &str, action: &str, body: &Bytes) -> ApiR
     let e = &state.engine;
     let run = match action {
         "cancel" => e.cancel(id, req.teardown).await?,
-        "retry" => e.retry(id, req.from.as_deref()).await?,
+        "retry" => {
+            let amend = match req.amend {
+                Some(a) => Some(checked_amendment(e, id, a)?),
+                None => None,
+            };
+            e.retry_amended(id, req.from.as_deref(), amend).await?
+        }
         "pause" => e.pause(id).await?,
         "resume" => e.unpause(id).await?,
         "signal" => {

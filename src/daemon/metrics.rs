@@ -3,7 +3,7 @@
 //! ARM clients' request counters.
 
 use failback_engine::{Engine, ProgressEvent};
-use failback_state::{EventKind, Millis, RunFilter, RunState};
+use failback_state::{EventKind, Millis, RunFilter, RunState, StepStatus, WaitReason};
 use failback_workflows::AzurePool;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -54,6 +54,45 @@ pub struct Metrics {
 fn lock(m: &Mutex<Counters>) -> MutexGuard<'_, Counters> {
     // Counters are plain numbers: a poisoned lock still holds usable ones.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Steps of waiting runs whose wait is being polled (between polls or in one), and their
+/// polls: a poll is not an attempt and appends no event, so these come from the step records.
+fn render_polling(out: &mut String, engine: &Engine, waiting: &[String]) {
+    let (mut steps, mut polls) = (0u64, 0u64);
+    for id in waiting {
+        match engine.store().load_steps(id) {
+            Ok(records) => {
+                for s in records.iter().filter(|s| {
+                    s.polls > 0
+                        && matches!(
+                            s.status,
+                            StepStatus::Running { .. }
+                                | StepStatus::Waiting {
+                                    reason: WaitReason::Timer,
+                                    ..
+                                }
+                        )
+                }) {
+                    steps += 1;
+                    polls += u64::from(s.polls);
+                }
+            }
+            Err(e) => tracing::warn!(run = %id, error = %e, "metrics: loading steps"),
+        }
+    }
+    gauge(
+        out,
+        "failback_steps_polling",
+        "Steps of waiting runs polling their wait (polling (n) in status).",
+        steps as f64,
+    );
+    gauge(
+        out,
+        "failback_step_polls",
+        "Polls so far of those steps' current waits (not attempts).",
+        polls as f64,
+    );
 }
 
 fn event_name(kind: &EventKind) -> String {
@@ -115,10 +154,14 @@ impl Metrics {
         let mut out = String::new();
         let mut by_state: BTreeMap<&'static str, u64> =
             RunState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut waiting = Vec::new();
         match engine.store().run_summaries(&RunFilter::all()) {
             Ok(runs) => {
                 for r in runs {
                     *by_state.entry(r.state.as_str()).or_default() += 1;
+                    if r.state == RunState::Waiting {
+                        waiting.push(r.id);
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "metrics: listing runs"),
@@ -139,6 +182,7 @@ impl Metrics {
             "Runs parked on a timer.",
             engine.scheduled_runs() as f64,
         );
+        render_polling(&mut out, engine, &waiting);
 
         let c = lock(&self.counters);
         header(

@@ -18,6 +18,7 @@ const PALETTE: Palette = &[
 /// The status line under a node's id: `waiting until 2026-11-24T12:04:05Z`, `failed: Code`.
 pub fn status_label(s: &StepRecord) -> String {
     match &s.status {
+        StepStatus::Running { .. } if s.polls > 0 => format!("polling ({})", s.polls),
         StepStatus::Running { attempt, .. } => format!("running (attempt {attempt})"),
         StepStatus::Waiting {
             wake_at, reason, ..

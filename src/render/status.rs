@@ -61,6 +61,9 @@ fn step_note(s: &StepRecord, now: u64) -> String {
             if let Some(d) = deadline {
                 note.push_str(&format!("; deadline {}", fmt_relative(*d, now)));
             }
+            if let Some(t) = s.last_poll_at {
+                note.push_str(&format!("; last poll {}", fmt_relative(t, now)));
+            }
             note
         }
         StepStatus::Failed { error } => error_text(error),
@@ -69,6 +72,24 @@ fn step_note(s: &StepRecord, now: u64) -> String {
             None => String::new(),
         },
         _ => String::new(),
+    }
+}
+
+/// `attempt 2`, or `polling (17)` for a wait being polled: a poll is not an attempt.
+pub fn step_counter(s: &StepRecord) -> String {
+    let polling = s.polls > 0
+        && matches!(
+            s.status,
+            StepStatus::Running { .. }
+                | StepStatus::Waiting {
+                    reason: WaitReason::Timer,
+                    ..
+                }
+        );
+    match (polling, s.attempt) {
+        (true, 0 | 1) => format!("polling ({})", s.polls),
+        (true, n) => format!("attempt {n}, polling ({})", s.polls),
+        (false, n) => format!("attempt {n}"),
     }
 }
 
@@ -162,13 +183,19 @@ pub fn run_status_text(run: &RunRecord, steps: &[StepRecord], now_ms: u64, color
         .map(|s| s.step_id.chars().count())
         .max()
         .unwrap_or(0);
+    let counter_w = steps
+        .iter()
+        .map(|s| step_counter(s).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     for s in steps {
         let name = s.status.name();
         let line = format!(
-            "  {:<id_w$}  {}  attempt {:<2} {}",
+            "  {:<id_w$}  {}  {:<counter_w$}  {}",
             clean(&s.step_id),
             paint(&format!("{name:<12}"), status_tone(&s.status), color),
-            s.attempt,
+            step_counter(s),
             step_note(s, now),
         );
         out.push_str(line.trim_end());
@@ -266,6 +293,9 @@ pub fn event_text(e: &EventRecord) -> String {
         EventKind::RunRetried { from: Some(f) } => format!("run retried from step {}", clean(f)),
         EventKind::RunRetried { from: None } => "run retried".into(),
         EventKind::Signal { name } => format!("signal {} received", clean(name)),
+        EventKind::RunAmended { changes } => {
+            format!("run amended: {}", clean(&changes.join("; ")))
+        }
     }
 }
 

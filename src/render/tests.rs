@@ -307,6 +307,8 @@ fn rec(id: &str, status: StepStatus, attempt: u32, started: Option<u64>) -> Step
         retries: 0,
         started_at: started,
         updated_at: T0 + 30 * MIN,
+        polls: 0,
+        last_poll_at: None,
     }
 }
 
@@ -347,9 +349,13 @@ fn live_run() -> (RunRecord, Vec<StepRecord>) {
     let steps = vec![
         rec("validate", ok(), 1, Some(T0)),
         rec("vnet-a/create-nic", ok(), 1, Some(T0 + MIN)),
-        rec("vnet-a/create-vm", ok(), 3, Some(T0 + 2 * MIN)),
-        rec("vnet-a/await-boot", ok(), 7, Some(T0 + 9 * MIN)),
-        rec("vnet-a/register", poll, 4, Some(T0 + 20 * MIN)),
+        rec("vnet-a/create-vm", ok(), 1, Some(T0 + 2 * MIN)),
+        rec("vnet-a/await-boot", ok(), 2, Some(T0 + 9 * MIN)),
+        StepRecord {
+            polls: 9,
+            last_poll_at: Some(T0 + 31 * MIN + 10_000),
+            ..rec("vnet-a/register", poll, 1, Some(T0 + 20 * MIN))
+        },
         rec("vnet-b/create-nic", ok(), 1, Some(T0 + MIN)),
         rec("vnet-b/create-vm", retry, 2, Some(T0 + 2 * MIN)),
         rec("vnet-b/await-boot", StepStatus::Pending, 0, None),
@@ -400,6 +406,13 @@ fn status_text_and_json() {
     let text = run_status_text(&run, &steps, now, false);
     assert!(text.contains("wakes in 4m 10s (at 2026-11-24T12:36:10Z)"));
     assert!(text.contains("retries in 1m (at 2026-11-24T12:33:00Z) after: 429"));
+    // A polled wait shows its polls, not an attempt per poll.
+    assert!(
+        text.contains("waiting       polling (9)  wakes in 4m 10s"),
+        "{text}"
+    );
+    assert!(text.contains("last poll 50s ago"), "{text}");
+    assert!(text.contains("vnet-a/await-boot  succeeded     attempt 2\n"));
     insta::assert_snapshot!("status_live", text);
     let (crun, csteps) = cancelled_run();
     insta::assert_snapshot!(

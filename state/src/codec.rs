@@ -115,12 +115,29 @@ impl Versioned for RunRecord {
 
 impl Versioned for StepRecord {
     const KIND: &'static str = "step";
-    const SCHEMA: u16 = 1;
+    const SCHEMA: u16 = 2;
+    fn decode_older(schema: u16, body: &[u8]) -> Result<Self, CodecError> {
+        match schema {
+            1 => rmp_serde::from_slice::<v1::StepRecordV1>(body)
+                .map(Into::into)
+                .map_err(|source| CodecError::Decode {
+                    kind: Self::KIND,
+                    schema,
+                    source,
+                }),
+            _ => Err(CodecError::NewerSchema {
+                kind: Self::KIND,
+                found: schema,
+                supported: Self::SCHEMA,
+            }),
+        }
+    }
 }
 
+/// Schema 2 added the `run_amended` event; schema-1 events decode as they are (a subset).
 impl Versioned for EventRecord {
     const KIND: &'static str = "event";
-    const SCHEMA: u16 = 1;
+    const SCHEMA: u16 = 2;
 }
 
 impl Versioned for QuarantineRecord {
@@ -163,6 +180,36 @@ pub mod v1 {
                 labels: Default::default(),
                 signals: Vec::new(),
                 wake_at: None,
+            }
+        }
+    }
+
+    /// `StepRecord` as first released: polls counted as attempts, no poll count.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct StepRecordV1 {
+        pub run_id: String,
+        pub step_id: String,
+        pub status: StepStatus,
+        pub attempt: u32,
+        pub retries: u32,
+        pub started_at: Option<Millis>,
+        pub updated_at: Millis,
+    }
+
+    /// The old `attempt` mixed attempts and polls and cannot be split: it is kept (the next
+    /// execution numbers on from it) and the poll count starts at zero.
+    impl From<StepRecordV1> for StepRecord {
+        fn from(v: StepRecordV1) -> Self {
+            StepRecord {
+                run_id: v.run_id,
+                step_id: v.step_id,
+                status: v.status,
+                attempt: v.attempt,
+                retries: v.retries,
+                started_at: v.started_at,
+                updated_at: v.updated_at,
+                polls: 0,
+                last_poll_at: None,
             }
         }
     }

@@ -205,18 +205,28 @@ impl StepStatus {
     }
 }
 
-/// One step of one run.
+/// One step of one run. Schema 2 (schema 1 had no `polls` or `last_poll_at`, and counted
+/// every poll of a wait as an attempt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub run_id: String,
     pub step_id: String,
     pub status: StepStatus,
-    /// Executions started so far (crash re-executions and polls included).
+    /// Executions started so far: the first, and each one after a failure, a restart or a
+    /// reset. A poll of a wait is not an attempt.
     pub attempt: u32,
     /// Transient failures consumed; counted against the retry policy's max attempts.
     pub retries: u32,
     pub started_at: Option<Millis>,
     pub updated_at: Millis,
+    /// Polls of this attempt's wait (an execution woken by its own timer to look again).
+    /// They change no state, so they append no history event; this count and
+    /// `last_poll_at` are their record. Zero again when a new attempt starts.
+    #[serde(default)]
+    pub polls: u32,
+    /// When the last poll started.
+    #[serde(default)]
+    pub last_poll_at: Option<Millis>,
 }
 
 impl StepRecord {
@@ -229,6 +239,8 @@ impl StepRecord {
             retries: 0,
             started_at: None,
             updated_at: now,
+            polls: 0,
+            last_poll_at: None,
         }
     }
 }
@@ -280,6 +292,11 @@ pub enum EventKind {
     RunCancelled,
     RunRetried {
         from: Option<String>,
+    },
+    /// An operator amended the run's input (`retry --spec`): one line per changed field,
+    /// `path: old -> new` (never secrets: the input holds secret references only).
+    RunAmended {
+        changes: Vec<String>,
     },
     Signal {
         name: String,

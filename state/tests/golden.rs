@@ -1,8 +1,9 @@
 //! Golden fixtures: bytes written by earlier builds, committed under `fixtures/golden/`, must
 //! keep decoding to the same values. Regenerate (only when adding a schema, never to make a
 //! failure go away): `cargo test -p failback-state --test golden -- --ignored regenerate_golden`
+//! (it writes only the files that do not exist yet: a fixture, once written, is frozen).
 
-use failback_state::codec::{self, v1::RunRecordV1, Versioned};
+use failback_state::codec::{self, v1::RunRecordV1, v1::StepRecordV1, Versioned};
 use failback_state::*;
 use serde::Serialize;
 use serde_json::json;
@@ -77,6 +78,42 @@ fn step_waiting() -> StepRecord {
         retries: 1,
         started_at: Some(1_700_000_000_100),
         updated_at: 1_700_000_000_200,
+        polls: 0,
+        last_poll_at: None,
+    }
+}
+
+/// `step_waiting` as schema 1 stored it.
+fn step_v1_frozen() -> StepRecordV1 {
+    let s = step_waiting();
+    StepRecordV1 {
+        run_id: s.run_id,
+        step_id: s.step_id,
+        status: s.status,
+        attempt: s.attempt,
+        retries: s.retries,
+        started_at: s.started_at,
+        updated_at: s.updated_at,
+    }
+}
+
+/// Schema 2: a wait polled 17 times in its second attempt.
+fn step_polling() -> StepRecord {
+    StepRecord {
+        run_id: "run-v2".into(),
+        step_id: "vnet-b/await-failback".into(),
+        status: StepStatus::Waiting {
+            wake_at: 1_700_005_400_000,
+            deadline: Some(1_701_814_400_000),
+            poll_state: json!({"since": 1_700_000_000_000u64}),
+            reason: WaitReason::Timer,
+        },
+        attempt: 2,
+        retries: 1,
+        started_at: Some(1_700_000_000_100),
+        updated_at: 1_700_005_100_000,
+        polls: 17,
+        last_poll_at: Some(1_700_005_100_000),
     }
 }
 
@@ -132,6 +169,23 @@ fn event() -> EventRecord {
     }
 }
 
+fn event_amended_change() -> &'static str {
+    "failback.protected_items: [\"vm-ap2\"] -> [\"vm-app2\"]"
+}
+
+/// Schema 2: the `run_amended` event.
+fn event_amended() -> EventRecord {
+    EventRecord {
+        run_id: "run-v2".into(),
+        seq: 12,
+        at: 1_700_000_000_600,
+        step_id: None,
+        kind: EventKind::RunAmended {
+            changes: vec!["failback.protected_items: [\"vm-ap2\"] -> [\"vm-app2\"]".into()],
+        },
+    }
+}
+
 fn meta() -> MetaRecord {
     MetaRecord {
         format_version: 1,
@@ -178,14 +232,22 @@ fn golden_store() -> StateStore {
 fn regenerate_golden() {
     let d = dir();
     std::fs::create_dir_all(&d).unwrap();
-    let write = |name: &str, bytes: Vec<u8>| std::fs::write(d.join(name), bytes).unwrap();
+    let write = |name: &str, bytes: Vec<u8>| {
+        if !d.join(name).exists() {
+            std::fs::write(d.join(name), bytes).unwrap()
+        }
+    };
     write("run_v1.bin", envelope(1, &run_v1()));
     write("run_v2.bin", codec::encode(&run_v2()).unwrap());
-    write("step_v1.bin", codec::encode(&step_waiting()).unwrap());
-    write("event_v1.bin", codec::encode(&event()).unwrap());
+    write("step_v1.bin", envelope(1, &step_v1_frozen()));
+    write("step_v2.bin", codec::encode(&step_polling()).unwrap());
+    write("event_v1.bin", envelope(1, &event()));
+    write("event_v2.bin", codec::encode(&event_amended()).unwrap());
     write("meta_v1.bin", codec::encode(&meta()).unwrap());
     write("quarantine_v1.bin", codec::encode(&quarantine()).unwrap());
-    golden_store().export_to(&d.join("store_v1.dump")).unwrap();
+    if !d.join("store_v1.dump").exists() {
+        golden_store().export_to(&d.join("store_v1.dump")).unwrap();
+    }
 }
 
 fn read(name: &str) -> Vec<u8> {
@@ -226,7 +288,14 @@ fn golden_records_decode() {
     );
     check("run_v2.bin", 2, &run_v2());
     check("step_v1.bin", 1, &step_waiting());
+    assert_eq!(
+        body_tree(&read("step_v1.bin")),
+        serde_json::to_value(step_v1_frozen()).unwrap(),
+        "the frozen v1 step struct changed"
+    );
+    check("step_v2.bin", 2, &step_polling());
     check("event_v1.bin", 1, &event());
+    check("event_v2.bin", 2, &event_amended());
     check("meta_v1.bin", 1, &meta());
     check("quarantine_v1.bin", 1, &quarantine());
 
@@ -244,8 +313,15 @@ fn golden_records_decode() {
     assert_eq!(tree["status"]["status"], "waiting");
     assert_eq!(tree["status"]["reason"]["kind"], "retry");
     assert_eq!(tree["retries"], 1);
+    let tree = body_tree(&read("step_v2.bin"));
+    assert_eq!(tree["polls"], 17);
+    assert_eq!(tree["attempt"], 2);
+    assert_eq!(tree["status"]["reason"]["kind"], "timer");
     let tree = body_tree(&read("event_v1.bin"));
     assert_eq!(tree["kind"]["event"], "step_retry_scheduled");
+    let tree = body_tree(&read("event_v2.bin"));
+    assert_eq!(tree["kind"]["event"], "run_amended");
+    assert_eq!(tree["kind"]["changes"][0], event_amended_change());
     let tree = body_tree(&read("quarantine_v1.bin"));
     assert_eq!(tree["key"], "step/run-v2/vnet-b/create-vm");
 }

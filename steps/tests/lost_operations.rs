@@ -1,18 +1,13 @@
 //! An operation-status URL that answers 404 (ARM forgets operation records; a restarted
-//! service may too) does not fail the step: the step reads the resource. A create whose
-//! resource is there and Succeeded is done, one whose resource is absent sends its PUT again;
-//! a delete whose resource is absent is done. The runs end as they would without the 404s.
+//! service may too) does not fail the step: the step reads the resource. Here at the step
+//! level: a create whose resource is absent sends its PUT again. Whole runs through the
+//! production DAG: `workflows/tests/lost_operations.rs`.
 
 mod support;
 
-use failback_engine::{Clock, ScaledClock, Step, StepContext, StepOutcome};
-use failback_sim::{FaultAction, FaultMatch, FaultRule, FaultTrigger, Sim, SimConfig};
-use failback_state::{RunState, StateStore};
+use failback_engine::{Step, StepContext, StepOutcome};
+use failback_sim::{FaultAction, FaultMatch, FaultRule, FaultTrigger};
 use failback_steps::steps::CreateNic;
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 use support::*;
 
 fn not_found() -> FaultAction {
@@ -22,64 +17,6 @@ fn not_found() -> FaultAction {
         code: Some("NotFound".into()),
         message: Some("The operation could not be found.".into()),
     }
-}
-
-/// Every GET of an operation-status or operation-result URL (Compute and Network).
-fn operation_polls() -> FaultMatch {
-    FaultMatch {
-        method: Some("GET".into()),
-        path_regex: Some(
-            "/providers/Microsoft\\.(Compute|Network)/locations/[^/]+/operation".into(),
-        ),
-        ..Default::default()
-    }
-}
-
-fn always() -> FaultTrigger {
-    FaultTrigger {
-        count: Some(100_000),
-        ..Default::default()
-    }
-}
-
-async fn run(env: &TestEnv, id: &str) -> failback_state::RunRecord {
-    let reg = registration(env, CS_PASSPHRASE);
-    let eng = engine(env, vec![net_a()], reg, StateStore::in_memory());
-    eng.submit("failback-test", id, serde_json::json!({}), BTreeMap::new())
-        .await
-        .expect("submit");
-    eng.finished(id).await.expect("finished")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operation_status_404_on_creates_and_deletes_is_reconciled_by_reading_the_resource() {
-    let env = start(fast_scenario()).await;
-    let rule = env
-        .sim
-        .add_fault(FaultRule::new(operation_polls(), not_found(), always()))
-        .expect("fault");
-    let run = run(&env, "lost").await;
-    assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
-    let fired = env
-        .sim
-        .faults()
-        .iter()
-        .find(|f| f.id == rule)
-        .map_or(0, |f| f.fired);
-    assert!(
-        fired >= 4,
-        "the creates and deletes were polled into 404s ({fired})"
-    );
-    // The creates were read, not sent again: one PUT each.
-    assert_eq!(
-        count(&env.sim, "PUT", "networkInterfaces/ps-vnet-a-t1-nic"),
-        1
-    );
-    assert_eq!(count(&env.sim, "PUT", "virtualMachines/ps-vnet-a-t1?"), 1);
-    // The deletes (VM, then whatever is left) ended with nothing there.
-    assert!(count(&env.sim, "DELETE", "virtualMachines/ps-vnet-a-t1") >= 1);
-    let inv = env.sim.inventory();
-    assert!(inv.created().is_empty(), "left behind: {:?}", inv.created());
 }
 
 fn ctx(env: &TestEnv, attempt: u32, state: Option<serde_json::Value>) -> StepContext {
@@ -156,67 +93,4 @@ async fn a_forgotten_create_whose_resource_is_absent_is_sent_again() {
         "the PUT was sent again"
     );
     assert_eq!(created(&env.sim, "networkInterfaces/ps-vnet-a-t1-nic"), 1);
-}
-
-/// The emulator stops while the VM's creation is in flight and starts again from its state
-/// file on the same address. Whether it kept the operation or not, the run completes, creates
-/// the VM once and leaves nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_emulator_restarted_mid_operation_and_the_run_completes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut scenario = fast_scenario();
-    scenario.timings.vm_create_secs = 900.0; // ~0.9 s real: room to stop it mid-way
-    let config = |listen: SocketAddr| SimConfig {
-        listen,
-        scenario: scenario.clone(),
-        clock_speed: SPEED,
-        state_file: Some(dir.path().join("emulator.json")),
-        tls: true,
-    };
-    let sim = Sim::start(config(SocketAddr::from(([127, 0, 0, 1], 0))))
-        .await
-        .expect("sim");
-    let addr = sim.addr();
-    let ca_file = dir.path().join("ca.pem");
-    sim.write_ca(&ca_file).expect("ca");
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(sim.now_ms() as u64, SPEED));
-    std::env::set_var("FAILBACK_TEST_PS_PASSWORD", PS_PASSWORD);
-    let env = TestEnv {
-        azure: azure_for(&sim, &ca_file, clock.clone()),
-        sim,
-        clock,
-        dir: tempfile::tempdir().expect("tempdir"),
-        ca_file,
-    };
-    let reg = registration(&env, CS_PASSPHRASE);
-    let eng = engine(&env, vec![net_a()], reg, StateStore::in_memory());
-    eng.submit(
-        "failback-test",
-        "restart",
-        serde_json::json!({}),
-        BTreeMap::new(),
-    )
-    .await
-    .expect("submit");
-    let t0 = Instant::now();
-    while created(&env.sim, "virtualMachines/ps-vnet-a-t1?") == 0 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "no VM PUT");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let TestEnv { sim, .. } = env;
-    sim.shutdown().await;
-    let sim = Sim::start(config(addr)).await.expect("restart");
-    let run = eng.finished("restart").await.expect("finished");
-    assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
-    assert_eq!(
-        count(&sim, "PUT", "virtualMachines/ps-vnet-a-t1?"),
-        0,
-        "no second VM PUT after the restart"
-    );
-    assert!(
-        sim.inventory().created().is_empty(),
-        "{:?}",
-        sim.inventory().created()
-    );
-    sim.shutdown().await;
 }

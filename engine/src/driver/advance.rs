@@ -12,7 +12,7 @@ impl RunDriver {
                 let mut txn = self.inner.store.txn();
                 let ready = self.ready();
                 if !ready.is_empty() {
-                    self.set_running();
+                    self.set_running_for(&ready);
                     let launches = self.intents(&mut txn, &ready, false);
                     self.commit(txn).await?;
                     self.launch(launches);
@@ -56,8 +56,14 @@ impl RunDriver {
         match wake {
             Some(at) => {
                 let run = self.run_ref();
-                if run.state == RunState::Waiting && run.wake_at == Some(at) {
-                    return false;
+                if run.state == RunState::Waiting {
+                    // Still waiting (a poll found its wait unfinished): the next wake time
+                    // moves with the record, but no state changed, so no event.
+                    if run.wake_at == Some(at) {
+                        return false;
+                    }
+                    self.run.as_mut().expect("run loaded").wake_at = Some(at);
+                    return true;
                 }
                 self.set_state(RunState::Waiting);
                 self.run.as_mut().expect("run loaded").wake_at = Some(at);

@@ -11,7 +11,9 @@ impl RunDriver {
             Command::Pause(reply) => (reply, self.pause().await),
             Command::Resume(reply) => (reply, self.unpause().await),
             Command::Cancel { compensate, reply } => (reply, self.cancel_run(compensate).await),
-            Command::Retry { from, reply } => (reply, self.retry(from.as_deref()).await),
+            Command::Retry { from, amend, reply } => {
+                (reply, self.retry(from.as_deref(), amend).await)
+            }
             Command::Signal { name, reply } => (reply, self.signal(&name).await),
         };
         // A store error is the driver's problem too: report it to the caller and stop.
@@ -103,7 +105,11 @@ impl RunDriver {
         Ok(self.run_ref().clone())
     }
 
-    async fn retry(&mut self, from: Option<&str>) -> Result<RunRecord, EngineError> {
+    async fn retry(
+        &mut self,
+        from: Option<&str>,
+        amend: Option<crate::engine::Amendment>,
+    ) -> Result<RunRecord, EngineError> {
         if self.run_ref().state != RunState::Failed {
             return Err(self.invalid(format!(
                 "run is {}; only a failed run can be retried",
@@ -122,15 +128,23 @@ impl RunDriver {
                 "run failed while being cancelled; run `cancel --teardown` again to finish the teardown".to_owned(),
             ));
         }
-        let def = self.def();
-        let mut targets: Vec<usize> = Vec::new();
         if let Some(from) = from {
-            if def.get(from).is_none() {
+            if self.def().get(from).is_none() {
                 return Err(EngineError::UnknownStep {
                     run: self.run_id.clone(),
                     step: from.to_owned(),
                 });
             }
+        }
+        // An amended input rebuilds the DAG (refused, changing nothing, if its steps differ);
+        // the amendment and the retry are one commit.
+        let mut txn = self.inner.store.txn();
+        if let Some(a) = amend {
+            self.amend(&mut txn, a)?;
+        }
+        let def = self.def();
+        let mut targets: Vec<usize> = Vec::new();
+        if let Some(from) = from {
             targets.extend(def.descendants(from).iter().filter_map(|d| def.index_of(d)));
         }
         for (i, s) in self.steps.iter().enumerate() {
@@ -145,7 +159,6 @@ impl RunDriver {
             }
         }
         let now = self.inner.clock.now();
-        let mut txn = self.inner.store.txn();
         for i in targets {
             if matches!(self.steps[i].status, StepStatus::Pending)
                 || self.in_flight.contains_key(&i)

@@ -66,14 +66,18 @@ impl RunDriver {
                         };
                         self.steps[i].updated_at = now;
                         txn.put_step(&self.steps[i]);
-                        self.event(
-                            &mut txn,
-                            Some(i),
-                            EventKind::StepWaiting {
-                                attempt,
-                                wake_at: until,
-                            },
-                        );
+                        // A poll that finds the wait unfinished changes no state: the step
+                        // record (poll count, last poll, next wake) is its only trace.
+                        if !fin.poll {
+                            self.event(
+                                &mut txn,
+                                Some(i),
+                                EventKind::StepWaiting {
+                                    attempt,
+                                    wake_at: until,
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -120,7 +124,7 @@ impl RunDriver {
         {
             let ready = self.ready();
             if !ready.is_empty() {
-                self.set_running();
+                self.set_running_for(&ready);
                 launches = self.intents(&mut txn, &ready, false);
             } else if self.tasks.is_empty() {
                 self.settle(&mut txn);
@@ -136,7 +140,9 @@ impl RunDriver {
     }
 
     /// Record a permanent failure of step `i`; the run fails with it unless it is already
-    /// failed or being cancelled.
+    /// failed or cancelled. While the run is being cancelled only a failed undo fails it: a
+    /// forward execution that was in flight when the cancel came (and stopped, or failed) is
+    /// recorded, and the teardown goes on.
     pub(super) fn fail(
         &mut self,
         txn: &mut Txn,
@@ -145,6 +151,7 @@ impl RunDriver {
         code: &str,
         message: &str,
     ) {
+        let undoing = matches!(self.steps[i].status, StepStatus::Compensating { .. });
         let now = self.inner.clock.now();
         self.steps[i].status = StepStatus::Failed {
             error: StepErrorRecord {
@@ -165,14 +172,12 @@ impl RunDriver {
             },
         );
         let state = self.run_ref().state;
-        if matches!(
-            state,
-            RunState::Pending
-                | RunState::Running
-                | RunState::Waiting
-                | RunState::Paused
-                | RunState::Cancelling
-        ) {
+        let fails_run = match state {
+            RunState::Pending | RunState::Running | RunState::Waiting | RunState::Paused => true,
+            RunState::Cancelling => undoing,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled => false,
+        };
+        if fails_run {
             let step_id = self.steps[i].step_id.clone();
             let run = self.run.as_mut().expect("run loaded");
             run.state = RunState::Failed;

@@ -38,7 +38,7 @@ pub fn check_invariants(
     finished: bool,
 ) -> Result<(), String> {
     let registry = testkit::registry(Journal::memory());
-    // Each (run, step, attempt) applied at most once.
+    // Each (run, step, attempt, poll) applied at most once.
     let mut seen = HashSet::new();
     for e in effects {
         if !seen.insert(e.clone()) {
@@ -58,11 +58,11 @@ pub fn check_invariants(
             .into_iter()
             .map(|s| (s.step_id.clone(), s.status))
             .collect();
-        let attempts: HashMap<String, u32> = store
+        let attempts: HashMap<String, (u32, u32)> = store
             .load_steps(&run.id)
             .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|s| (s.step_id, s.attempt))
+            .map(|s| (s.step_id, (s.attempt, s.polls)))
             .collect();
         let succeeded = |id: &str| matches!(steps.get(id), Some(StepStatus::Succeeded { .. }));
         // No effect of a step before its predecessors' outcomes were durable.
@@ -93,14 +93,14 @@ pub fn check_invariants(
             }
             // A succeeded step's final attempt applied its effect exactly once.
             if succeeded(&s.id) {
-                let a = attempts.get(&s.id).copied().unwrap_or(0);
+                let (a, p) = attempts.get(&s.id).copied().unwrap_or((0, 0));
                 let n = effects
                     .iter()
-                    .filter(|e| e.run == run.id && e.step == s.id && e.attempt == a)
+                    .filter(|e| e.run == run.id && e.step == s.id && e.attempt == a && e.poll == p)
                     .count();
                 if n != 1 {
                     return Err(format!(
-                        "run {}: {} succeeded with attempt {a} but that attempt's effect is in the journal {n} times",
+                        "run {}: {} succeeded with attempt {a} (poll {p}) but that execution's effect is in the journal {n} times",
                         run.id, s.id
                     ));
                 }

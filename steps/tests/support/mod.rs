@@ -1,13 +1,9 @@
-//! Test support: an emulator with fast timings, a real ARM client talking HTTPS to it, and a
-//! one- or two-network failback DAG of the real steps.
+//! Test support: an emulator with fast timings and a real ARM client talking HTTPS to it, for
+//! tests of single steps. Whole-DAG tests live in `workflows/tests`, on the production builder.
 #![allow(dead_code)]
 
-use failback_engine::{
-    Clock, CrashPoints, Engine, EngineConfig, RetryPolicy, ScaledClock, StepDef, WorkflowDef,
-    WorkflowRegistry,
-};
+use failback_engine::{Clock, ScaledClock};
 use failback_sim::{Scenario, Sim, SimConfig, SimHandle};
-use failback_state::StateStore;
 use failback_steps::arm::{
     ApiVersions, ArmClient, ArmClientConfig, Cloud, CredentialConfig, HttpRetry,
 };
@@ -221,149 +217,6 @@ pub fn registration(env: &TestEnv, passphrase: &str) -> Registration {
 }
 
 pub const CS_PASSPHRASE: &str = "sim-passphrase-not-a-secret";
-
-/// The failback DAG over `nets`, built directly from the steps.
-pub fn failback_def(azure: &Arc<Azure>, nets: &[NetworkTarget], reg: &Registration) -> WorkflowDef {
-    let azure = azure.clone();
-    let retry = RetryPolicy {
-        max_retries: 10,
-        initial_backoff: Duration::from_secs(2),
-        max_backoff: Duration::from_secs(60),
-        multiplier: 2.0,
-        jitter: 0.2,
-    };
-    let teardown = TeardownPolicy {
-        delete: true,
-        force_deletion: true,
-    };
-    let mut steps = vec![StepDef::new(
-        "validate",
-        Arc::new(Validate {
-            azure: azure.clone(),
-            vm: vm_spec(),
-            networks: nets.to_vec(),
-            secrets: vec![(
-                "configuration_server.passphrase".into(),
-                reg.passphrase.clone(),
-            )],
-            site: site(),
-            scope: scope(),
-            cs_ip: reg.cs_ip,
-        }),
-    )
-    .retry(retry.clone())];
-    let mut registers = Vec::new();
-    for n in nets {
-        let id = |s: &str| format!("{}/{s}", n.name);
-        let td = || -> Arc<dyn failback_engine::Step> {
-            Arc::new(Teardown {
-                azure: azure.clone(),
-                net: n.clone(),
-                policy: teardown.clone(),
-            })
-        };
-        steps.push(
-            StepDef::new(
-                id("create-nic"),
-                Arc::new(CreateNic {
-                    azure: azure.clone(),
-                    net: n.clone(),
-                }),
-            )
-            .after(["validate"])
-            .retry(retry.clone())
-            .compensate_with(td()),
-        );
-        steps.push(
-            StepDef::new(
-                id("create-vm"),
-                Arc::new(CreateVm {
-                    azure: azure.clone(),
-                    net: n.clone(),
-                    vm: vm_spec(),
-                }),
-            )
-            .after([id("create-nic")])
-            .retry(retry.clone())
-            .compensate_with(td()),
-        );
-        steps.push(
-            StepDef::new(
-                id("await-boot"),
-                Arc::new(AwaitBoot {
-                    azure: azure.clone(),
-                    net: n.clone(),
-                    interval: Duration::from_secs(15),
-                    timeout: Duration::from_secs(1800),
-                }),
-            )
-            .after([id("create-vm")])
-            .retry(retry.clone()),
-        );
-        steps.push(
-            StepDef::new(
-                id("register"),
-                Arc::new(Register {
-                    azure: azure.clone(),
-                    net: n.clone(),
-                    site: site(),
-                    reg: reg.clone(),
-                    poll: Duration::from_secs(15),
-                }),
-            )
-            .after([id("await-boot")])
-            .retry(retry.clone()),
-        );
-        registers.push(id("register"));
-    }
-    steps.push(
-        StepDef::new(
-            "await-failback",
-            Arc::new(AwaitFailback {
-                azure: azure.clone(),
-                site: site(),
-                scope: scope(),
-            }),
-        )
-        .after(registers)
-        .retry(retry.clone()),
-    );
-    for n in nets {
-        steps.push(
-            StepDef::new(
-                format!("{}/teardown", n.name),
-                Arc::new(Teardown {
-                    azure: azure.clone(),
-                    net: n.clone(),
-                    policy: teardown.clone(),
-                }),
-            )
-            .after(["await-failback"])
-            .retry(retry.clone()),
-        );
-    }
-    WorkflowDef::new("failback-test", 1, steps).expect("valid DAG")
-}
-
-pub fn engine(
-    env: &TestEnv,
-    nets: Vec<NetworkTarget>,
-    reg: Registration,
-    store: StateStore,
-) -> Engine {
-    let mut registry = WorkflowRegistry::new();
-    let azure = env.azure.clone();
-    registry.register("failback-test", 1, move |_, _| {
-        Ok(failback_def(&azure, &nets, &reg))
-    });
-    Engine::new(
-        store,
-        registry,
-        env.clock.clone(),
-        CrashPoints::from_env(),
-        EngineConfig::default(),
-    )
-}
 
 /// Journal entries that write (PUT/POST/PATCH/DELETE) to ARM, excluding the token endpoint.
 pub fn writes(sim: &SimHandle) -> Vec<failback_sim::JournalEntry> {

@@ -1,9 +1,11 @@
 //! JSON logs of a whole run: every ARM request line carries its ids, status and operation,
 //! and sits inside the step's span, so one `step_id` finds the Azure request ids to quote.
+//! On the production DAG builder (moved from `steps/tests`).
 
 mod support;
 
-use failback_state::{RunState, StateStore};
+use failback_state::RunState;
+use failback_workflows::failback::{run_input, WORKFLOW};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -53,17 +55,16 @@ async fn arm_request_lines_carry_ids_and_the_step_span() {
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let env = start(fast_scenario()).await;
-    let reg = registration(&env, CS_PASSPHRASE);
-    let store = StateStore::open(&env.dir.path().join("store")).unwrap();
-    let eng = engine(&env, vec![net_a()], reg, store);
-    eng.submit(
-        "failback-test",
-        "logs",
-        serde_json::json!({}),
-        BTreeMap::new(),
-    )
-    .await
-    .unwrap();
+    export_secrets(&env.sim);
+    let spec = spec_for(&env.sim, 1, &["vm-app1", "vm-app2"]);
+    let eng = engine_at(
+        Some(&env.dir.path().join("store")),
+        env.clock.clone(),
+        &env.ca_file,
+    );
+    eng.submit(WORKFLOW, "logs", run_input(&spec), BTreeMap::new())
+        .await
+        .unwrap();
     let run = eng.finished("logs").await.unwrap();
     assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
     eng.shutdown(std::time::Duration::from_secs(5)).await;

@@ -1,12 +1,30 @@
 //! Fault storms from the emulator: transient ones are retried to success, permanent ones fail
-//! the step with the ARM code and message.
+//! the step with the ARM code and message. On the production DAG builder (moved from
+//! `steps/tests`, which ran a hand-copied DAG).
 
 mod support;
 
 use failback_sim::{FaultAction, FaultMatch, FaultRule, FaultTrigger};
-use failback_state::{RunState, StateStore, StepStatus};
+use failback_state::{RunState, StepStatus};
+use failback_workflows::failback::{run_input, WORKFLOW};
 use std::collections::BTreeMap;
 use support::*;
+
+/// Submit run `id` of a one-network spec for `env` and wait for its end.
+async fn run_one(env: &TestEnv, id: &str) -> (failback_state::RunRecord, failback_engine::Engine) {
+    let spec = spec_for(&env.sim, 1, &["vm-app1", "vm-app2"]);
+    let eng = engine_at(None, env.clock.clone(), &env.ca_file);
+    eng.submit(WORKFLOW, id, run_input(&spec), BTreeMap::new())
+        .await
+        .unwrap();
+    let run = eng.finished(id).await.unwrap();
+    (run, eng)
+}
+
+fn vm_name(env: &TestEnv, id: &str) -> String {
+    let spec = spec_for(&env.sim, 1, &["vm-app1", "vm-app2"]);
+    spec.vm_name(id, &spec.networks[0])
+}
 
 async fn run_with(
     rules: Vec<FaultRule>,
@@ -15,12 +33,8 @@ async fn run_with(
     for r in rules {
         env.sim.add_fault(r).expect("fault");
     }
-    let reg = registration(&env, CS_PASSPHRASE);
-    let eng = engine(&env, vec![net_a()], reg, StateStore::in_memory());
-    eng.submit("failback-test", "f", serde_json::json!({}), BTreeMap::new())
-        .await
-        .unwrap();
-    let run = eng.finished("f").await.unwrap();
+    export_secrets(&env.sim);
+    let (run, eng) = run_one(&env, "f").await;
     (env, run, eng)
 }
 
@@ -57,7 +71,10 @@ async fn transient_storms_are_retried_to_success() {
     assert!(faults > 5, "the storm fired ({faults} faults)");
     assert!(env.sim.inventory().created().is_empty());
     assert_eq!(
-        created(&env.sim, "virtualMachines/ps-vnet-a-t1?"),
+        created(
+            &env.sim,
+            &format!("virtualMachines/{}?", vm_name(&env, "f"))
+        ),
         1,
         "retries did not duplicate the VM"
     );
@@ -103,12 +120,9 @@ async fn a_failed_allocation_fails_the_step_with_the_arm_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_passphrase_fails_registration_without_a_process_server() {
     let env = start(fast_scenario()).await;
-    let reg = registration(&env, "not-the-passphrase");
-    let eng = engine(&env, vec![net_a()], reg, StateStore::in_memory());
-    eng.submit("failback-test", "p", serde_json::json!({}), BTreeMap::new())
-        .await
-        .unwrap();
-    let run = eng.finished("p").await.unwrap();
+    export_secrets(&env.sim);
+    std::env::set_var(&secret_vars(env.sim.addr().port())[2], "not-the-passphrase");
+    let (run, _) = run_one(&env, "p").await;
     assert_eq!(run.state, RunState::Failed);
     let err = run.error.unwrap_or_default();
     assert!(
@@ -130,12 +144,8 @@ async fn tokens_rejected_as_expired_are_renewed() {
     let mut s = fast_scenario();
     s.auth.token_lifetime_secs = 400;
     let env = start(s).await;
-    let reg = registration(&env, CS_PASSPHRASE);
-    let eng = engine(&env, vec![net_a()], reg, StateStore::in_memory());
-    eng.submit("failback-test", "t", serde_json::json!({}), BTreeMap::new())
-        .await
-        .unwrap();
-    let run = eng.finished("t").await.unwrap();
+    export_secrets(&env.sim);
+    let (run, _) = run_one(&env, "t").await;
     assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
     let expired = env
         .sim

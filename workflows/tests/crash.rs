@@ -1,15 +1,18 @@
-//! Crash safety of the real steps against the emulator: a child process (this test binary)
-//! runs a one-network failback and dies at each crash point — the engine's four around every
-//! step and the steps' own (between a PUT or DELETE and its checkpoint) — and a new child
-//! resumes. Every case converges: the run succeeds, the VM and the Run Command are sent once,
-//! one process server is registered, nothing is left in the emulator.
+//! Crash safety of the production failback DAG against the emulator: a child process (this
+//! test binary) runs a one-network failback built by `failback::registry` — the binary's own
+//! builder — and dies at each crash point (the engine's four around every step and the
+//! steps' own, between a PUT or DELETE and its checkpoint); a new child resumes. Every case
+//! converges: the run succeeds, the VM and the Run Command are sent once, one process server
+//! is registered, nothing is left in the emulator. (Moved from `steps/tests`, which ran a
+//! hand-copied DAG.)
 
 mod support;
 
 use failback_engine::crash::ENGINE_POINTS;
-use failback_engine::{Clock, CrashPoints, Engine, EngineConfig, ScaledClock, WorkflowRegistry};
-use failback_sim::SimHandle;
-use failback_state::{RunState, StateStore};
+use failback_engine::{Clock, ScaledClock};
+use failback_state::RunState;
+use failback_workflows::failback::{run_input, WORKFLOW};
+use failback_workflows::spec;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -32,20 +35,14 @@ const STEP_POINTS: [&str; 4] = [
     "vnet-a/teardown:after-delete",
 ];
 
-/// The child: resume (or start) run `c` and drive it to the end.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "child process of the crash test"]
-async fn child() {
-    let Ok(dir) = std::env::var("FB_CHILD_DIR") else {
-        return;
-    };
-    let base = std::env::var("FB_SIM_URL").expect("sim url");
-    let ca = std::fs::read(std::env::var("FAILBACK_CA_FILE").expect("ca")).expect("read ca");
+/// The emulator's clock, read over HTTPS from the child.
+async fn sim_clock(base: &str, ca_file: &Path) -> Arc<dyn Clock> {
+    let ca = std::fs::read(ca_file).expect("read ca");
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("pem"))
         .build()
         .expect("client");
-    let clock_body: serde_json::Value = http
+    let body: serde_json::Value = http
         .get(format!("{base}/_sim/clock"))
         .send()
         .await
@@ -53,43 +50,29 @@ async fn child() {
         .json()
         .await
         .expect("json");
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(
-        clock_body["now_ms"].as_u64().expect("now"),
-        clock_body["speed"].as_f64().expect("speed"),
-    ));
-    let azure = azure_from_env(clock.clone());
-    let reg = failback_steps::model::Registration {
-        passphrase: failback_steps::secrets::SecretRef::Env {
-            env: "FB_CS_PASSPHRASE".into(),
-        },
-        cs_ip: "10.0.0.10".parse().expect("ip"),
-        cs_port: 443,
-        data_port: 9443,
-        installer_uri: None,
-        appear_timeout: std::time::Duration::from_secs(3600),
+    Arc::new(ScaledClock::new(
+        body["now_ms"].as_u64().expect("now"),
+        body["speed"].as_f64().expect("speed"),
+    ))
+}
+
+/// The child: resume (or start) run `c` and drive it to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of the crash test"]
+async fn child() {
+    let Ok(dir) = std::env::var("FB_CHILD_DIR") else {
+        return;
     };
-    let mut registry = WorkflowRegistry::new();
-    registry.register("failback-test", 1, move |_, _| {
-        Ok(failback_def(&azure, &[net_a()], &reg))
-    });
-    let store = StateStore::open(&Path::new(&dir).join("store")).expect("store");
-    let eng = Engine::new(
-        store,
-        registry,
-        clock,
-        CrashPoints::from_env(),
-        EngineConfig::default(),
-    );
+    let dir = Path::new(&dir);
+    let ca_file = std::path::PathBuf::from(std::env::var("FAILBACK_CA_FILE").expect("ca"));
+    let clock = sim_clock(&std::env::var("FB_SIM_URL").expect("sim url"), &ca_file).await;
+    let spec = spec::load(&dir.join("failback.toml")).expect("spec");
+    let eng = engine_at(Some(&dir.join("store")), clock, &ca_file);
     eng.resume_all().expect("resume");
     if eng.store().load_run("c").expect("read").is_none() {
-        eng.submit(
-            "failback-test",
-            "c",
-            serde_json::json!({}),
-            Default::default(),
-        )
-        .await
-        .expect("submit");
+        eng.submit(WORKFLOW, "c", run_input(&spec), Default::default())
+            .await
+            .expect("submit");
     }
     let run = eng.finished("c").await.expect("finish");
     assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
@@ -97,32 +80,20 @@ async fn child() {
 }
 
 fn run_child(env: &TestEnv, dir: &Path, crash_at: Option<&str>) -> ExitStatus {
-    let (tenant, client, secret) = env.sim.credentials().expect("principal");
     let mut cmd = Command::new(std::env::current_exe().expect("exe"));
     cmd.args(["child", "--exact", "--ignored", "--test-threads=1"])
         .env("FB_CHILD_DIR", dir)
         .env("FB_SIM_URL", env.sim.base_url())
         .env("FAILBACK_CA_FILE", &env.ca_file)
-        .env("AZURE_TENANT_ID", tenant)
-        .env("AZURE_CLIENT_ID", client)
-        .env("AZURE_CLIENT_SECRET", secret)
-        .env(
-            "AZURE_SUBSCRIPTION_ID",
-            env.sim.subscription_id().expect("sub"),
+        .envs(
+            secret_vars(env.sim.addr().port())
+                .into_iter()
+                .zip(secret_values(&env.sim)),
         )
-        .env("FB_CS_PASSPHRASE", CS_PASSPHRASE)
-        .env("FAILBACK_TEST_PS_PASSWORD", PS_PASSWORD)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     failback_engine::testkit::crash_child(&mut cmd, crash_at);
     cmd.status().expect("spawn child")
-}
-
-fn created_once(sim: &SimHandle, needle: &str) -> usize {
-    sim.journal()
-        .iter()
-        .filter(|e| e.method == "PUT" && e.status == 201 && e.path.contains(needle))
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,6 +106,17 @@ async fn every_crash_point_converges_without_duplicates() {
     for point in &points {
         let env = start(fast_scenario()).await;
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("failback.toml"),
+            spec_text(&env.sim, 1, &["vm-app1", "vm-app2"]),
+        )
+        .unwrap();
+        export_secrets(&env.sim);
+        let spec = spec_for(&env.sim, 1, &["vm-app1", "vm-app2"]);
+        let (vm, nic) = (
+            spec.vm_name("c", &spec.networks[0]),
+            spec.nic_name("c", &spec.networks[0]),
+        );
         let status = tokio::task::block_in_place(|| run_child(&env, dir.path(), Some(point)));
         assert_eq!(
             status.signal(),
@@ -145,12 +127,12 @@ async fn every_crash_point_converges_without_duplicates() {
         assert!(status.success(), "{point}: resume failed ({status:?})");
         let sim = &env.sim;
         assert_eq!(
-            created_once(sim, "/networkInterfaces/ps-vnet-a-t1-nic"),
+            created(sim, &format!("/networkInterfaces/{nic}")),
             1,
             "{point}: NIC created once"
         );
         assert_eq!(
-            count(sim, "PUT", "virtualMachines/ps-vnet-a-t1?"),
+            count(sim, "PUT", &format!("virtualMachines/{vm}?")),
             1,
             "{point}: one VM PUT"
         );
@@ -173,7 +155,7 @@ async fn every_crash_point_converges_without_duplicates() {
         );
     }
     println!(
-        "steps crash matrix: {} points, 0 duplicates, 0 orphans",
+        "workflows crash matrix: {} points, 0 duplicates, 0 orphans",
         points.len()
     );
 }

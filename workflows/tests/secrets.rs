@@ -1,9 +1,11 @@
 //! After a whole run on a real store with debug logging, neither the store's bytes nor any
-//! log line contains a secret (client secret, admin password, CS passphrase).
+//! log line contains a secret (client secret, admin password, CS passphrase). On the
+//! production DAG builder (moved from `steps/tests`).
 
 mod support;
 
-use failback_state::{RunState, StateStore};
+use failback_state::RunState;
+use failback_workflows::failback::{run_input, WORKFLOW};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -54,17 +56,13 @@ async fn no_secret_in_store_bytes_or_logs() {
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let env = start(fast_scenario()).await;
-    let (_, _, client_secret) = env.sim.credentials().unwrap();
-    let reg = registration(&env, CS_PASSPHRASE);
+    export_secrets(&env.sim);
+    let [client_secret, _, passphrase] = secret_values(&env.sim);
+    let spec = spec_for(&env.sim, 1, &["vm-app1", "vm-app2"]);
     let store_dir = env.dir.path().join("store");
     {
-        let eng = engine(
-            &env,
-            vec![net_a()],
-            reg,
-            StateStore::open(&store_dir).unwrap(),
-        );
-        eng.submit("failback-test", "s", serde_json::json!({}), BTreeMap::new())
+        let eng = engine_at(Some(&store_dir), env.clock.clone(), &env.ca_file);
+        eng.submit(WORKFLOW, "s", run_input(&spec), BTreeMap::new())
             .await
             .unwrap();
         let run = eng.finished("s").await.unwrap();
@@ -87,7 +85,7 @@ async fn no_secret_in_store_bytes_or_logs() {
     for (name, secret) in [
         ("client secret", client_secret.as_str()),
         ("admin password", PS_PASSWORD),
-        ("passphrase", CS_PASSPHRASE),
+        ("passphrase", passphrase.as_str()),
     ] {
         for (what, hay) in [
             ("store", &bytes),
