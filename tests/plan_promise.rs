@@ -40,7 +40,12 @@ fn assert_blocked(r: &Rehearsal, words: &[&str]) {
         .output()
         .expect("plan");
     let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(2), "plan must block:\n{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "plan must block:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for w in words.iter().chain(&["blocked", "fix:"]) {
         assert!(text.contains(w), "plan does not say {w:?}:\n{text}");
     }
@@ -86,6 +91,33 @@ fn subnet_missing() {
     let r = Rehearsal::start();
     edit_spec(&r, "subnet = \"default\"", "subnet = \"apps\"");
     assert_blocked(&r, &["subnet apps", "does not exist"]);
+}
+
+#[test]
+fn static_ip_outside_the_subnet() {
+    let r = Rehearsal::start();
+    // Without subnet_prefix in the spec (with it, the spec check refuses this at its line).
+    edit_spec(&r, "subnet_prefix = \"10.1.0.0/24\"\n", "");
+    edit_spec(&r, "\"10.1.0.10\"", "\"10.9.0.10\"");
+    assert_blocked(
+        &r,
+        &[
+            "10.9.0.10 is not inside subnet default",
+            "choose a private_ip",
+        ],
+    );
+}
+
+#[test]
+fn static_ip_reserved_by_azure() {
+    let r = Rehearsal::start();
+    // Without subnet_prefix in the spec (with it, the spec check refuses this at its line).
+    edit_spec(&r, "subnet_prefix = \"10.1.0.0/24\"\n", "");
+    edit_spec(&r, "\"10.1.0.10\"", "\"10.1.0.3\"");
+    assert_blocked(
+        &r,
+        &["10.1.0.3 is reserved by Azure", "choose another private_ip"],
+    );
 }
 
 #[test]
