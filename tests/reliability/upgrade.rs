@@ -91,9 +91,26 @@ pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
     fam.case(&format!("store of release {RELEASE} resumed"), result);
 }
 
+/// Wait until the fixture's port can be listened on. It lies in Linux's ephemeral range, so
+/// another test's outgoing connection may hold it for a while (a fresh-clone CI run failed
+/// "Address already in use" here).
+fn port_free(limit: Duration) -> Result<(), String> {
+    let t0 = Instant::now();
+    loop {
+        match std::net::TcpListener::bind(("127.0.0.1", PORT)) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && t0.elapsed() < limit => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(format!("port {PORT} of the fixture's emulator: {e}")),
+        }
+    }
+}
+
 fn resume_golden(rt: &tokio::runtime::Runtime, fam: &mut Family) -> Result<(), String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     crate::world::copy_dir(&fixture(), work.path()).map_err(|e| e.to_string())?;
+    port_free(Duration::from_secs(120))?;
     let case = Case::start_config(rt, config(work.path()), work);
     let listed = case.run(&["list", "--output", "json"], None);
     let runs: serde_json::Value = serde_json::from_slice(&listed.stdout)
