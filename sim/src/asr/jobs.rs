@@ -1,7 +1,7 @@
 //! Site Recovery jobs: list (with `$filter`), get, cancel, the operation-status URL, completion.
 
 use super::fabrics::vault;
-use super::protected_items::{scenario_name, start_job};
+use super::protected_items::{scenario_name, start_job, JobStart};
 use super::{not_found, vault_key, Action, ItemState, Job};
 use crate::clock::{rfc3339, SimTime};
 use crate::envelope::{ArmError, ArmResult, Resp};
@@ -214,10 +214,10 @@ pub fn complete(w: &mut World, vk: &str, job: &str, at: SimTime) {
     if let Some(s) = by_script {
         match (ok, action) {
             (true, Action::Reprotect) => {
-                start_job(w, vk, idx, Action::Failover, at, Some(s), None, None);
+                start_job(w, vk, idx, JobStart::scripted(Action::Failover, at, s));
             }
             (true, Action::Failover) => {
-                start_job(w, vk, idx, Action::Commit, at, Some(s), None, None);
+                start_job(w, vk, idx, JobStart::scripted(Action::Commit, at, s));
             }
             (false, _) => w.schedule(
                 at + 300_000,

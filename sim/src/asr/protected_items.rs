@@ -185,18 +185,35 @@ fn asr_error(status: u16, code: &str, msg: String, cause: &str, action: &str) ->
         .extra(json!({"possibleCauses": cause, "recommendedAction": action}))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where a reprotect sends an item: process server, master target, retention drive, datastore.
+struct ReprotectTarget<'a> {
+    ps_id: &'a str,
+    mt_id: &'a str,
+    retention: &'a str,
+    datastore: &'a str,
+}
+
+impl<'a> ReprotectTarget<'a> {
+    fn new(ps_id: &'a str, mt_id: &'a str, retention: &'a str, datastore: &'a str) -> Self {
+        ReprotectTarget {
+            ps_id,
+            mt_id,
+            retention,
+            datastore,
+        }
+    }
+}
+
 /// Decide up front how a reprotect will end (PS present and healthy, MT, retention, datastore, agent).
 fn reprotect_failure(
     v: &Vault,
     it: &Item,
-    ps_id: &str,
-    mt_id: &str,
-    retention: &str,
-    datastore: &str,
+    target: &ReprotectTarget,
     t: SimTime,
     tm: &Timings,
 ) -> Option<(String, String)> {
+    let (ps_id, mt_id) = (target.ps_id, target.mt_id);
+    let (retention, datastore) = (target.retention, target.datastore);
     let f = v
         .fabrics
         .iter()
@@ -266,17 +283,37 @@ fn reprotect_failure(
     None
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn start_job(
-    w: &mut World,
-    vk: &str,
-    idx: usize,
-    action: Action,
-    at: SimTime,
-    by_script: Option<usize>,
-    failure: Option<(String, String)>,
-    ps_mt: Option<(String, String)>,
-) -> Option<String> {
+/// A job to start on an item: the action, when, whether a failback script started it, how it
+/// will fail (decided up front), and the (process server, master target) of a reprotect.
+pub struct JobStart {
+    pub action: Action,
+    pub at: SimTime,
+    pub by_script: Option<usize>,
+    pub failure: Option<(String, String)>,
+    pub ps_mt: Option<(String, String)>,
+}
+
+impl JobStart {
+    /// A step of failback script `script`.
+    pub fn scripted(action: Action, at: SimTime, script: usize) -> JobStart {
+        JobStart {
+            action,
+            at,
+            by_script: Some(script),
+            failure: None,
+            ps_mt: None,
+        }
+    }
+}
+
+pub fn start_job(w: &mut World, vk: &str, idx: usize, start: JobStart) -> Option<String> {
+    let JobStart {
+        action,
+        at,
+        by_script,
+        failure,
+        ps_mt,
+    } = start;
     let tm = w.timings().clone();
     let v = w.vaults.get_mut(vk)?;
     let it = v.items.get_mut(idx)?;
@@ -398,22 +435,21 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
         let mt = p(&["properties", "providerSpecificDetails", "masterTargetId"])
             .filter(|s| !s.is_empty())
             .unwrap_or(ps.clone());
-        failure = reprotect_failure(
-            &v,
-            &it,
-            &ps,
-            &mt,
-            &retention,
-            &datastore,
-            ctx.now,
-            w.timings(),
-        );
+        let target = ReprotectTarget::new(&ps, &mt, &retention, &datastore);
+        failure = reprotect_failure(&v, &it, &target, ctx.now, w.timings());
         ps_mt = Some((ps, mt));
     }
     if let Some(crate::world::Outcome::Failed { code, message, .. }) = &ctx.lro_fault {
         failure = Some((code.clone(), message.clone()));
     }
-    let job = start_job(w, &vk, idx, act, ctx.now, None, failure, ps_mt)
+    let start = JobStart {
+        action: act,
+        at: ctx.now,
+        by_script: None,
+        failure,
+        ps_mt,
+    };
+    let job = start_job(w, &vk, idx, start)
         .ok_or_else(|| ArmError::new(500, "InternalServerError", "job start failed"))?;
     let ra = w.timings().asr_retry_after_secs;
     let av = ctx.api_version();
@@ -518,7 +554,8 @@ pub fn script_check(w: &mut World, vk: &str, script: usize, at: SimTime) {
                     .map(|m| m.id.clone())
                     .unwrap_or(ps.id.clone());
                 let failure = if at < it.agent_ready_at {
-                    reprotect_failure(&v, it, &ps.id, &mt, "", "", at, &tm)
+                    let target = ReprotectTarget::new(&ps.id, &mt, "", "");
+                    reprotect_failure(&v, it, &target, at, &tm)
                 } else {
                     None
                 };
@@ -526,22 +563,17 @@ pub fn script_check(w: &mut World, vk: &str, script: usize, at: SimTime) {
                     waiting = true;
                     continue;
                 }
-                start_job(
-                    w,
-                    vk,
-                    idx,
-                    Action::Reprotect,
-                    at,
-                    Some(script),
-                    None,
-                    Some((ps.id.clone(), mt)),
-                );
+                let start = JobStart {
+                    ps_mt: Some((ps.id.clone(), mt)),
+                    ..JobStart::scripted(Action::Reprotect, at, script)
+                };
+                start_job(w, vk, idx, start);
             }
             ItemState::Protected => {
-                start_job(w, vk, idx, Action::Failover, at, Some(script), None, None);
+                start_job(w, vk, idx, JobStart::scripted(Action::Failover, at, script));
             }
             ItemState::FailbackPendingCommit => {
-                start_job(w, vk, idx, Action::Commit, at, Some(script), None, None);
+                start_job(w, vk, idx, JobStart::scripted(Action::Commit, at, script));
             }
             // Nothing for the operator's script to do: done, or not a failback at all.
             ItemState::FailedBack
