@@ -363,16 +363,8 @@ pub fn start_job(w: &mut World, vk: &str, idx: usize, start: JobStart) -> Option
     Some(name)
 }
 
-pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let vk = vault_key(ctx);
-    let v = vault(w, ctx)?.clone();
-    let idx = item_idx(&v, ctx)?;
-    let it = v.items[idx].clone();
-    let act = match ctx.lsegs.get(14).map(|s| s.as_str()) {
-        Some("reprotect") => Action::Reprotect,
-        Some("unplannedfailover") => Action::Failover,
-        _ => Action::Commit,
-    };
+/// No job running on the item, and the item in the state the action needs.
+fn check_allowed(it: &Item, act: Action) -> Result<(), ArmError> {
     if let Some(j) = &it.job {
         return Err(asr_error(
             409,
@@ -394,10 +386,12 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
         let (_, desc, _, allowed) = state_strings(it.state);
         return Err(asr_error(400, "539", format!("The operation '{op_name}' isn't allowed for the replicated item '{}' in its current state '{desc}'. Allowed operations: {}.", it.friendly_name, allowed.join(", ")), "The replicated item is not in a state that allows this operation.", "Check allowedOperations on the replicated item."));
     }
-    let body = ctx.json_body_opt()?;
-    let p = |f: &[&str]| path_str(&body, f).map(|s| s.to_string());
-    let mut failure = None;
-    let mut ps_mt = None;
+    Ok(())
+}
+
+/// Reprotect and failover go back to VMware: direction RecoveryToPrimary, InMage input.
+fn check_failback_input(body: &serde_json::Value, act: Action) -> Result<(), ArmError> {
+    let p = |f: &[&str]| path_str(body, f).map(|s| s.to_string());
     if act != Action::Commit {
         if !p(&["properties", "failoverDirection"])
             .is_some_and(|d| d.eq_ignore_ascii_case("RecoveryToPrimary"))
@@ -410,6 +404,25 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
             return Err(asr_error(400, "InvalidProviderSpecificInput", "For an InMageAzureV2 item failing back to VMware, providerSpecificDetails.instanceType must be 'InMage'.".into(), "Wrong provider input.", "Use InMage input."));
         }
     }
+    Ok(())
+}
+
+pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
+    let vk = vault_key(ctx);
+    let v = vault(w, ctx)?.clone();
+    let idx = item_idx(&v, ctx)?;
+    let it = v.items[idx].clone();
+    let act = match ctx.lsegs.get(14).map(|s| s.as_str()) {
+        Some("reprotect") => Action::Reprotect,
+        Some("unplannedfailover") => Action::Failover,
+        _ => Action::Commit,
+    };
+    check_allowed(&it, act)?;
+    let body = ctx.json_body_opt()?;
+    let p = |f: &[&str]| path_str(&body, f).map(|s| s.to_string());
+    let mut failure = None;
+    let mut ps_mt = None;
+    check_failback_input(&body, act)?;
     if act == Action::Reprotect {
         let mut missing = vec![];
         let mut get = |f: &str| {
