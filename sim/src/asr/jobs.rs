@@ -112,7 +112,7 @@ pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
 
 pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
-    let name = ctx.seg(9);
+    let name = ctx.name_of("replicationjobs");
     let j = v
         .jobs
         .iter()
@@ -123,7 +123,7 @@ pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
 
 pub fn cancel(w: &mut World, ctx: &Ctx) -> ArmResult {
     let vk = vault_key(ctx);
-    let name = ctx.seg(9).to_string();
+    let name = ctx.name_of("replicationjobs").to_string();
     let now = ctx.now;
     let v = w
         .vaults
@@ -152,7 +152,7 @@ pub fn cancel(w: &mut World, ctx: &Ctx) -> ArmResult {
 /// `…/replicationOperationStatus/{id}` (id = job name): ARM async-operation body.
 pub fn operation_status(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
-    let id = ctx.seg(9);
+    let id = ctx.name_of("replicationoperationstatus");
     let j = v
         .jobs
         .iter()

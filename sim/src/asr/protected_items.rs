@@ -144,7 +144,11 @@ pub fn scenario_name(a: Action) -> &'static str {
 }
 
 fn item_idx(v: &Vault, ctx: &Ctx) -> Result<usize, ArmError> {
-    let (fabric, container, name) = (ctx.seg(9), ctx.seg(11), ctx.seg(13));
+    let (fabric, container, name) = (
+        ctx.name_of("replicationfabrics"),
+        ctx.name_of("replicationprotectioncontainers"),
+        ctx.name_of("replicationprotecteditems"),
+    );
     v.items
         .iter()
         .position(|i| {
@@ -166,14 +170,17 @@ pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
 
 pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
-    let per_container = ctx.lsegs.len() > 12;
+    let per_container = ctx.segs_lowercase.len() > 12;
     let items: Vec<Value> = v
         .items
         .iter()
         .filter(|i| {
             !per_container
-                || (i.fabric.eq_ignore_ascii_case(ctx.seg(9))
-                    && i.container.eq_ignore_ascii_case(ctx.seg(11)))
+                || (i
+                    .fabric
+                    .eq_ignore_ascii_case(ctx.name_of("replicationfabrics"))
+                    && i.container
+                        .eq_ignore_ascii_case(ctx.name_of("replicationprotectioncontainers")))
         })
         .map(|i| render(i, v, ctx.now, w.timings()))
         .collect();
@@ -412,7 +419,7 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?.clone();
     let idx = item_idx(&v, ctx)?;
     let it = v.items[idx].clone();
-    let act = match ctx.lsegs.get(14).map(|s| s.as_str()) {
+    let act = match ctx.segs_lowercase.last().map(|s| s.as_str()) {
         Some("reprotect") => Action::Reprotect,
         Some("unplannedfailover") => Action::Failover,
         _ => Action::Commit,
@@ -488,7 +495,7 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
 pub fn operation_result(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
     let idx = item_idx(v, ctx)?;
-    let jname = ctx.seg(15);
+    let jname = ctx.name_of("operationresults");
     let job = v
         .jobs
         .iter()
