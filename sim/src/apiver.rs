@@ -6,15 +6,17 @@
 //! 2026-03-02; resource SKUs: 2021-07-01), azure-mgmt-network 33.1.0 (network interfaces, virtual
 //! networks, subnets: 2026-03-01) and azure-mgmt-recoveryservicessiterecovery 2.0.0 (2025-08-01).
 //!
-//! To refresh: install the current SDKs (`sim/sdk-conformance/setup.sh`, then bump
-//! `sim/sdk-conformance/requirements.txt`) and print each operation group's default:
+//! To refresh: bump the pins in `sim/sdk-conformance/requirements.txt` to the current SDK releases,
+//! run `sim/sdk-conformance/setup.sh` (the venv is `sim/sdk-conformance/.venv`), and print each
+//! operation group's default:
 //!
 //! ```text
 //! cd "$VENV"/lib/python3*/site-packages/azure/mgmt
-//! for p in compute network recoveryservicessiterecovery; do
+//! for p in compute network; do
 //!   awk '/^class .*Operations/{c=$2} /_params.pop\("api-version", "/{match($0,/"[0-9][0-9a-z-]*"\)/);
 //!        print c, substr($0,RSTART,RLENGTH)}' $p/operations/_operations.py | sort -u
 //! done
+//! grep -m1 'kwargs.pop("api_version"' recoveryservicessiterecovery/_configuration.py  # one for all
 //! ```
 //!
 //! and add, for the groups emulated (VirtualMachines, VirtualMachineRunCommands, Usage, Disks,

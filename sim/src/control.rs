@@ -49,7 +49,12 @@ pub fn replace_scenario(sh: &Shared, s: crate::scenario::Scenario) {
 
 /// Serve `/_sim/…`.
 pub fn handle(sh: &Shared, ctx: &Ctx) -> Resp {
-    let parts: Vec<&str> = ctx.lsegs.iter().skip(1).map(|s| s.as_str()).collect();
+    let parts: Vec<&str> = ctx
+        .segs_lowercase
+        .iter()
+        .skip(1)
+        .map(|s| s.as_str())
+        .collect();
     let m = ctx.method.as_str();
     let answer = match parts.first().copied() {
         Some("health") | Some("clock") => clock_endpoint(sh, ctx, m, &parts),

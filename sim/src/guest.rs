@@ -4,7 +4,7 @@
 //! print their Write-Output/Write-Host strings and exit with their `exit N`.
 
 use crate::clock::SimTime;
-use crate::world::{key, Event, Vm, World};
+use crate::world::{key, Event, PsRegistration, Vm, World};
 
 pub struct GuestResult {
     pub exit_code: i64,
@@ -180,7 +180,7 @@ pub fn schedule_registration(
     let delay = (w.timings().registration_delay_secs * 1000.0) as i64;
     w.schedule(
         exec_end + delay,
-        Event::PsRegister {
+        Event::PsRegister(PsRegistration {
             vault: vault.into(),
             fabric: fabric.into(),
             rc: rc_key.into(),
@@ -188,31 +188,24 @@ pub fn schedule_registration(
             name: vm.computer_name.clone(),
             vm: key(&vm.id),
             exec_end,
-        },
+        }),
     );
 }
 
 /// A script canceled before it finished never registers.
 pub fn cancel_registrations_for_rc(w: &mut World, rc_key: &str, now: SimTime) {
-    w.events.retain(|_, e| !matches!(e, Event::PsRegister { rc, exec_end, .. } if rc == rc_key && *exec_end > now));
+    w.events
+        .retain(|_, e| !matches!(e, Event::PsRegister(r) if r.rc == rc_key && r.exec_end > now));
 }
 
 pub fn cancel_registrations_for_vm(w: &mut World, vm_key: &str, now: SimTime) {
-    w.events.retain(|_, e| !matches!(e, Event::PsRegister { vm, exec_end, .. } if vm == vm_key && *exec_end > now));
+    w.events
+        .retain(|_, e| !matches!(e, Event::PsRegister(r) if r.vm == vm_key && r.exec_end > now));
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn register_ps(
-    w: &mut World,
-    vault: &str,
-    fabric: &str,
-    _rc: &str,
-    ip: &str,
-    name: &str,
-    vm: &str,
-    _exec_end: SimTime,
-    at: SimTime,
-) {
+pub fn register_ps(w: &mut World, registration: &PsRegistration, at: SimTime) {
+    let r = registration;
+    let (vault, fabric, ip, name, vm) = (&r.vault, &r.fabric, r.ip.as_str(), &r.name, &r.vm);
     let gone = (!w.vms.contains_key(vm)).then_some(at);
     let Some(v) = w.vaults.get_mut(vault) else {
         return;

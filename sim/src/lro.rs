@@ -130,7 +130,7 @@ pub fn get_operation(w: &mut World, ctx: &Ctx) -> ArmResult {
             format!("The operation '{id}' could not be found."),
         ));
     };
-    let location_mode = ctx.lsegs.iter().any(|s| s == "operationresults")
+    let location_mode = ctx.segs_lowercase.iter().any(|s| s == "operationresults")
         || ctx
             .q("monitor")
             .is_some_and(|m| m.eq_ignore_ascii_case("true"));

@@ -1,7 +1,7 @@
 //! Optional persistence: the world as JSON, written atomically (temp + fsync + rename) before an
-//! ARM write is answered (so an operation whose status URL a client holds survives a crash),
-//! shortly after other mutations (tokens, time-driven changes) and on shutdown; loaded at start
-//! if the file exists.
+//! ARM write or an issued token is answered (so an operation whose status URL a client holds, and
+//! the client's token, survive a crash), shortly after other mutations (time-driven changes) and
+//! on shutdown; loaded at start if the file exists.
 
 use crate::shared::Shared;
 use crate::world::World;

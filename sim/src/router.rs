@@ -6,15 +6,23 @@ use crate::world::Outcome;
 use bytes::Bytes;
 use serde_json::Value;
 
+/// The typed request context every handler gets: what was asked (method, path, query, headers,
+/// body), when (sim time), who (the authenticated principal) and what faults apply to it.
 pub struct Ctx {
+    /// Uppercase (`GET`).
     pub method: String,
+    /// Path segments, percent-decoded, in the caller's casing.
     pub segs: Vec<String>,
-    pub lsegs: Vec<String>,
+    /// The same, lowercased, for matching.
+    pub segs_lowercase: Vec<String>,
     pub query: Vec<(String, String)>,
     pub headers: hyper::HeaderMap,
     pub body: Bytes,
+    /// Sim time (ms since the epoch) the request is served at.
     pub now: i64,
+    /// The emulator's base URL (`https://127.0.0.1:PORT`).
     pub base: String,
+    /// The client id of a valid bearer token (ARM requests, once authenticated).
     pub principal: Option<String>,
     /// Set by a `fail_operation` fault: the LRO this request starts ends this way.
     pub lro_fault: Option<Outcome>,
@@ -44,10 +52,10 @@ impl Ctx {
     /// (everything before `providers`), lowercased as world keys are.
     pub fn list_scope(&self) -> String {
         let end = self
-            .lsegs
+            .segs_lowercase
             .iter()
             .position(|s| s == "providers")
-            .unwrap_or(self.lsegs.len());
+            .unwrap_or(self.segs_lowercase.len());
         crate::world::key(&self.prefix(end))
     }
     /// The subscription id of an ARM path (`/subscriptions/{id}/…`), as the caller spelled it.
@@ -56,7 +64,7 @@ impl Ctx {
     }
     /// The resource group of an ARM path (`…/resourceGroups/{name}/…`), or "".
     pub fn resource_group(&self) -> &str {
-        match self.lsegs.get(2).map(|s| s.as_str()) {
+        match self.segs_lowercase.get(2).map(|s| s.as_str()) {
             Some("resourcegroups") => self.seg(3),
             _ => "",
         }
@@ -66,13 +74,13 @@ impl Ctx {
     /// After `providers/{namespace}` only type positions are searched (types and names
     /// alternate), so a resource named like a type is not mistaken for one.
     pub fn name_of(&self, type_segment: &str) -> &str {
-        let (start, step) = match self.lsegs.iter().position(|s| s == "providers") {
+        let (start, step) = match self.segs_lowercase.iter().position(|s| s == "providers") {
             Some(p) => (p + 2, 2),
             None => (0, 1),
         };
-        (start..self.lsegs.len())
+        (start..self.segs_lowercase.len())
             .step_by(step)
-            .find(|i| self.lsegs[*i].eq_ignore_ascii_case(type_segment))
+            .find(|i| self.segs_lowercase[*i].eq_ignore_ascii_case(type_segment))
             .map(|i| self.seg(i + 1))
             .unwrap_or("")
     }
@@ -340,7 +348,7 @@ mod tests {
             .collect();
         let ctx = Ctx {
             method: "GET".into(),
-            lsegs: segs.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            segs_lowercase: segs.iter().map(|s| s.to_ascii_lowercase()).collect(),
             segs,
             query: vec![],
             headers: hyper::HeaderMap::new(),

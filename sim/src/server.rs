@@ -103,7 +103,7 @@ async fn handle(
     let mut ctx = Ctx {
         method: record.method.clone(),
         segs: path.segs,
-        lsegs: path.segs_lowercase,
+        segs_lowercase: path.segs_lowercase,
         query: path.query,
         headers: parts.headers,
         body,

@@ -219,28 +219,26 @@ pub struct RunCommand {
     pub op: Option<String>,
 }
 
+/// A process server registering with the configuration server once its setup script (run
+/// command `rc` on VM `vm`, ending at `exec_end`) has run. Serialized as the struct variant it
+/// replaced (`{"PsRegister": {…}}`), so state files stay readable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PsRegistration {
+    pub vault: String,
+    pub fabric: String,
+    pub rc: String,
+    pub ip: String,
+    pub name: String,
+    pub vm: String,
+    pub exec_end: SimTime,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Event {
-    OpDone {
-        op: String,
-    },
-    JobDone {
-        vault: String,
-        job: String,
-    },
-    PsRegister {
-        vault: String,
-        fabric: String,
-        rc: String,
-        ip: String,
-        name: String,
-        vm: String,
-        exec_end: SimTime,
-    },
-    ScriptCheck {
-        vault: String,
-        script: usize,
-    },
+    OpDone { op: String },
+    JobDone { vault: String, job: String },
+    PsRegister(PsRegistration),
+    ScriptCheck { vault: String, script: usize },
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -319,17 +317,7 @@ impl World {
         match ev {
             Event::OpDone { op } => crate::lro::complete(self, &op, at),
             Event::JobDone { vault, job } => crate::asr::jobs::complete(self, &vault, &job, at),
-            Event::PsRegister {
-                vault,
-                fabric,
-                rc,
-                ip,
-                name,
-                vm,
-                exec_end,
-            } => {
-                crate::guest::register_ps(self, &vault, &fabric, &rc, &ip, &name, &vm, exec_end, at)
-            }
+            Event::PsRegister(registration) => crate::guest::register_ps(self, &registration, at),
             Event::ScriptCheck { vault, script } => {
                 crate::asr::protected_items::script_check(self, &vault, script, at)
             }
@@ -386,4 +374,19 @@ pub fn normalize_region(r: &str) -> String {
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_server_registration_in_an_older_state_file_still_loads() {
+        let old = r#"{"PsRegister":{"vault":"v","fabric":"f","rc":"r","ip":"10.1.0.10","name":"ps1","vm":"m","exec_end":5}}"#;
+        let Event::PsRegister(r) = serde_json::from_str::<Event>(old).unwrap() else {
+            panic!("not a registration");
+        };
+        assert_eq!((r.ip.as_str(), r.exec_end), ("10.1.0.10", 5));
+        assert_eq!(serde_json::to_string(&Event::PsRegister(r)).unwrap(), old);
+    }
 }

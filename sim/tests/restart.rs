@@ -160,3 +160,80 @@ async fn an_operation_in_flight_survives_sigkill_and_restart() {
     let (_, n) = get(&http, &format!("{nic}?api-version={NET}"), &bearer).await;
     assert_eq!(n["properties"]["provisioningState"], "Succeeded");
 }
+
+async fn advance(http: &reqwest::Client, url: &str, secs: f64) {
+    let r = http
+        .post(format!("{url}/_sim/clock/advance"))
+        .json(&json!({"seconds": secs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn send(rb: reqwest::RequestBuilder) -> reqwest::Response {
+    rb.send().await.expect("request")
+}
+
+/// Compute's operation, seen through its Location URL (`…&monitor=true`): a VM being deleted when
+/// the emulator dies is still being deleted after the restart, and then gone.
+#[tokio::test]
+async fn a_vm_delete_in_flight_survives_sigkill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, scenario_file) = (dir.path().join("s.json"), dir.path().join("sc.json"));
+    let mut s = Scenario::default_two_networks();
+    (s.timings.nic_put_secs, s.timings.vm_create_secs) = (1.0, 1.0);
+    s.timings.vm_delete_secs = 3600.0;
+    std::fs::write(&scenario_file, serde_json::to_vec(&s).unwrap()).unwrap();
+    let (http, addr) = (reqwest::Client::new(), free_addr());
+    let sim = Emulator::start(&addr, &state, &scenario_file);
+    let bearer = token(&http, &sim.url, &s).await;
+    let rg = format!(
+        "{}/subscriptions/{}/resourceGroups/rg-failback/providers",
+        sim.url, s.subscriptions[0].id
+    );
+    let (nic, vm) = (
+        format!("{rg}/Microsoft.Network/networkInterfaces/vm-1-nic"),
+        format!("{rg}/Microsoft.Compute/virtualMachines/vm-1?api-version=2026-04-01"),
+    );
+    let subnet = format!("/subscriptions/{}/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-a/subnets/default", s.subscriptions[0].id);
+    let nic_body = json!({"location": "westeurope", "properties": {"ipConfigurations": [{"name": "c",
+        "properties": {"subnet": {"id": subnet}}}]}});
+    let put = http
+        .put(format!("{nic}?api-version={NET}"))
+        .bearer_auth(&bearer);
+    assert_eq!(send(put.json(&nic_body)).await.status(), 201);
+    advance(&http, &sim.url, 2.0).await;
+    let nic_id = nic.trim_start_matches(&sim.url).to_string();
+    let vm_body = json!({"location": "westeurope", "properties": {
+        "hardwareProfile": {"vmSize": "Standard_A8_v2"},
+        "storageProfile": {"imageReference": {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer", "sku": "2016-Datacenter", "version": "latest"},
+            "osDisk": {"createOption": "FromImage", "managedDisk": {"storageAccountType": "StandardSSD_LRS"}}},
+        "osProfile": {"computerName": "vm-1", "adminUsername": "psadmin", "adminPassword": "Sim-Passw0rd!x"},
+        "networkProfile": {"networkInterfaces": [{"id": nic_id}]}}});
+    let created = send(http.put(&vm).bearer_auth(&bearer).json(&vm_body)).await;
+    assert_eq!(created.status(), 201);
+    advance(&http, &sim.url, 2.0).await;
+    let deleted = send(http.delete(&vm).bearer_auth(&bearer)).await;
+    assert_eq!(deleted.status(), 202);
+    let location = deleted.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("&monitor=true"), "{location}");
+    sim.kill();
+
+    let http = reqwest::Client::new();
+    let sim = Emulator::start(&addr, &state, &scenario_file);
+    let polled = send(http.get(&location).bearer_auth(&bearer)).await;
+    assert_eq!(
+        polled.status(),
+        202,
+        "Location after restart: still deleting"
+    );
+    let (code, body) = get(&http, &vm, &bearer).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["properties"]["provisioningState"], "Deleting");
+    advance(&http, &sim.url, 3700.0).await;
+    let bearer = token(&http, &sim.url, &s).await;
+    let done = send(http.get(&location).bearer_auth(&bearer)).await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(get(&http, &vm, &bearer).await.0, 404);
+}

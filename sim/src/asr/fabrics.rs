@@ -119,7 +119,7 @@ pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
 
 pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
-    let name = ctx.seg(9);
+    let name = ctx.name_of("replicationfabrics");
     let f = v
         .fabrics
         .iter()
@@ -134,8 +134,11 @@ pub fn reassociate(w: &mut World, ctx: &Ctx) -> ArmResult {
     let f = v
         .fabrics
         .iter()
-        .find(|f| f.name.eq_ignore_ascii_case(ctx.seg(9)))
-        .ok_or_else(|| not_found("fabric", ctx.seg(9)))?;
+        .find(|f| {
+            f.name
+                .eq_ignore_ascii_case(ctx.name_of("replicationfabrics"))
+        })
+        .ok_or_else(|| not_found("fabric", ctx.name_of("replicationfabrics")))?;
     let body = ctx.json_body()?;
     for field in ["sourceProcessServerId", "targetProcessServerId"] {
         let id = crate::envelope::path_str(&body, &["properties", field]).unwrap_or("");

@@ -1,7 +1,7 @@
 //! Site Recovery jobs: list (with `$filter`), get, cancel, the operation-status URL, completion.
 
 use super::fabrics::vault;
-use super::protected_items::{scenario_name, start_job};
+use super::protected_items::{scenario_name, start_job, JobStart};
 use super::{not_found, vault_key, Action, ItemState, Job};
 use crate::clock::{rfc3339, SimTime};
 use crate::envelope::{ArmError, ArmResult, Resp};
@@ -112,7 +112,7 @@ pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
 
 pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
-    let name = ctx.seg(9);
+    let name = ctx.name_of("replicationjobs");
     let j = v
         .jobs
         .iter()
@@ -123,7 +123,7 @@ pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
 
 pub fn cancel(w: &mut World, ctx: &Ctx) -> ArmResult {
     let vk = vault_key(ctx);
-    let name = ctx.seg(9).to_string();
+    let name = ctx.name_of("replicationjobs").to_string();
     let now = ctx.now;
     let v = w
         .vaults
@@ -152,7 +152,7 @@ pub fn cancel(w: &mut World, ctx: &Ctx) -> ArmResult {
 /// `…/replicationOperationStatus/{id}` (id = job name): ARM async-operation body.
 pub fn operation_status(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
-    let id = ctx.seg(9);
+    let id = ctx.name_of("replicationoperationstatus");
     let j = v
         .jobs
         .iter()
@@ -214,10 +214,10 @@ pub fn complete(w: &mut World, vk: &str, job: &str, at: SimTime) {
     if let Some(s) = by_script {
         match (ok, action) {
             (true, Action::Reprotect) => {
-                start_job(w, vk, idx, Action::Failover, at, Some(s), None, None);
+                start_job(w, vk, idx, JobStart::scripted(Action::Failover, at, s));
             }
             (true, Action::Failover) => {
-                start_job(w, vk, idx, Action::Commit, at, Some(s), None, None);
+                start_job(w, vk, idx, JobStart::scripted(Action::Commit, at, s));
             }
             (false, _) => w.schedule(
                 at + 300_000,

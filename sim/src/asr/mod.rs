@@ -6,7 +6,7 @@ pub mod jobs;
 pub mod protected_items;
 
 use crate::clock::SimTime;
-use crate::scenario::{FailbackScriptDef, MasterTargetDef, Timings};
+use crate::scenario::{FailbackScriptDef, MasterTargetDef, ProtectedItemDef, Timings};
 use crate::world::{key, Event, World};
 use serde::{Deserialize, Serialize};
 
@@ -188,49 +188,10 @@ pub fn seed(w: &mut World, now: SimTime) {
                     },
                 })
                 .collect();
-            let items = v
-                .protected_items
-                .iter()
-                .map(|i| {
-                    let fabric = if i.fabric.is_empty() { fabrics.first().map(|f| f.name.clone()).unwrap_or_default() } else { i.fabric.clone() };
-                    let container = if i.container.is_empty() { format!("cloud_{fabric}") } else { i.container.clone() };
-                    let state = match i.state.to_ascii_lowercase().as_str() {
-                        "protected" => ItemState::Protected,
-                        "failbackpendingcommit" => ItemState::FailbackPendingCommit,
-                        "failedback" => ItemState::FailedBack,
-                        "replicatingtoazure" => ItemState::ReplicatingToAzure,
-                        "failoverpendingcommit" => ItemState::FailoverPendingCommit,
-                        _ => ItemState::FailedOver,
-                    };
-                    Item {
-                        name: i.name.clone(),
-                        id: format!("{vid}/replicationFabrics/{fabric}/replicationProtectionContainers/{container}/replicationProtectedItems/{}", i.name),
-                        fabric,
-                        container,
-                        friendly_name: if i.friendly_name.is_empty() { i.name.clone() } else { i.friendly_name.clone() },
-                        state,
-                        job: None,
-                        ps_id: None,
-                        mt_id: None,
-                        last_failover: Some(now - 86_400_000),
-                        policy: if i.policy.is_empty() { "failback-policy".into() } else { i.policy.clone() },
-                        agent_ready_at: now + (i.agent_ready_after_secs * 1000.0) as i64,
-                    }
-                })
-                .collect();
+            let items = seed_items(&v.protected_items, &vid, &fabrics, now);
             let vk = key(&vid);
             let scripts = v.failback_scripts.clone();
-            for (idx, sc) in scripts.iter().enumerate() {
-                let lead = tm.reprotect_secs + tm.failover_secs + tm.commit_secs;
-                let start = now + (((sc.complete_after_secs - lead).max(0.0)) * 1000.0) as i64;
-                w.schedule(
-                    start,
-                    Event::ScriptCheck {
-                        vault: vk.clone(),
-                        script: idx,
-                    },
-                );
-            }
+            schedule_scripts(w, &vk, &scripts, &tm, now);
             w.vaults.insert(
                 vk,
                 Vault {
@@ -245,6 +206,60 @@ pub fn seed(w: &mut World, now: SimTime) {
                 },
             );
         }
+    }
+}
+
+/// The scenario's protected items, failed over a day before `now`.
+fn seed_items(defs: &[ProtectedItemDef], vid: &str, fabrics: &[Fabric], now: SimTime) -> Vec<Item> {
+    defs.iter()
+        .map(|i| {
+            let fabric = if i.fabric.is_empty() { fabrics.first().map(|f| f.name.clone()).unwrap_or_default() } else { i.fabric.clone() };
+            let container = if i.container.is_empty() { format!("cloud_{fabric}") } else { i.container.clone() };
+            let state = match i.state.to_ascii_lowercase().as_str() {
+                "protected" => ItemState::Protected,
+                "failbackpendingcommit" => ItemState::FailbackPendingCommit,
+                "failedback" => ItemState::FailedBack,
+                "replicatingtoazure" => ItemState::ReplicatingToAzure,
+                "failoverpendingcommit" => ItemState::FailoverPendingCommit,
+                _ => ItemState::FailedOver,
+            };
+            Item {
+                name: i.name.clone(),
+                id: format!("{vid}/replicationFabrics/{fabric}/replicationProtectionContainers/{container}/replicationProtectedItems/{}", i.name),
+                fabric,
+                container,
+                friendly_name: if i.friendly_name.is_empty() { i.name.clone() } else { i.friendly_name.clone() },
+                state,
+                job: None,
+                ps_id: None,
+                mt_id: None,
+                last_failover: Some(now - 86_400_000),
+                policy: if i.policy.is_empty() { "failback-policy".into() } else { i.policy.clone() },
+                agent_ready_at: now + (i.agent_ready_after_secs * 1000.0) as i64,
+            }
+        })
+        .collect()
+}
+
+/// Each failback script first checks its items when its reprotect, failover and commit would
+/// end at `complete_after_secs`.
+fn schedule_scripts(
+    w: &mut World,
+    vk: &str,
+    scripts: &[FailbackScriptDef],
+    tm: &Timings,
+    now: SimTime,
+) {
+    for (idx, sc) in scripts.iter().enumerate() {
+        let lead = tm.reprotect_secs + tm.failover_secs + tm.commit_secs;
+        let start = now + (((sc.complete_after_secs - lead).max(0.0)) * 1000.0) as i64;
+        w.schedule(
+            start,
+            Event::ScriptCheck {
+                vault: vk.to_string(),
+                script: idx,
+            },
+        );
     }
 }
 

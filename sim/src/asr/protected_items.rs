@@ -144,7 +144,11 @@ pub fn scenario_name(a: Action) -> &'static str {
 }
 
 fn item_idx(v: &Vault, ctx: &Ctx) -> Result<usize, ArmError> {
-    let (fabric, container, name) = (ctx.seg(9), ctx.seg(11), ctx.seg(13));
+    let (fabric, container, name) = (
+        ctx.name_of("replicationfabrics"),
+        ctx.name_of("replicationprotectioncontainers"),
+        ctx.name_of("replicationprotecteditems"),
+    );
     v.items
         .iter()
         .position(|i| {
@@ -166,14 +170,17 @@ pub fn get(w: &mut World, ctx: &Ctx) -> ArmResult {
 
 pub fn list(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
-    let per_container = ctx.lsegs.len() > 12;
+    let per_container = ctx.segs_lowercase.len() > 12;
     let items: Vec<Value> = v
         .items
         .iter()
         .filter(|i| {
             !per_container
-                || (i.fabric.eq_ignore_ascii_case(ctx.seg(9))
-                    && i.container.eq_ignore_ascii_case(ctx.seg(11)))
+                || (i
+                    .fabric
+                    .eq_ignore_ascii_case(ctx.name_of("replicationfabrics"))
+                    && i.container
+                        .eq_ignore_ascii_case(ctx.name_of("replicationprotectioncontainers")))
         })
         .map(|i| render(i, v, ctx.now, w.timings()))
         .collect();
@@ -185,18 +192,35 @@ fn asr_error(status: u16, code: &str, msg: String, cause: &str, action: &str) ->
         .extra(json!({"possibleCauses": cause, "recommendedAction": action}))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where a reprotect sends an item: process server, master target, retention drive, datastore.
+struct ReprotectTarget<'a> {
+    ps_id: &'a str,
+    mt_id: &'a str,
+    retention: &'a str,
+    datastore: &'a str,
+}
+
+impl<'a> ReprotectTarget<'a> {
+    fn new(ps_id: &'a str, mt_id: &'a str, retention: &'a str, datastore: &'a str) -> Self {
+        ReprotectTarget {
+            ps_id,
+            mt_id,
+            retention,
+            datastore,
+        }
+    }
+}
+
 /// Decide up front how a reprotect will end (PS present and healthy, MT, retention, datastore, agent).
 fn reprotect_failure(
     v: &Vault,
     it: &Item,
-    ps_id: &str,
-    mt_id: &str,
-    retention: &str,
-    datastore: &str,
+    target: &ReprotectTarget,
     t: SimTime,
     tm: &Timings,
 ) -> Option<(String, String)> {
+    let (ps_id, mt_id) = (target.ps_id, target.mt_id);
+    let (retention, datastore) = (target.retention, target.datastore);
     let f = v
         .fabrics
         .iter()
@@ -266,17 +290,37 @@ fn reprotect_failure(
     None
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn start_job(
-    w: &mut World,
-    vk: &str,
-    idx: usize,
-    action: Action,
-    at: SimTime,
-    by_script: Option<usize>,
-    failure: Option<(String, String)>,
-    ps_mt: Option<(String, String)>,
-) -> Option<String> {
+/// A job to start on an item: the action, when, whether a failback script started it, how it
+/// will fail (decided up front), and the (process server, master target) of a reprotect.
+pub struct JobStart {
+    pub action: Action,
+    pub at: SimTime,
+    pub by_script: Option<usize>,
+    pub failure: Option<(String, String)>,
+    pub ps_mt: Option<(String, String)>,
+}
+
+impl JobStart {
+    /// A step of failback script `script`.
+    pub fn scripted(action: Action, at: SimTime, script: usize) -> JobStart {
+        JobStart {
+            action,
+            at,
+            by_script: Some(script),
+            failure: None,
+            ps_mt: None,
+        }
+    }
+}
+
+pub fn start_job(w: &mut World, vk: &str, idx: usize, start: JobStart) -> Option<String> {
+    let JobStart {
+        action,
+        at,
+        by_script,
+        failure,
+        ps_mt,
+    } = start;
     let tm = w.timings().clone();
     let v = w.vaults.get_mut(vk)?;
     let it = v.items.get_mut(idx)?;
@@ -326,16 +370,8 @@ pub fn start_job(
     Some(name)
 }
 
-pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
-    let vk = vault_key(ctx);
-    let v = vault(w, ctx)?.clone();
-    let idx = item_idx(&v, ctx)?;
-    let it = v.items[idx].clone();
-    let act = match ctx.lsegs.get(14).map(|s| s.as_str()) {
-        Some("reprotect") => Action::Reprotect,
-        Some("unplannedfailover") => Action::Failover,
-        _ => Action::Commit,
-    };
+/// No job running on the item, and the item in the state the action needs.
+fn check_allowed(it: &Item, act: Action) -> Result<(), ArmError> {
     if let Some(j) = &it.job {
         return Err(asr_error(
             409,
@@ -357,10 +393,12 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
         let (_, desc, _, allowed) = state_strings(it.state);
         return Err(asr_error(400, "539", format!("The operation '{op_name}' isn't allowed for the replicated item '{}' in its current state '{desc}'. Allowed operations: {}.", it.friendly_name, allowed.join(", ")), "The replicated item is not in a state that allows this operation.", "Check allowedOperations on the replicated item."));
     }
-    let body = ctx.json_body_opt()?;
-    let p = |f: &[&str]| path_str(&body, f).map(|s| s.to_string());
-    let mut failure = None;
-    let mut ps_mt = None;
+    Ok(())
+}
+
+/// Reprotect and failover go back to VMware: direction RecoveryToPrimary, InMage input.
+fn check_failback_input(body: &serde_json::Value, act: Action) -> Result<(), ArmError> {
+    let p = |f: &[&str]| path_str(body, f).map(|s| s.to_string());
     if act != Action::Commit {
         if !p(&["properties", "failoverDirection"])
             .is_some_and(|d| d.eq_ignore_ascii_case("RecoveryToPrimary"))
@@ -373,6 +411,25 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
             return Err(asr_error(400, "InvalidProviderSpecificInput", "For an InMageAzureV2 item failing back to VMware, providerSpecificDetails.instanceType must be 'InMage'.".into(), "Wrong provider input.", "Use InMage input."));
         }
     }
+    Ok(())
+}
+
+pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
+    let vk = vault_key(ctx);
+    let v = vault(w, ctx)?.clone();
+    let idx = item_idx(&v, ctx)?;
+    let it = v.items[idx].clone();
+    let act = match ctx.segs_lowercase.last().map(|s| s.as_str()) {
+        Some("reprotect") => Action::Reprotect,
+        Some("unplannedfailover") => Action::Failover,
+        _ => Action::Commit,
+    };
+    check_allowed(&it, act)?;
+    let body = ctx.json_body_opt()?;
+    let p = |f: &[&str]| path_str(&body, f).map(|s| s.to_string());
+    let mut failure = None;
+    let mut ps_mt = None;
+    check_failback_input(&body, act)?;
     if act == Action::Reprotect {
         let mut missing = vec![];
         let mut get = |f: &str| {
@@ -398,22 +455,21 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
         let mt = p(&["properties", "providerSpecificDetails", "masterTargetId"])
             .filter(|s| !s.is_empty())
             .unwrap_or(ps.clone());
-        failure = reprotect_failure(
-            &v,
-            &it,
-            &ps,
-            &mt,
-            &retention,
-            &datastore,
-            ctx.now,
-            w.timings(),
-        );
+        let target = ReprotectTarget::new(&ps, &mt, &retention, &datastore);
+        failure = reprotect_failure(&v, &it, &target, ctx.now, w.timings());
         ps_mt = Some((ps, mt));
     }
     if let Some(crate::world::Outcome::Failed { code, message, .. }) = &ctx.lro_fault {
         failure = Some((code.clone(), message.clone()));
     }
-    let job = start_job(w, &vk, idx, act, ctx.now, None, failure, ps_mt)
+    let start = JobStart {
+        action: act,
+        at: ctx.now,
+        by_script: None,
+        failure,
+        ps_mt,
+    };
+    let job = start_job(w, &vk, idx, start)
         .ok_or_else(|| ArmError::new(500, "InternalServerError", "job start failed"))?;
     let ra = w.timings().asr_retry_after_secs;
     let av = ctx.api_version();
@@ -439,7 +495,7 @@ pub fn action(w: &mut World, ctx: &Ctx) -> ArmResult {
 pub fn operation_result(w: &mut World, ctx: &Ctx) -> ArmResult {
     let v = vault(w, ctx)?;
     let idx = item_idx(v, ctx)?;
-    let jname = ctx.seg(15);
+    let jname = ctx.name_of("operationresults");
     let job = v
         .jobs
         .iter()
@@ -518,7 +574,8 @@ pub fn script_check(w: &mut World, vk: &str, script: usize, at: SimTime) {
                     .map(|m| m.id.clone())
                     .unwrap_or(ps.id.clone());
                 let failure = if at < it.agent_ready_at {
-                    reprotect_failure(&v, it, &ps.id, &mt, "", "", at, &tm)
+                    let target = ReprotectTarget::new(&ps.id, &mt, "", "");
+                    reprotect_failure(&v, it, &target, at, &tm)
                 } else {
                     None
                 };
@@ -526,22 +583,17 @@ pub fn script_check(w: &mut World, vk: &str, script: usize, at: SimTime) {
                     waiting = true;
                     continue;
                 }
-                start_job(
-                    w,
-                    vk,
-                    idx,
-                    Action::Reprotect,
-                    at,
-                    Some(script),
-                    None,
-                    Some((ps.id.clone(), mt)),
-                );
+                let start = JobStart {
+                    ps_mt: Some((ps.id.clone(), mt)),
+                    ..JobStart::scripted(Action::Reprotect, at, script)
+                };
+                start_job(w, vk, idx, start);
             }
             ItemState::Protected => {
-                start_job(w, vk, idx, Action::Failover, at, Some(script), None, None);
+                start_job(w, vk, idx, JobStart::scripted(Action::Failover, at, script));
             }
             ItemState::FailbackPendingCommit => {
-                start_job(w, vk, idx, Action::Commit, at, Some(script), None, None);
+                start_job(w, vk, idx, JobStart::scripted(Action::Commit, at, script));
             }
             // Nothing for the operator's script to do: done, or not a failback at all.
             ItemState::FailedBack

@@ -78,7 +78,14 @@ impl Form {
 
 pub fn handle(sh: &Shared, ctx: &Ctx, protocol: Protocol) -> Resp {
     match issue(sh, ctx, protocol) {
-        Ok(r) => r,
+        Ok(r) => {
+            // A token Entra issued stays valid across an emulator restart: on disk before it
+            // is handed out.
+            if let Err(e) = crate::persist::save_now(sh) {
+                tracing::warn!("persisting sim state failed: {e}");
+            }
+            r
+        }
         Err(e) => oauth_error(
             e.status,
             e.error,
