@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct SledStoreOptions {
@@ -77,6 +78,39 @@ fn guarded<T>(dir: &Path, f: impl FnOnce() -> sled::Result<T>) -> Result<T, Stor
         .map_err(|e| sled_error(dir, e))
 }
 
+/// How long an open waits for a holder that is releasing the store (see
+/// [`open_when_released`]).
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// Open sled; while the lock is held but no `owner` file names a holder, wait (up to
+/// [`RELEASE_WAIT`]) and try again. A holder writes the file right after it takes the lock
+/// and removes it just before it lets go, and a killed holder leaves the file but not the
+/// lock, so a lock without an owner is one being taken or let go: after a handle is
+/// dropped, sled's I/O threads keep the file (and its `flock`) a moment longer, and a
+/// process opening the store then — a `resume` right after a `status` — would fail.
+fn open_when_released(
+    dir: &Path,
+    config: &sled::Config,
+) -> Result<sled::Result<sled::Db>, StoreError> {
+    let deadline = Instant::now() + RELEASE_WAIT;
+    loop {
+        let opened = panics::quiet(|| config.open()).map_err(|panic| StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            message: format!("sled panicked recovering it: {panic}"),
+        })?;
+        match opened {
+            Err(e)
+                if lock::is_lock_error(&e)
+                    && lock::read_owner(dir).is_none()
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
 impl SledStore {
     /// Open (or create) the store in `dir`. Fails with [`StoreError::Locked`] when another
     /// process (or another handle in this one) has it open, with [`StoreError::NewerFormat`]
@@ -97,11 +131,7 @@ impl SledStore {
             .path(dir)
             .flush_every_ms(None)
             .cache_capacity(opts.cache_bytes);
-        let opened = panics::quiet(|| config.open()).map_err(|panic| StoreError::Corrupt {
-            path: path.clone(),
-            message: format!("sled panicked recovering it: {panic}"),
-        })?;
-        let db = match opened {
+        let db = match open_when_released(dir, &config)? {
             Ok(db) => db,
             Err(e) if lock::is_lock_error(&e) => {
                 return Err(StoreError::Locked {

@@ -111,6 +111,31 @@ fn second_open_in_process_is_locked() {
     assert!(msg.contains(&tmp.path().display().to_string()), "{msg}");
 }
 
+/// A lock whose holder has already removed its `owner` file is being let go: the open waits
+/// for it instead of failing (a `resume` right after another handle was dropped).
+#[test]
+fn an_open_waits_for_a_holder_that_is_letting_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = open(tmp.path());
+    std::fs::remove_file(tmp.path().join("owner")).unwrap();
+    let (opening, opened) = std::sync::mpsc::channel();
+    let dir = tmp.path().to_path_buf();
+    let second = std::thread::spawn(move || {
+        opening.send(()).unwrap();
+        SledStore::open(&dir, SledStoreOptions::default())
+    });
+    opened.recv().unwrap();
+    // The second open is refused (and waits) for as long as the first handle lives.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!second.is_finished(), "the open did not wait for the lock");
+    drop(first);
+    let s = second
+        .join()
+        .unwrap()
+        .expect("opened once the first let go");
+    assert_eq!(s.path(), tmp.path());
+}
+
 #[test]
 fn group_commit_64_threads() {
     const THREADS: usize = 64;
