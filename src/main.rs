@@ -160,6 +160,8 @@ fn main() {
             EXIT_FAILED
         }
     };
-    drop(rt);
+    // Tasks still running (a step's HTTP call after a fatal store error) are not waited for
+    // long: everything they did is checkpointed or will run again on resume.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
     std::process::exit(code);
 }

@@ -139,6 +139,22 @@ impl Metrics {
             "Runs parked on a timer.",
             engine.scheduled_runs() as f64,
         );
+        let health = engine.health();
+        gauge(
+            &mut out,
+            "failback_engine_healthy",
+            "1 while the engine drives runs; 0 after a failed store write, a dead driver or timer task, or a stalled scheduler (see /v1/health).",
+            if health.healthy { 1.0 } else { 0.0 },
+        );
+        header(
+            &mut out,
+            "failback_engine_unhealthy",
+            "gauge",
+            "1 with the cause while failback_engine_healthy is 0.",
+        );
+        if let Some(cause) = health.cause {
+            let _ = writeln!(out, "failback_engine_unhealthy{{cause=\"{cause}\"}} 1");
+        }
 
         let c = lock(&self.counters);
         header(

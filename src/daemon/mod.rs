@@ -125,7 +125,23 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         sock.display()
     );
 
-    wait_for_stop_signal().await?;
+    // Crash-only: once the engine cannot drive (a store write failed, a driver died), the
+    // daemon says why and exits non-zero; its service manager restarts it, and the restart
+    // resumes every run from what is durable.
+    let fatal = tokio::select! {
+        signal = wait_for_stop_signal() => { signal?; None }
+        fatal = engine.fatal() => Some(fatal),
+    };
+    if let Some(fatal) = fatal {
+        eprintln!("failback daemon: {fatal}");
+        stop.cancel();
+        // Nothing more can be checkpointed: no grace, just stop.
+        engine.shutdown(Duration::ZERO).await;
+        servers.abort_all();
+        let _ = std::fs::remove_file(&sock);
+        eprintln!("failback daemon: exiting with an error");
+        return Ok(crate::commands::EXIT_FAILED);
+    }
     eprintln!(
         "failback daemon: stopping; in-flight steps get {} to reach a checkpoint",
         failback_workflows::spec::format_duration(opts.grace)
