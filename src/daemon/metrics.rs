@@ -2,11 +2,13 @@
 //! progress events, gauges read at scrape time, the store's group-commit statistics and the
 //! ARM clients' request counters.
 
+use super::limits::ListenerStats;
 use failback_engine::{Engine, ProgressEvent};
 use failback_state::{EventKind, Millis, RunFilter, RunState};
 use failback_workflows::AzurePool;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -45,13 +47,23 @@ struct Counters {
     durations: BTreeMap<&'static str, Histogram>,
 }
 
+/// name, kind, help, value of one listener.
+type ListenerFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ListenerStats) -> u64,
+);
+
 pub struct Metrics {
     counters: Mutex<Counters>,
+    /// The API listeners' connection counters.
+    listeners: Mutex<Vec<Arc<ListenerStats>>>,
     /// The Azure clients the engine's steps use, if known.
     pool: Option<Arc<AzurePool>>,
 }
 
-fn lock(m: &Mutex<Counters>) -> MutexGuard<'_, Counters> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Counters are plain numbers: a poisoned lock still holds usable ones.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -68,6 +80,7 @@ impl Metrics {
     pub fn start(engine: &Engine, pool: Option<Arc<AzurePool>>) -> Arc<Self> {
         let me = Arc::new(Self {
             counters: Mutex::new(Counters::default()),
+            listeners: Mutex::new(Vec::new()),
             pool,
         });
         let mut rx = engine.subscribe();
@@ -108,6 +121,26 @@ impl Metrics {
         if let Some(t0) = c.started.remove(&key) {
             let secs = ev.at.saturating_sub(t0) as f64 / 1000.0;
             c.durations.entry(outcome).or_default().observe(secs);
+        }
+    }
+
+    pub fn add_listener(&self, stats: Arc<ListenerStats>) {
+        lock(&self.listeners).push(stats);
+    }
+
+    fn render_listeners(&self, out: &mut String) {
+        let listeners = lock(&self.listeners);
+        let families: [ListenerFamily; 4] = [
+            ("failback_api_connections", "gauge", "API connections open, by listener.", |l| l.open() as u64),
+            ("failback_api_connection_limit", "gauge", "Most API connections a listener holds at once (the rest wait in the kernel's backlog).", |l| l.limit as u64),
+            ("failback_api_connections_accepted_total", "counter", "API connections accepted, by listener.", |l| l.accepted.load(Relaxed)),
+            ("failback_api_accept_errors_total", "counter", "Failed accepts (EMFILE, ...), by listener; each is followed by a backoff.", |l| l.accept_errors.load(Relaxed)),
+        ];
+        for (name, kind, help, value) in families {
+            header(out, name, kind, help);
+            for l in listeners.iter() {
+                let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
+            }
         }
     }
 
@@ -156,6 +189,7 @@ impl Metrics {
             let _ = writeln!(out, "failback_engine_unhealthy{{cause=\"{cause}\"}} 1");
         }
 
+        self.render_listeners(&mut out);
         let c = lock(&self.counters);
         header(
             &mut out,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod limits;
 pub mod metrics;
 pub mod page;
 pub mod server;
@@ -39,9 +40,12 @@ pub struct DaemonOptions {
     pub max_steps: usize,
 }
 
+/// The bearer token: a regular, owner-only file (as ssh refuses a key others can read).
 fn read_token(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the token file {}", path.display()))?;
+    use failback_steps::bounded::{read_private, MAX_SECRET_FILE};
+    let bytes = read_private(path, MAX_SECRET_FILE, "token file")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow!("the token file {} is not UTF-8 text", path.display()))?;
     let token = text.trim().to_owned();
     if token.len() < 16 {
         bail!(
@@ -64,11 +68,17 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         (Some(_), None) => bail!("--listen-tcp needs --token-file"),
         (None, _) => None,
     };
+    // Before anything opens a descriptor: the API must not be able to take the store's.
+    let nofile = limits::raise_nofile().context("reading RLIMIT_NOFILE")?;
+    let budget = limits::Budget::for_limit(nofile.soft, opts.max_steps);
     // The store lock makes this the only daemon (and the only process) on this state dir;
     // a socket file found after taking it is stale.
     let store = crate::context::open_store(&opts.state_dir)?;
     let (engine, pool) = crate::context::engine_with_pool(store, opts.max_steps).await?;
     let metrics = metrics::Metrics::start(&engine, Some(pool));
+    let unix_stats = limits::ListenerStats::new("unix", budget.unix);
+    let tcp_stats = limits::ListenerStats::new("tcp", budget.tcp);
+    metrics.add_listener(unix_stats.clone());
     let sock = socket_path(&opts.state_dir);
     let unix = server::bind_unix(&sock)?;
     let tcp = match tcp {
@@ -111,10 +121,22 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     let state = Arc::new(api::AppState::new(engine.clone(), metrics));
     let stop = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
-    servers.spawn(server::serve_unix(unix, state.clone(), stop.clone()));
+    servers.spawn(server::serve_unix(
+        unix,
+        state.clone(),
+        unix_stats,
+        stop.clone(),
+    ));
     let tcp_note = match tcp {
         Some((l, local, token)) => {
-            servers.spawn(server::serve_tcp(l, state.clone(), token, stop.clone()));
+            state.metrics.add_listener(tcp_stats.clone());
+            servers.spawn(server::serve_tcp(
+                l,
+                state.clone(),
+                token,
+                tcp_stats,
+                stop.clone(),
+            ));
             format!(" and http://{local}")
         }
         None => String::new(),
@@ -123,6 +145,14 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         "failback daemon: pid {}, serving {}{tcp_note}; {started} run(s) started, {scheduled} waiting on timers",
         std::process::id(),
         sock.display()
+    );
+    tracing::info!(
+        nofile_soft = nofile.soft,
+        nofile_hard = nofile.hard,
+        reserved = budget.reserved,
+        max_unix_connections = budget.unix,
+        max_tcp_connections = budget.tcp,
+        "descriptor budget"
     );
 
     // Crash-only: once the engine cannot drive (a store write failed, a driver died), the

@@ -67,7 +67,7 @@ pub enum StoreError {
     /// The store's files cannot be read or written by this user; they are not damaged.
     #[error(
         "state store {path}: permission denied ({what}) for user {user}; give this user \
-         access to the state directory (the store is not damaged)"
+         access to the state directory, or run failback as the user that owns it"
     )]
     PermissionDenied {
         path: PathBuf,
