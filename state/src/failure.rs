@@ -19,11 +19,22 @@ pub struct WriteFailure {
 }
 
 impl WriteFailure {
+    /// sled hands some OS errors back re-wrapped as text (`Custom { kind: StorageFull, error:
+    /// "Os { code: 28, … }" }`): the code is recovered from the text, else from the kind.
     pub fn from_io(path: &Path, e: &io::Error) -> Self {
+        let text = e.to_string();
+        let code = e.raw_os_error().or_else(|| os_code_in(&text));
+        let errno = code
+            .and_then(errno_name)
+            .or_else(|| errno_of_kind(e.kind()));
+        let message = match code {
+            Some(c) => io::Error::from_raw_os_error(c).to_string(),
+            None => text,
+        };
         Self {
             path: path.to_path_buf(),
-            errno: e.raw_os_error().and_then(errno_name),
-            message: e.to_string(),
+            errno,
+            message,
         }
     }
 
@@ -70,6 +81,24 @@ impl fmt::Display for WriteFailure {
             self.advice()
         )
     }
+}
+
+/// `N` in a debug-formatted OS error (`Os { code: N, … }`).
+fn os_code_in(text: &str) -> Option<i32> {
+    let rest = &text[text.find("Os { code: ")? + "Os { code: ".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn errno_of_kind(kind: io::ErrorKind) -> Option<&'static str> {
+    Some(match kind {
+        io::ErrorKind::StorageFull => "ENOSPC",
+        io::ErrorKind::QuotaExceeded => "EDQUOT",
+        io::ErrorKind::ReadOnlyFilesystem => "EROFS",
+        io::ErrorKind::PermissionDenied => "EACCES",
+        io::ErrorKind::FileTooLarge => "EFBIG",
+        _ => return None,
+    })
 }
 
 /// The symbolic name of the errors a store write can meet.
@@ -123,5 +152,38 @@ pub(crate) fn permission_denied(store: &Path, path: &Path, e: &io::Error) -> cra
         path: store.to_path_buf(),
         what: format!("{}: {e}", path.display()),
         user: current_user(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_rewrapped_as_text_keeps_its_name() {
+        let os = io::Error::from_raw_os_error(libc::ENOSPC);
+        let wrapped = io::Error::new(io::ErrorKind::StorageFull, format!("{os:?}"));
+        let f = WriteFailure::from_io(Path::new("/s"), &wrapped);
+        assert_eq!(f.errno, Some("ENOSPC"));
+        assert_eq!(f.message, os.to_string());
+        let msg = f.to_string();
+        assert!(
+            msg.starts_with("state store /s: a write failed: ENOSPC: No space left"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("free space on the file system that holds /s"),
+            "{msg}"
+        );
+        let bare = io::Error::new(io::ErrorKind::ReadOnlyFilesystem, "read-only");
+        assert_eq!(
+            WriteFailure::from_io(Path::new("/s"), &bare).errno,
+            Some("EROFS")
+        );
+        let eio = io::Error::from_raw_os_error(libc::EIO);
+        assert_eq!(
+            WriteFailure::from_io(Path::new("/s"), &eio).errno,
+            Some("EIO")
+        );
     }
 }
