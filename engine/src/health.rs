@@ -69,6 +69,7 @@ pub(crate) struct Health {
     started: Instant,
     /// Milliseconds after `started` of the probe's last tick.
     last_tick_ms: Arc<AtomicU64>,
+    stalled_after: Duration,
 }
 
 impl Health {
@@ -77,6 +78,7 @@ impl Health {
             fatal: Arc::new(watch::channel(None).0),
             started: Instant::now(),
             last_tick_ms: Arc::new(AtomicU64::new(0)),
+            stalled_after: STALLED_AFTER,
         }
     }
 
@@ -131,7 +133,7 @@ impl Health {
             };
         }
         let lag = self.probe_lag();
-        if lag > STALLED_AFTER {
+        if lag > self.stalled_after {
             return HealthReport {
                 healthy: false,
                 cause: Some("scheduler_stalled"),
@@ -173,4 +175,58 @@ where
             stop.cancel();
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_is_fatal_and_stops_the_engine() {
+        let health = Health::new();
+        let stop = CancellationToken::new();
+        let watcher = spawn_watched(
+            async { panic!("driver bug") },
+            health.clone(),
+            stop.clone(),
+            |why| Fatal::DriverDied {
+                run_id: "r1".into(),
+                why,
+            },
+        );
+        watcher.await.unwrap();
+        assert!(stop.is_cancelled());
+        let report = health.report();
+        assert!(!report.healthy);
+        assert_eq!(report.cause, Some("driver_died"));
+        assert!(report
+            .message
+            .unwrap()
+            .contains("run r1 died (it panicked)"));
+        // A task that ends normally is not.
+        let fine = Health::new();
+        spawn_watched(async {}, fine.clone(), stop.clone(), Fatal::TimerDied)
+            .await
+            .unwrap();
+        assert!(fine.fatal().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_stops_ticking_is_a_stalled_scheduler() {
+        let mut health = Health::new();
+        health.stalled_after = Duration::from_millis(50);
+        let stop = CancellationToken::new();
+        health.start_probe(stop.clone());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(health.report().healthy, "ticking: {:?}", health.report());
+        // No more ticks: the runtime no longer runs the probe.
+        stop.cancel();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while health.report().healthy {
+            assert!(Instant::now() < deadline, "never reported stalled");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(health.report().cause, Some("scheduler_stalled"));
+        assert!(health.fatal().is_none(), "a stall is not fatal by itself");
+    }
 }
