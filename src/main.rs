@@ -13,8 +13,10 @@ fn init_tracing(cli: &Cli) {
         1 => "info",
         _ => "debug",
     };
+    // sled's own log lines repeat, in its words, what the store's errors already say (a full
+    // disk gives three); `FAILBACK_LOG=sled=debug` brings them back.
     let filter = tracing_subscriber::EnvFilter::try_from_env("FAILBACK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},sled=off")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -92,7 +92,9 @@ impl Health {
             first
         });
         if first {
-            tracing::error!(cause = cause.kind(), "engine stopped driving: {cause}");
+            // Info: the process reports it at its edge (apply's error line, the daemon's exit
+            // message); this is the structured copy for JSON logs.
+            tracing::info!(cause = cause.kind(), "engine stopped driving: {cause}");
         }
     }
 

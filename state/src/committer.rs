@@ -163,7 +163,8 @@ impl Committer {
         };
         if let Err(e) = &result {
             if self.poisoned.is_none() {
-                tracing::error!(error = %e, batches = group.len(), "state store group commit failed");
+                // Every ticket carries the error; the engine reports it once (crash-only).
+                tracing::debug!(error = %e, batches = group.len(), "state store group commit failed");
                 self.poisoned = Some(e.clone());
             }
         }

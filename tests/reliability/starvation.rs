@@ -394,7 +394,7 @@ fn disk_full_apply(rt: &tokio::runtime::Runtime) -> Result<(), String> {
         ));
     }
     recover(&case, &filler, "full-1")?;
-    println!("    disk full under apply: exit {status} {took:?} after the fill");
+    println!("    disk full under apply: {status} {took:?} after the fill; stderr:\n{err}");
     Ok(())
 }
 
@@ -422,6 +422,6 @@ fn disk_full_daemon(rt: &tokio::runtime::Runtime) -> Result<(), String> {
         return Err(format!("daemon exited {status}: {log}"));
     }
     recover(&case, &filler, "full-2")?;
-    println!("    disk full under the daemon: exit {status} {took:?} after the fill");
+    println!("    disk full under the daemon: {status} {took:?} after the fill; log:\n{log}");
     Ok(())
 }
