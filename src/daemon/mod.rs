@@ -56,8 +56,10 @@ fn read_token(path: &Path) -> Result<String> {
     Ok(token)
 }
 
-/// Run the daemon until SIGTERM or SIGINT; returns the exit code.
+/// Run the daemon until SIGTERM or SIGINT, or until the engine cannot drive any more; returns
+/// the exit code.
 pub async fn run(opts: DaemonOptions) -> Result<i32> {
+    let signals = StopSignals::install()?;
     let tcp = match (opts.listen_tcp, &opts.token_file) {
         (Some(addr), Some(file)) => {
             if !addr.ip().is_loopback() {
@@ -76,9 +78,6 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     let store = crate::context::open_store(&opts.state_dir)?;
     let (engine, pool) = crate::context::engine_with_pool(store, opts.max_steps).await?;
     let metrics = metrics::Metrics::start(&engine, Some(pool));
-    let unix_stats = limits::ListenerStats::new("unix", budget.unix);
-    let tcp_stats = limits::ListenerStats::new("tcp", budget.tcp);
-    metrics.add_listener(unix_stats.clone());
     let sock = socket_path(&opts.state_dir);
     let unix = server::bind_unix(&sock)?;
     let tcp = match tcp {
@@ -91,36 +90,12 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         }
         None => None,
     };
-
-    let (started, scheduled) = if opts.paused {
-        let runs = engine
-            .store()
-            .run_summaries(&RunFilter::unfinished())
-            .map_err(|e| anyhow!("{e}"))?;
-        for r in &runs {
-            if let Err(e) = engine.pause(&r.id).await {
-                tracing::warn!(run_id = %r.id, error = %e, "could not pause run");
-            }
-        }
-        eprintln!(
-            "failback daemon: {} unfinished run(s) paused (--paused)",
-            runs.len()
-        );
-        (0, 0)
-    } else {
-        let report = engine.resume_all().map_err(|e| anyhow!("{e}"))?;
-        for bad in &report.unreadable {
-            eprintln!("warning: {bad}");
-        }
-        for q in &report.quarantined {
-            eprintln!("warning: {q}");
-        }
-        (report.started, report.scheduled)
-    };
-
+    let (started, scheduled) = start_runs(&engine, opts.paused).await?;
     let state = Arc::new(api::AppState::new(engine.clone(), metrics));
     let stop = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
+    let unix_stats = limits::ListenerStats::new("unix", budget.unix);
+    state.metrics.add_listener(unix_stats.clone());
     servers.spawn(server::serve_unix(
         unix,
         state.clone(),
@@ -129,6 +104,7 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     ));
     let tcp_note = match tcp {
         Some((l, local, token)) => {
+            let tcp_stats = limits::ListenerStats::new("tcp", budget.tcp);
             state.metrics.add_listener(tcp_stats.clone());
             servers.spawn(server::serve_tcp(
                 l,
@@ -154,31 +130,67 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         max_tcp_connections = budget.tcp,
         "descriptor budget"
     );
+    let code = wait_and_stop(&engine, signals, opts.grace, &stop).await;
+    servers.abort_all();
+    let _ = std::fs::remove_file(&sock);
+    Ok(code)
+}
 
-    // Crash-only: once the engine cannot drive (a store write failed, a driver died), the
-    // daemon says why and exits non-zero; its service manager restarts it, and the restart
-    // resumes every run from what is durable.
+/// Resume every unfinished run (or pause them all with `--paused`); (started, scheduled).
+async fn start_runs(engine: &failback_engine::Engine, paused: bool) -> Result<(usize, usize)> {
+    if paused {
+        let runs = engine
+            .store()
+            .run_summaries(&RunFilter::unfinished())
+            .map_err(|e| anyhow!("{e}"))?;
+        for r in &runs {
+            if let Err(e) = engine.pause(&r.id).await {
+                tracing::warn!(run_id = %r.id, error = %e, "could not pause run");
+            }
+        }
+        eprintln!(
+            "failback daemon: {} unfinished run(s) paused (--paused)",
+            runs.len()
+        );
+        return Ok((0, 0));
+    }
+    let report = engine.resume_all().map_err(|e| anyhow!("{e}"))?;
+    for bad in &report.unreadable {
+        eprintln!("warning: {bad}");
+    }
+    for q in &report.quarantined {
+        eprintln!("warning: {q}");
+    }
+    Ok((report.started, report.scheduled))
+}
+
+/// Serve until a stop signal (a clean stop within `grace`, exit 0) or a fatal engine error.
+/// Crash-only: once the engine cannot drive (a store write failed, a driver died), the daemon
+/// says why and exits 1 at once; its service manager restarts it, and the restart resumes
+/// every run from what is durable.
+async fn wait_and_stop(
+    engine: &failback_engine::Engine,
+    mut signals: StopSignals,
+    grace: Duration,
+    stop: &CancellationToken,
+) -> i32 {
     let fatal = tokio::select! {
-        signal = wait_for_stop_signal() => { signal?; None }
+        _ = signals.recv() => None,
         fatal = engine.fatal() => Some(fatal),
     };
+    stop.cancel();
     if let Some(fatal) = fatal {
         eprintln!("failback daemon: {fatal}");
-        stop.cancel();
         // Nothing more can be checkpointed: no grace, just stop.
         engine.shutdown(Duration::ZERO).await;
-        servers.abort_all();
-        let _ = std::fs::remove_file(&sock);
         eprintln!("failback daemon: exiting with an error");
-        return Ok(crate::commands::EXIT_FAILED);
+        return crate::commands::EXIT_FAILED;
     }
     eprintln!(
         "failback daemon: stopping; in-flight steps get {} to reach a checkpoint",
-        failback_workflows::spec::format_duration(opts.grace)
+        failback_workflows::spec::format_duration(grace)
     );
-    stop.cancel();
-    let clean = engine.shutdown(opts.grace).await;
-    if !clean {
+    if !engine.shutdown(grace).await {
         eprintln!(
             "failback daemon: some steps were still running; they run again at the next start"
         );
@@ -186,19 +198,30 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     if let Err(e) = engine.store().close() {
         eprintln!("failback daemon: closing the store: {e}");
     }
-    servers.abort_all();
-    let _ = std::fs::remove_file(&sock);
     eprintln!("failback daemon: stopped");
-    Ok(crate::commands::EXIT_OK)
+    crate::commands::EXIT_OK
 }
 
-async fn wait_for_stop_signal() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, caught from the start: a signal that arrives while the daemon starts
+/// (its socket may already answer) is a clean stop, not death by the default action.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("SIGINT handler")?,
+        })
     }
-    Ok(())
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }
