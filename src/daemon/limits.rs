@@ -34,6 +34,22 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// One log line per cause per this.
 const LOG_EVERY: Duration = Duration::from_secs(1);
+/// Connections the kernel completes and queues for the TCP listener while every slot is taken
+/// (they hold no descriptor of ours). Larger than the usual 128, so a burst of clients waits
+/// its turn instead of having its SYNs dropped.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Listen on `addr` with [`LISTEN_BACKLOG`].
+pub fn bind_tcp(addr: std::net::SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// The open-file limit after [`raise_nofile`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -82,9 +82,7 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     let unix = server::bind_unix(&sock)?;
     let tcp = match tcp {
         Some((addr, token)) => {
-            let l = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening on {addr}"))?;
+            let l = limits::bind_tcp(addr).with_context(|| format!("listening on {addr}"))?;
             let local = l.local_addr().unwrap_or(addr);
             Some((l, local, token))
         }
