@@ -416,7 +416,8 @@ fn disk_full_apply(rt: &tokio::runtime::Runtime) -> Result<(), String> {
 }
 
 /// The same under a daemon: it exits non-zero within 5 s, its log naming ENOSPC; after
-/// freeing space the run finishes with no duplicate.
+/// freeing space a restarted daemon (as its service manager would start it) finishes the run
+/// with no duplicate.
 fn disk_full_daemon(rt: &tokio::runtime::Runtime) -> Result<(), String> {
     let case = Case::start(rt, held_scenario());
     let fs = Tmpfs::mount(&case.state_dir(), "64m")?;
@@ -425,10 +426,14 @@ fn disk_full_daemon(rt: &tokio::runtime::Runtime) -> Result<(), String> {
         return Err(d.log_text());
     }
     case.submit("full-2")?;
-    wait_until(Duration::from_secs(60), "the run waiting", || {
+    let state_of = |run: &str| {
         crate::daemon_support::run_states(&case.socket())
-            .get("full-2")
-            .is_some_and(|s| s == "waiting")
+            .get(run)
+            .cloned()
+            .unwrap_or_default()
+    };
+    wait_until(Duration::from_secs(60), "the run waiting", || {
+        state_of("full-2") == "waiting"
     });
     let filler = fs.fill()?;
     let filled = Instant::now();
@@ -438,7 +443,27 @@ fn disk_full_daemon(rt: &tokio::runtime::Runtime) -> Result<(), String> {
     if status.success() || !log.contains("ENOSPC") {
         return Err(format!("daemon exited {status}: {log}"));
     }
-    recover(&case, &filler, "full-2")?;
+    std::fs::remove_file(&filler).map_err(|e| e.to_string())?;
+    let mut again = case.daemon(2, None);
+    if !case.daemon_ready(&mut again) {
+        return Err(format!("the restarted daemon: {}", again.log_text()));
+    }
+    let out = case.run(&["signal", "full-2", "failback-complete"], None);
+    if !out.status.success() {
+        return Err(format!("signal: {}", text(&out.stderr)));
+    }
+    wait_until(Duration::from_secs(60), "the run to succeed", || {
+        state_of("full-2") == "succeeded"
+    });
+    again.signal(libc::SIGTERM);
+    again.wait_exit(Duration::from_secs(30));
+    let audit = case.audit();
+    if audit.duplicates > 0 {
+        return Err(format!(
+            "{} duplicate resources after the restart",
+            audit.duplicates
+        ));
+    }
     println!("    disk full under the daemon: {status} {took:?} after the fill; log:\n{log}");
     Ok(())
 }
