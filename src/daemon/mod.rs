@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod client;
+#[cfg(test)]
+mod health_tests;
 pub mod limits;
 pub mod metrics;
 pub mod page;
