@@ -5,8 +5,9 @@ use crate::failure::WriteFailure;
 use crate::records::*;
 use crate::store::{Batch, Store};
 use crate::{keys, StoreError};
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 
 /// Which runs `list_runs` returns.
@@ -105,9 +106,10 @@ pub struct StateStore {
     store: Arc<dyn Store>,
     /// The first failed commit; set once, watched by the engine (crash-only).
     failed: Arc<watch::Sender<Option<WriteFailure>>>,
-    /// Held from a create's existence check to its commit, so two creates of one id cannot
-    /// both pass the check.
-    creating: Arc<tokio::sync::Mutex<()>>,
+    /// Run ids being created: from a create's existence check to its commit, so two creates
+    /// of one id cannot both pass the check (creates of different ids go on in parallel and
+    /// share group commits).
+    creating: Arc<Mutex<HashSet<String>>>,
 }
 
 impl StateStore {
@@ -115,7 +117,7 @@ impl StateStore {
         Self {
             store,
             failed: Arc::new(watch::channel(None).0),
-            creating: Arc::new(tokio::sync::Mutex::new(())),
+            creating: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
@@ -284,7 +286,9 @@ impl StateStore {
         mut run: RunRecord,
         steps: &[StepRecord],
     ) -> Result<RunRecord, StoreError> {
-        let _creating = self.creating.lock().await;
+        let Some(_creating) = Creating::claim(&self.creating, &run.id) else {
+            return Err(StoreError::RunExists(run.id));
+        };
         if self.store.get(&keys::run(&run.id))?.is_some() {
             return Err(StoreError::RunExists(run.id));
         }
@@ -297,5 +301,35 @@ impl StateStore {
         txn.put_run(&run);
         self.commit(txn).await?;
         Ok(run)
+    }
+}
+
+/// A run id claimed for creation; released when dropped (also when the create is abandoned).
+struct Creating<'a> {
+    ids: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl<'a> Creating<'a> {
+    /// `None` when another create of `id` is in flight: that one decides, this one is a
+    /// duplicate.
+    fn claim(ids: &'a Mutex<HashSet<String>>, id: &str) -> Option<Self> {
+        let fresh = ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned());
+        fresh.then(|| Self {
+            ids,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Creating<'_> {
+    fn drop(&mut self) {
+        self.ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
     }
 }
