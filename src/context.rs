@@ -22,8 +22,17 @@ pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf> {
 }
 
 pub fn open_store(state_dir: &Path) -> Result<StateStore> {
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("creating state directory {}", state_dir.display()))?;
+    std::fs::create_dir_all(state_dir).map_err(|e| {
+        let user = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            format!(" (running as {})", failback_state::failure::current_user())
+        } else {
+            String::new()
+        };
+        anyhow!(
+            "creating state directory {}: {e}{user}",
+            state_dir.display()
+        )
+    })?;
     set_owner_only(state_dir);
     StateStore::open(&state_dir.join("store")).map_err(|e| anyhow!("{e}"))
 }
@@ -47,8 +56,11 @@ pub async fn clock() -> Result<Arc<dyn Clock>> {
     let url = url.to_string_lossy().trim_end_matches('/').to_owned();
     let mut builder = reqwest::Client::builder();
     if let Some(ca) = std::env::var_os(failback_workflows::azure_pool::CA_FILE_ENV) {
-        let pem =
-            std::fs::read(&ca).with_context(|| format!("reading {}", Path::new(&ca).display()))?;
+        let pem = failback_steps::bounded::read_bounded(
+            Path::new(&ca),
+            failback_steps::bounded::MAX_TEXT_FILE,
+            "CA file",
+        )?;
         builder =
             builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).context("CA file")?);
     }

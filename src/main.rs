@@ -13,8 +13,10 @@ fn init_tracing(cli: &Cli) {
         1 => "info",
         _ => "debug",
     };
+    // sled's own log lines repeat, in its words, what the store's errors already say (a full
+    // disk gives three); `FAILBACK_LOG=sled=debug` brings them back.
     let filter = tracing_subscriber::EnvFilter::try_from_env("FAILBACK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},sled=off")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -172,6 +174,8 @@ fn main() {
             EXIT_FAILED
         }
     };
-    drop(rt);
+    // Tasks still running (a step's HTTP call after a fatal store error) are not waited for
+    // long: everything they did is checkpointed or will run again on resume.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
     std::process::exit(code);
 }

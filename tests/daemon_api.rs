@@ -12,6 +12,8 @@ fn socket_is_owner_only_and_bad_requests_are_refused_without_harm() {
     let r = Rehearsal::start();
     let token = "0123456789abcdef-daemon-test-token";
     std::fs::write(r.path("token"), format!("{token}\n")).expect("token file");
+    std::fs::set_permissions(r.path("token"), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod 600");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
         l.local_addr().expect("addr").port()

@@ -132,7 +132,12 @@ impl RunDriver {
         let span = tracing::info_span!("run", run_id = %self.run_id);
         async move {
             if let Err(e) = self.drive().await {
-                tracing::error!(error = %e, "run driver stopped");
+                if matches!(&e, EngineError::Store(s) if s.is_write_failure()) {
+                    // Said once by the engine's health, not once per run.
+                    tracing::debug!(error = %e, "run driver stopped: the store cannot be written");
+                } else {
+                    tracing::error!(error = %e, "run driver stopped");
+                }
                 // Leave the run as stored: the next wake or restart picks it up again.
                 for cmd in self.pending_cmds.drain(..) {
                     cmd.reject(EngineError::InvalidState {

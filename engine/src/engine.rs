@@ -7,6 +7,7 @@
 use crate::clock::Clock;
 use crate::crash::CrashPoints;
 use crate::driver::{Command, RunDriver};
+use crate::health::{spawn_watched, Fatal, Health, HealthReport};
 use crate::progress::ProgressEvent;
 use crate::quarantine;
 use crate::registry::WorkflowRegistry;
@@ -56,6 +57,7 @@ pub(crate) struct Inner {
     pub progress: broadcast::Sender<ProgressEvent>,
     pub permits: Arc<Semaphore>,
     pub shutdown: CancellationToken,
+    pub health: Health,
     active: Mutex<HashMap<String, mpsc::UnboundedSender<Command>>>,
     timers: Mutex<BTreeSet<(Millis, String)>>,
     timer_changed: Notify,
@@ -103,7 +105,13 @@ impl Inner {
         }
         active.insert(run_id.to_owned(), tx);
         let driver = RunDriver::new(self.clone(), run_id.to_owned(), rx);
-        tokio::spawn(driver.run());
+        let run_id = run_id.to_owned();
+        spawn_watched(
+            driver.run(),
+            self.health.clone(),
+            self.shutdown.clone(),
+            move |why| Fatal::DriverDied { run_id, why },
+        );
     }
 
     /// Called by a driver that has nothing left to do. Returns false (and the driver goes on)
@@ -242,13 +250,25 @@ impl Engine {
             progress,
             permits: Arc::new(Semaphore::new(config.max_concurrent_steps.max(1))),
             shutdown: CancellationToken::new(),
+            health: Health::new(),
             active: Mutex::new(HashMap::new()),
             timers: Mutex::new(BTreeSet::new()),
             timer_changed: Notify::new(),
             idle: Notify::new(),
             watches: Mutex::new(HashMap::new()),
         });
-        let timer = tokio::spawn(inner.clone().timer_loop());
+        let timer = spawn_watched(
+            inner.clone().timer_loop(),
+            inner.health.clone(),
+            inner.shutdown.clone(),
+            Fatal::TimerDied,
+        );
+        inner.health.start_probe(inner.shutdown.clone());
+        tokio::spawn(watch_store(
+            inner.store.watch_write_failure(),
+            inner.health.clone(),
+            inner.shutdown.clone(),
+        ));
         Self {
             inner,
             timer_task: Arc::new(Mutex::new(Some(timer))),
@@ -395,6 +415,30 @@ impl Engine {
         Ok(report)
     }
 
+    /// Whether the engine is driving (see [`crate::health`]).
+    pub fn health(&self) -> HealthReport {
+        self.inner.health.report()
+    }
+
+    /// Resolves with the first fatal cause (a failed commit, a dead driver or timer task):
+    /// every driver has been told to stop then, and the process should exit non-zero.
+    pub async fn fatal(&self) -> Fatal {
+        let mut rx = self.inner.health.watch();
+        loop {
+            if let Some(f) = rx.borrow_and_update().clone() {
+                return f;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    /// The fatal cause, if one happened.
+    pub fn fatal_now(&self) -> Option<Fatal> {
+        self.inner.health.fatal()
+    }
+
     /// Runs that currently hold a driver task.
     pub fn active_runs(&self) -> usize {
         lock(&self.inner.active).len()
@@ -536,9 +580,31 @@ impl Engine {
     }
 }
 
-/// Run ids: 1–64 of letters, digits, `.`, `_`, `-` (they are part of store keys and names).
+/// The first failed commit stops every driver at once, not at their next commit.
+async fn watch_store(
+    mut rx: tokio::sync::watch::Receiver<Option<failback_state::WriteFailure>>,
+    health: Health,
+    stop: CancellationToken,
+) {
+    loop {
+        if let Some(f) = rx.borrow_and_update().clone() {
+            health.set_fatal(Fatal::Store(f));
+            stop.cancel();
+            return;
+        }
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return },
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Run ids: 1–64 of letters, digits, `.`, `_`, `-` (they are part of store keys and names),
+/// but not `.` or `..` (they would name directories in paths and URLs).
 pub fn valid_run_id(id: &str) -> bool {
     !id.is_empty()
+        && id != "."
+        && id != ".."
         && id.len() <= 64
         && id
             .chars()

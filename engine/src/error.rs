@@ -12,7 +12,7 @@ pub enum EngineError {
         version: u32,
         known: String,
     },
-    #[error("run id {0:?} is not valid (1-64 of letters, digits, '.', '_', '-')")]
+    #[error("run id {0:?} is not valid (1-64 of letters, digits, '.', '_', '-'; not . or ..)")]
     InvalidRunId(String),
     #[error("run {0} not found")]
     RunNotFound(String),

@@ -1,5 +1,6 @@
 //! Driving runs in the foreground: progress lines (or JSON events), Ctrl-C leaves a resumable
-//! run and says how to resume it.
+//! run and says how to resume it; a store that can no longer be written ends the command at
+//! once with the reason (exit 1), the runs resumable.
 
 use crate::cli::OutputFormat;
 use crate::render::time::{fmt_duration, fmt_utc};
@@ -96,6 +97,8 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
     };
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let fatal = engine.fatal();
+    tokio::pin!(fatal);
     while finished.len() + quarantined.len() < runs.len() {
         tokio::select! {
             ev = rx.recv() => match ev {
@@ -109,6 +112,15 @@ pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> R
                 Ok(Err(e)) => anyhow::bail!("{e}"),
                 Err(e) => anyhow::bail!("waiting for a run: {e}"),
             },
+            // Crash-only: the engine stopped driving (a write failed); say why and exit, the
+            // runs stay resumable from what is durable.
+            fatal = &mut fatal => {
+                if let Some(l) = live.take() {
+                    l.finish();
+                }
+                eprintln!("error: {fatal}");
+                return Ok(super::EXIT_FAILED);
+            }
             _ = &mut ctrl_c => {
                 if let Some(l) = live.take() {
                     l.finish();

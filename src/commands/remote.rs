@@ -155,7 +155,7 @@ pub async fn apply(
     }
     let run_id = run_id.unwrap_or_else(crate::context::new_run_id);
     if !failback_engine::valid_run_id(&run_id) {
-        bail!("run id {run_id:?} is not valid (1-64 of letters, digits, '.', '_', '-')");
+        bail!("{}", failback_engine::EngineError::InvalidRunId(run_id));
     }
     match c.get(&format!("/v1/runs/{}", enc(&run_id))).await {
         Ok(_) => bail!("run {run_id} exists already; use `failback resume {run_id}`"),

@@ -111,6 +111,7 @@ impl From<EngineError> for ApiError {
             EngineError::RunNotFound(_) => Self::NotFound(msg),
             EngineError::InvalidState { .. } | EngineError::Quarantined(_) => Self::Conflict(msg),
             EngineError::ShuttingDown => Self::Unavailable(msg),
+            EngineError::Store(e) => e.into(),
             _ => Self::Internal(msg),
         }
     }
@@ -120,7 +121,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::RunNotFound(_) => Self::NotFound(e.to_string()),
-            StoreError::Closed => Self::Unavailable(e.to_string()),
+            // Two creates of one id: the store's check under its create lock decides.
+            StoreError::RunExists(id) => Self::Conflict(format!("run {id} exists already")),
+            StoreError::Closed | StoreError::WriteFailed(_) => Self::Unavailable(e.to_string()),
             _ => Self::Internal(e.to_string()),
         }
     }
@@ -168,12 +171,7 @@ async fn route(
             "text/plain; version=0.0.4; charset=utf-8",
             state.metrics.render(&state.engine),
         )),
-        ["v1", "health"] if get => Ok(Reply::ok(json!({
-            "pid": std::process::id(),
-            "version": env!("CARGO_PKG_VERSION"),
-            "active_runs": state.engine.active_runs(),
-            "scheduled_runs": state.engine.scheduled_runs(),
-        }))),
+        ["v1", "health"] if get => Ok(health(state)),
         ["v1", "runs"] if get => list(state, q),
         ["v1", "runs"] if post => submit(state, body).await,
         ["v1", "plan"] if post => plan_new(state, body).await,
@@ -196,6 +194,29 @@ async fn route(
         }
         _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
     }
+}
+
+/// 200 while the engine drives; 503 naming the cause once it cannot (a failed store write, a
+/// dead driver or timer task, a stalled scheduler).
+fn health(state: &AppState) -> Reply {
+    let h = state.engine.health();
+    let status = if h.healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = json!({
+        "healthy": h.healthy,
+        "pid": std::process::id(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "active_runs": state.engine.active_runs(),
+        "scheduled_runs": state.engine.scheduled_runs(),
+    });
+    if let (Some(cause), Some(message)) = (h.cause, h.message) {
+        body["cause"] = json!(cause);
+        body["error"] = json!(message);
+    }
+    Reply::json(status, &body)
 }
 
 /// An empty body is `{}`; unknown fields are refused so typos do not pass silently.

@@ -2,11 +2,13 @@
 //! progress events, gauges read at scrape time, the store's group-commit statistics and the
 //! ARM clients' request counters.
 
+use super::limits::ListenerStats;
 use failback_engine::{Engine, ProgressEvent};
 use failback_state::{EventKind, Millis, RunFilter, RunState, StepStatus, WaitReason};
 use failback_workflows::AzurePool;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -45,13 +47,23 @@ struct Counters {
     durations: BTreeMap<&'static str, Histogram>,
 }
 
+/// name, kind, help, value of one listener.
+type ListenerFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ListenerStats) -> u64,
+);
+
 pub struct Metrics {
     counters: Mutex<Counters>,
+    /// The API listeners' connection counters.
+    listeners: Mutex<Vec<Arc<ListenerStats>>>,
     /// The Azure clients the engine's steps use, if known.
     pool: Option<Arc<AzurePool>>,
 }
 
-fn lock(m: &Mutex<Counters>) -> MutexGuard<'_, Counters> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Counters are plain numbers: a poisoned lock still holds usable ones.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -107,6 +119,7 @@ impl Metrics {
     pub fn start(engine: &Engine, pool: Option<Arc<AzurePool>>) -> Arc<Self> {
         let me = Arc::new(Self {
             counters: Mutex::new(Counters::default()),
+            listeners: Mutex::new(Vec::new()),
             pool,
         });
         let mut rx = engine.subscribe();
@@ -150,6 +163,26 @@ impl Metrics {
         }
     }
 
+    pub fn add_listener(&self, stats: Arc<ListenerStats>) {
+        lock(&self.listeners).push(stats);
+    }
+
+    fn render_listeners(&self, out: &mut String) {
+        let listeners = lock(&self.listeners);
+        let families: [ListenerFamily; 4] = [
+            ("failback_api_connections", "gauge", "API connections open, by listener.", |l| l.open() as u64),
+            ("failback_api_connection_limit", "gauge", "Most API connections a listener holds at once (the rest wait in the kernel's backlog).", |l| l.limit as u64),
+            ("failback_api_connections_accepted_total", "counter", "API connections accepted, by listener.", |l| l.accepted.load(Relaxed)),
+            ("failback_api_accept_errors_total", "counter", "Failed accepts (EMFILE, ...), by listener; each is followed by a backoff.", |l| l.accept_errors.load(Relaxed)),
+        ];
+        for (name, kind, help, value) in families {
+            header(out, name, kind, help);
+            for l in listeners.iter() {
+                let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
+            }
+        }
+    }
+
     pub fn render(&self, engine: &Engine) -> String {
         let mut out = String::new();
         let mut by_state: BTreeMap<&'static str, u64> =
@@ -183,7 +216,24 @@ impl Metrics {
             engine.scheduled_runs() as f64,
         );
         render_polling(&mut out, engine, &waiting);
+        let health = engine.health();
+        gauge(
+            &mut out,
+            "failback_engine_healthy",
+            "1 while the engine drives runs; 0 after a failed store write, a dead driver or timer task, or a stalled scheduler (see /v1/health).",
+            if health.healthy { 1.0 } else { 0.0 },
+        );
+        header(
+            &mut out,
+            "failback_engine_unhealthy",
+            "gauge",
+            "1 with the cause while failback_engine_healthy is 0.",
+        );
+        if let Some(cause) = health.cause {
+            let _ = writeln!(out, "failback_engine_unhealthy{{cause=\"{cause}\"}} 1");
+        }
 
+        self.render_listeners(&mut out);
         let c = lock(&self.counters);
         header(
             &mut out,

@@ -4,6 +4,9 @@
 
 pub mod api;
 pub mod client;
+#[cfg(test)]
+mod health_tests;
+pub mod limits;
 pub mod metrics;
 pub mod page;
 pub mod server;
@@ -39,9 +42,12 @@ pub struct DaemonOptions {
     pub max_steps: usize,
 }
 
+/// The bearer token: a regular, owner-only file (as ssh refuses a key others can read).
 fn read_token(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the token file {}", path.display()))?;
+    use failback_steps::bounded::{read_private, MAX_SECRET_FILE};
+    let bytes = read_private(path, MAX_SECRET_FILE, "token file")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow!("the token file {} is not UTF-8 text", path.display()))?;
     let token = text.trim().to_owned();
     if token.len() < 16 {
         bail!(
@@ -52,8 +58,10 @@ fn read_token(path: &Path) -> Result<String> {
     Ok(token)
 }
 
-/// Run the daemon until SIGTERM or SIGINT; returns the exit code.
+/// Run the daemon until SIGTERM or SIGINT, or until the engine cannot drive any more; returns
+/// the exit code.
 pub async fn run(opts: DaemonOptions) -> Result<i32> {
+    let signals = StopSignals::install()?;
     let tcp = match (opts.listen_tcp, &opts.token_file) {
         (Some(addr), Some(file)) => {
             if !addr.ip().is_loopback() {
@@ -64,6 +72,9 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         (Some(_), None) => bail!("--listen-tcp needs --token-file"),
         (None, _) => None,
     };
+    // Before anything opens a descriptor: the API must not be able to take the store's.
+    let nofile = limits::raise_nofile().context("reading RLIMIT_NOFILE")?;
+    let budget = limits::Budget::for_limit(nofile.soft, opts.max_steps);
     // The store lock makes this the only daemon (and the only process) on this state dir;
     // a socket file found after taking it is stale.
     let store = crate::context::open_store(&opts.state_dir)?;
@@ -73,16 +84,61 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     let unix = server::bind_unix(&sock)?;
     let tcp = match tcp {
         Some((addr, token)) => {
-            let l = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening on {addr}"))?;
+            let l = limits::bind_tcp(addr).with_context(|| format!("listening on {addr}"))?;
             let local = l.local_addr().unwrap_or(addr);
             Some((l, local, token))
         }
         None => None,
     };
+    let (started, scheduled) = start_runs(&engine, opts.paused).await?;
+    let state = Arc::new(api::AppState::new(engine.clone(), metrics));
+    let stop = CancellationToken::new();
+    let mut servers = tokio::task::JoinSet::new();
+    let unix_stats = limits::ListenerStats::new("unix", budget.unix);
+    state.metrics.add_listener(unix_stats.clone());
+    servers.spawn(server::serve_unix(
+        unix,
+        state.clone(),
+        unix_stats,
+        stop.clone(),
+    ));
+    let tcp_note = match tcp {
+        Some((l, local, token)) => {
+            let tcp_stats = limits::ListenerStats::new("tcp", budget.tcp);
+            state.metrics.add_listener(tcp_stats.clone());
+            servers.spawn(server::serve_tcp(
+                l,
+                state.clone(),
+                token,
+                tcp_stats,
+                stop.clone(),
+            ));
+            format!(" and http://{local}")
+        }
+        None => String::new(),
+    };
+    eprintln!(
+        "failback daemon: pid {}, serving {}{tcp_note}; {started} run(s) started, {scheduled} waiting on timers",
+        std::process::id(),
+        sock.display()
+    );
+    tracing::info!(
+        nofile_soft = nofile.soft,
+        nofile_hard = nofile.hard,
+        reserved = budget.reserved,
+        max_unix_connections = budget.unix,
+        max_tcp_connections = budget.tcp,
+        "descriptor budget"
+    );
+    let code = wait_and_stop(&engine, signals, opts.grace, &stop).await;
+    servers.abort_all();
+    let _ = std::fs::remove_file(&sock);
+    Ok(code)
+}
 
-    let (started, scheduled) = if opts.paused {
+/// Resume every unfinished run (or pause them all with `--paused`); (started, scheduled).
+async fn start_runs(engine: &failback_engine::Engine, paused: bool) -> Result<(usize, usize)> {
+    if paused {
         let runs = engine
             .store()
             .run_summaries(&RunFilter::unfinished())
@@ -96,43 +152,45 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
             "failback daemon: {} unfinished run(s) paused (--paused)",
             runs.len()
         );
-        (0, 0)
-    } else {
-        let report = engine.resume_all().map_err(|e| anyhow!("{e}"))?;
-        for bad in &report.unreadable {
-            eprintln!("warning: {bad}");
-        }
-        for q in &report.quarantined {
-            eprintln!("warning: {q}");
-        }
-        (report.started, report.scheduled)
-    };
+        return Ok((0, 0));
+    }
+    let report = engine.resume_all().map_err(|e| anyhow!("{e}"))?;
+    for bad in &report.unreadable {
+        eprintln!("warning: {bad}");
+    }
+    for q in &report.quarantined {
+        eprintln!("warning: {q}");
+    }
+    Ok((report.started, report.scheduled))
+}
 
-    let state = Arc::new(api::AppState::new(engine.clone(), metrics));
-    let stop = CancellationToken::new();
-    let mut servers = tokio::task::JoinSet::new();
-    servers.spawn(server::serve_unix(unix, state.clone(), stop.clone()));
-    let tcp_note = match tcp {
-        Some((l, local, token)) => {
-            servers.spawn(server::serve_tcp(l, state.clone(), token, stop.clone()));
-            format!(" and http://{local}")
-        }
-        None => String::new(),
+/// Serve until a stop signal (a clean stop within `grace`, exit 0) or a fatal engine error.
+/// Crash-only: once the engine cannot drive (a store write failed, a driver died), the daemon
+/// says why and exits 1 at once; its service manager restarts it, and the restart resumes
+/// every run from what is durable.
+async fn wait_and_stop(
+    engine: &failback_engine::Engine,
+    mut signals: StopSignals,
+    grace: Duration,
+    stop: &CancellationToken,
+) -> i32 {
+    let fatal = tokio::select! {
+        _ = signals.recv() => None,
+        fatal = engine.fatal() => Some(fatal),
     };
-    eprintln!(
-        "failback daemon: pid {}, serving {}{tcp_note}; {started} run(s) started, {scheduled} waiting on timers",
-        std::process::id(),
-        sock.display()
-    );
-
-    wait_for_stop_signal().await?;
+    stop.cancel();
+    if let Some(fatal) = fatal {
+        eprintln!("failback daemon: {fatal}");
+        // Nothing more can be checkpointed: no grace, just stop.
+        engine.shutdown(Duration::ZERO).await;
+        eprintln!("failback daemon: exiting with an error");
+        return crate::commands::EXIT_FAILED;
+    }
     eprintln!(
         "failback daemon: stopping; in-flight steps get {} to reach a checkpoint",
-        failback_workflows::spec::format_duration(opts.grace)
+        failback_workflows::spec::format_duration(grace)
     );
-    stop.cancel();
-    let clean = engine.shutdown(opts.grace).await;
-    if !clean {
+    if !engine.shutdown(grace).await {
         eprintln!(
             "failback daemon: some steps were still running; they run again at the next start"
         );
@@ -140,19 +198,30 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     if let Err(e) = engine.store().close() {
         eprintln!("failback daemon: closing the store: {e}");
     }
-    servers.abort_all();
-    let _ = std::fs::remove_file(&sock);
     eprintln!("failback daemon: stopped");
-    Ok(crate::commands::EXIT_OK)
+    crate::commands::EXIT_OK
 }
 
-async fn wait_for_stop_signal() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, caught from the start: a signal that arrives while the daemon starts
+/// (its socket may already answer) is a clean stop, not death by the default action.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("SIGINT handler")?,
+        })
     }
-    Ok(())
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }

@@ -1,19 +1,21 @@
 //! HTTP/1.1 plumbing: listeners, the owner-only socket, authentication, body limits. Routing
-//! and handlers live in `api`.
+//! and handlers live in `api`; connection caps, timeouts and the accept loop in `limits`.
 
 use super::api::{self, AppState, Reply};
+use super::limits::{self, ListenerStats};
 use super::MAX_BODY;
 use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 /// Bind the socket owner-only (0600). A socket file left by a crashed daemon is replaced; one
@@ -44,16 +46,16 @@ pub fn bind_unix(path: &Path) -> Result<UnixListener> {
 }
 
 /// Serve the Unix socket until `stop`. Its 0600 mode is the access control.
-pub async fn serve_unix(listener: UnixListener, state: Arc<AppState>, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => spawn_conn(stream, state.clone(), None),
-                Err(e) => tracing::warn!(error = %e, "accepting on the socket"),
-            },
-        }
-    }
+pub async fn serve_unix(
+    listener: UnixListener,
+    state: Arc<AppState>,
+    stats: Arc<ListenerStats>,
+    stop: CancellationToken,
+) {
+    limits::accept_loop(listener, stats, stop, |stream, permit| {
+        spawn_conn(stream, state.clone(), None, permit)
+    })
+    .await
 }
 
 /// Serve loopback TCP until `stop`; every request must carry `Authorization: Bearer TOKEN`.
@@ -61,30 +63,36 @@ pub async fn serve_tcp(
     listener: TcpListener,
     state: Arc<AppState>,
     token: String,
+    stats: Arc<ListenerStats>,
     stop: CancellationToken,
 ) {
     let token = Arc::new(token);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => spawn_conn(stream, state.clone(), Some(token.clone())),
-                Err(e) => tracing::warn!(error = %e, "accepting on TCP"),
-            },
-        }
-    }
+    limits::accept_loop(listener, stats, stop, |stream, permit| {
+        spawn_conn(stream, state.clone(), Some(token.clone()), permit)
+    })
+    .await
 }
 
-fn spawn_conn<I>(io: I, state: Arc<AppState>, token: Option<Arc<String>>)
-where
+/// Serve one connection; `permit` (one of its listener's connection slots) is held until it
+/// ends. A client that does not send a whole header within [`limits::HEADER_TIMEOUT`] (first
+/// request, or the next one on a kept-alive connection) is dropped.
+fn spawn_conn<I>(
+    io: I,
+    state: Arc<AppState>,
+    token: Option<Arc<String>>,
+    permit: OwnedSemaphorePermit,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
+        let _permit = permit;
         let svc = hyper::service::service_fn(move |req| {
             let (state, token) = (state.clone(), token.clone());
             async move { Ok::<_, Infallible>(respond(state, token.as_deref(), req).await) }
         });
         if let Err(e) = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits::HEADER_TIMEOUT)
             .serve_connection(TokioIo::new(io), svc)
             .await
         {
@@ -131,12 +139,24 @@ async fn respond(
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return too_large();
     }
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(e) => {
+    let collected =
+        tokio::time::timeout(limits::BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect());
+    let body = match collected.await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Ok(Err(e)) => {
             return Reply::error(StatusCode::BAD_REQUEST, &format!("reading the body: {e}"))
                 .into_response()
+        }
+        Err(_) => {
+            return Reply::error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the body did not arrive within {} s",
+                    limits::BODY_TIMEOUT.as_secs()
+                ),
+            )
+            .into_response()
         }
     };
     let method = parts.method;

@@ -2,9 +2,11 @@
 //! sled batch, flushes, fdatasyncs, then acknowledges them together (group commit).
 
 use crate::durable::DurableFiles;
+use crate::failure::WriteFailure;
 use crate::seq::SeqMirror;
 use crate::store::{Batch, BatchOp};
 use crate::{keys, panics, StoreError};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -103,30 +105,17 @@ impl Stats {
     }
 }
 
-/// A group's failure, kept as text so every ticket of the group gets its own copy.
-#[derive(Debug, Clone)]
-enum GroupError {
-    Io(std::io::ErrorKind, String),
-    Backend(String),
-}
-
-impl GroupError {
-    fn from_sled(e: sled::Error) -> Self {
-        match e {
-            sled::Error::Io(io) => GroupError::Io(io.kind(), io.to_string()),
-            other => GroupError::Backend(other.to_string()),
-        }
-    }
-    fn to_store_error(&self) -> StoreError {
-        match self {
-            GroupError::Io(kind, msg) => StoreError::Io(std::io::Error::new(*kind, msg.clone())),
-            GroupError::Backend(msg) => StoreError::Backend(msg.clone()),
-        }
+fn sled_failure(path: &Path, e: sled::Error) -> WriteFailure {
+    match e {
+        sled::Error::Io(io) => WriteFailure::from_io(path, &io),
+        other => WriteFailure::backend(path, other.to_string()),
     }
 }
 
 pub(crate) struct Committer {
     pub db: sled::Db,
+    /// The store directory, for messages.
+    pub path: PathBuf,
     pub rx: Receiver<Request>,
     pub files: DurableFiles,
     pub sync: bool,
@@ -134,8 +123,9 @@ pub(crate) struct Committer {
     pub max_group_bytes: usize,
     pub stats: Arc<Stats>,
     /// After a failed write or sync the on-disk state is unknown (a failed fsync may have
-    /// dropped dirty pages), so every later commit fails too until the store is reopened.
-    pub poisoned: Option<String>,
+    /// dropped dirty pages), so every later commit fails with the same error: the process
+    /// exits and a restart recovers from what is durable.
+    pub poisoned: Option<WriteFailure>,
     /// Sequence of the last group written successfully (see [`crate::seq`]).
     pub seq: u64,
     pub mirror: SeqMirror,
@@ -168,14 +158,15 @@ impl Committer {
     fn commit_group(&mut self, mut group: Vec<Request>) {
         let started = Instant::now();
         let result = match &self.poisoned {
-            Some(why) => Err(GroupError::Backend(format!(
-                "an earlier commit failed ({why}); reopen the store"
-            ))),
+            Some(failure) => Err(failure.clone()),
             None => self.write(&mut group),
         };
         if let Err(e) = &result {
-            tracing::error!(error = ?e, batches = group.len(), "state store group commit failed");
-            self.poisoned.get_or_insert_with(|| format!("{e:?}"));
+            if self.poisoned.is_none() {
+                // Every ticket carries the error; the engine reports it once (crash-only).
+                tracing::debug!(error = %e, batches = group.len(), "state store group commit failed");
+                self.poisoned = Some(e.clone());
+            }
         }
         let s = &self.stats;
         s.groups.fetch_add(1, Relaxed);
@@ -197,7 +188,9 @@ impl Committer {
                 }
             }
             // The submitter may have stopped waiting; nothing to do then.
-            let _ = req.ack.send(result.clone().map_err(|e| e.to_store_error()));
+            let _ = req
+                .ack
+                .send(result.clone().map_err(StoreError::WriteFailed));
         }
         // After the acknowledgements, off their latency. Without sync the group is not
         // durable yet: only the close updates the sidecar then.
@@ -206,7 +199,7 @@ impl Committer {
         }
     }
 
-    fn write(&mut self, group: &mut [Request]) -> Result<(), GroupError> {
+    fn write(&mut self, group: &mut [Request]) -> Result<(), WriteFailure> {
         // Later batches overwrite earlier ones key by key, as if applied one after another.
         let mut batch = sled::Batch::default();
         for req in group.iter_mut() {
@@ -224,12 +217,12 @@ impl Committer {
         // against power loss. The fdatasync below makes it durable.
         let db = &self.db;
         panics::quiet(|| db.apply_batch(batch).and_then(|()| db.flush().map(drop)))
-            .map_err(|panic| GroupError::Backend(format!("sled panicked: {panic}")))?
-            .map_err(GroupError::from_sled)?;
+            .map_err(|panic| WriteFailure::backend(&self.path, format!("sled panicked: {panic}")))?
+            .map_err(|e| sled_failure(&self.path, e))?;
         if self.sync {
             self.files
                 .sync()
-                .map_err(|e| GroupError::Io(e.kind(), e.to_string()))?;
+                .map_err(|e| WriteFailure::from_io(&self.path, &e))?;
         }
         self.seq = seq;
         Ok(())

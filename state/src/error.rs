@@ -64,6 +64,20 @@ pub enum StoreError {
          directory from a backup"
     )]
     Corrupt { path: PathBuf, message: String },
+    /// The store's files cannot be read or written by this user; they are not damaged.
+    #[error(
+        "state store {path}: permission denied ({what}) for user {user}; give this user \
+         access to the state directory, or run failback as the user that owns it"
+    )]
+    PermissionDenied {
+        path: PathBuf,
+        what: String,
+        user: String,
+    },
+    /// A commit did not reach the disk; every later one fails the same way (see
+    /// [`crate::failure`]).
+    #[error("{0}")]
+    WriteFailed(crate::failure::WriteFailure),
     #[error("state store I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("state store backend error: {0}")]
@@ -85,6 +99,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A commit that failed after it was handed to the backend: the store's state on disk is
+    /// unknown from then on and the process must stop driving (crash-only). `Closed` is a
+    /// shutdown, and errors found before submission (codec) concern one record only.
+    pub fn is_write_failure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::WriteFailed(_) | StoreError::Io(_) | StoreError::Backend(_)
+        )
+    }
+
     /// The key of a record that is damaged (does not decode for a reason other than a newer
     /// schema): the run it belongs to is quarantined rather than driven.
     pub fn damaged_key(&self) -> Option<&str> {

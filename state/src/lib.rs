@@ -4,16 +4,21 @@
 //! - [`store`]: the narrow [`Store`] trait (get, scan, atomic durable batch, export/import).
 //! - [`sled_store`]: its sled 0.34.7 implementation with one group-committing writer thread.
 //! - [`dump`]: whole-store dump files (`StateStore::export_to` / `import_from`).
-//! - [`mem_store`]: an in-memory implementation for unit tests of the layers above.
+//! - [`mem_store`]: an in-memory implementation for unit tests of the layers above;
+//!   [`failing_store`] wraps any store and fails its writes on demand (fault injection).
+//! - [`failure`]: a failed write, with the OS error and what to do about it.
 //! - [`codec`]: `[codec u8][schema u16][MessagePack named fields]` envelopes with upgrades.
 //! - [`records`]: the record types; [`state_store`]: the typed API the engine uses, with
 //!   quarantined runs (runs with a damaged record) kept apart.
 
+mod access;
 pub mod codec;
 mod committer;
 pub mod dump;
 mod durable;
 pub mod error;
+pub mod failing_store;
+pub mod failure;
 pub mod keys;
 pub mod lock;
 pub mod mem_store;
@@ -28,6 +33,8 @@ pub mod store;
 
 pub use committer::CommitStats;
 pub use error::{CodecError, StoreError};
+pub use failing_store::FailingStore;
+pub use failure::WriteFailure;
 pub use mem_store::MemStore;
 pub use records::*;
 pub use sled_store::{SledStore, SledStoreOptions};

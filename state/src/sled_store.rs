@@ -2,6 +2,7 @@
 //! group-commits; reads go straight to sled and may see a batch that is applied but not yet
 //! acknowledged (durable a moment later, or lost with the whole group on a failed sync).
 
+use crate::access;
 use crate::codec::{self, STORE_FORMAT_VERSION};
 use crate::committer::{CommitStats, Committer, Request, Stats};
 use crate::durable::DurableFiles;
@@ -122,6 +123,7 @@ impl SledStore {
             path: path.clone(),
             message,
         };
+        access::check(dir)?;
         sled_conf::check(dir).map_err(|message| StoreError::Corrupt {
             path: path.clone(),
             message,
@@ -147,6 +149,9 @@ impl SledStore {
                 })
             }
             Err(e @ sled::Error::Corruption { .. }) => return Err(sled_error(dir, e)),
+            Err(sled::Error::Io(io)) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(crate::failure::permission_denied(dir, dir, &io))
+            }
             Err(e) => return Err(open_err(e.to_string())),
         };
         lock::write_owner(dir);
@@ -171,6 +176,7 @@ impl SledStore {
         let stats = Arc::new(Stats::default());
         let committer = Committer {
             db: db.clone(),
+            path: path.clone(),
             rx,
             files,
             sync: opts.sync,

@@ -1,11 +1,14 @@
 //! The typed API the engine uses: runs, steps and events over any [`Store`].
 
 use crate::codec::{self, Versioned};
+use crate::failure::WriteFailure;
 use crate::records::*;
 use crate::store::{Batch, Store};
 use crate::{keys, StoreError};
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::watch;
 
 /// Which runs `list_runs` returns.
 #[derive(Debug, Clone, Default)]
@@ -101,11 +104,52 @@ impl Txn {
 #[derive(Clone)]
 pub struct StateStore {
     store: Arc<dyn Store>,
+    /// The first failed commit; set once, watched by the engine (crash-only).
+    failed: Arc<watch::Sender<Option<WriteFailure>>>,
+    /// Run ids being created: from a create's existence check to its commit, so two creates
+    /// of one id cannot both pass the check (creates of different ids go on in parallel and
+    /// share group commits).
+    creating: Arc<Mutex<HashSet<String>>>,
 }
 
 impl StateStore {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            failed: Arc::new(watch::channel(None).0),
+            creating: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// The first commit that failed, if one did: nothing is written any more.
+    pub fn write_failure(&self) -> Option<WriteFailure> {
+        self.failed.borrow().clone()
+    }
+
+    /// Changes once, when the first commit fails.
+    pub fn watch_write_failure(&self) -> watch::Receiver<Option<WriteFailure>> {
+        self.failed.subscribe()
+    }
+
+    /// Remember the first write failure (and turn a bare I/O or backend error into one).
+    fn noted(&self, result: Result<(), StoreError>) -> Result<(), StoreError> {
+        let e = match result {
+            Err(e) if e.is_write_failure() => e,
+            other => return other,
+        };
+        let failure = match &e {
+            StoreError::WriteFailed(f) => f.clone(),
+            StoreError::Io(io) => WriteFailure::from_io(Path::new(&self.store.location()), io),
+            other => WriteFailure::backend(Path::new(&self.store.location()), other.to_string()),
+        };
+        self.failed.send_if_modified(|slot| {
+            let first = slot.is_none();
+            if first {
+                *slot = Some(failure.clone());
+            }
+            first
+        });
+        Err(StoreError::WriteFailed(failure))
     }
 
     /// Open (or create) the sled store in `dir`.
@@ -226,12 +270,14 @@ impl StateStore {
 
     /// Commit `txn` atomically; returns once it is durable.
     pub async fn commit(&self, txn: Txn) -> Result<(), StoreError> {
-        self.store.submit(txn.into_batch()?).await
+        let result = self.store.submit(txn.into_batch()?).await;
+        self.noted(result)
     }
 
     /// Blocking form of [`StateStore::commit`] for plain threads.
     pub fn commit_blocking(&self, txn: Txn) -> Result<(), StoreError> {
-        self.store.submit(txn.into_batch()?).wait()
+        let result = self.store.submit(txn.into_batch()?).wait();
+        self.noted(result)
     }
 
     /// Create a run with its steps and the `RunCreated` event in one commit.
@@ -240,6 +286,9 @@ impl StateStore {
         mut run: RunRecord,
         steps: &[StepRecord],
     ) -> Result<RunRecord, StoreError> {
+        let Some(_creating) = Creating::claim(&self.creating, &run.id) else {
+            return Err(StoreError::RunExists(run.id));
+        };
         if self.store.get(&keys::run(&run.id))?.is_some() {
             return Err(StoreError::RunExists(run.id));
         }
@@ -252,5 +301,35 @@ impl StateStore {
         txn.put_run(&run);
         self.commit(txn).await?;
         Ok(run)
+    }
+}
+
+/// A run id claimed for creation; released when dropped (also when the create is abandoned).
+struct Creating<'a> {
+    ids: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl<'a> Creating<'a> {
+    /// `None` when another create of `id` is in flight: that one decides, this one is a
+    /// duplicate.
+    fn claim(ids: &'a Mutex<HashSet<String>>, id: &str) -> Option<Self> {
+        let fresh = ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned());
+        fresh.then(|| Self {
+            ids,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Creating<'_> {
+    fn drop(&mut self) {
+        self.ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
     }
 }

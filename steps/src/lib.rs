@@ -3,6 +3,7 @@
 
 pub mod arm;
 pub mod azure;
+pub mod bounded;
 pub mod cidr;
 pub mod model;
 pub mod secrets;

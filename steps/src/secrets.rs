@@ -75,32 +75,25 @@ pub enum SecretError {
 }
 
 /// A secret file is small and regular: `/dev/zero` or a FIFO named by mistake must give an
-/// error, not a parse that never ends.
-const MAX_SECRET_FILE: u64 = 64 * 1024;
+/// error, not a parse that never ends (see [`crate::bounded`]).
+const MAX_SECRET_FILE: u64 = crate::bounded::MAX_SECRET_FILE;
 
 fn read_secret_file(path: &std::path::Path, reference: &str) -> Result<String, SecretError> {
-    use std::io::Read;
-    let io = |source| SecretError::File {
+    use crate::bounded::{read_bounded, BoundedReadError};
+    let bytes = read_bounded(path, MAX_SECRET_FILE, "secret file").map_err(|e| match e {
+        BoundedReadError::Io { source, .. } => SecretError::File {
+            reference: reference.to_owned(),
+            source,
+        },
+        _ => SecretError::FileShape {
+            reference: reference.to_owned(),
+            max: MAX_SECRET_FILE,
+        },
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| SecretError::File {
         reference: reference.to_owned(),
-        source,
-    };
-    let shape = || SecretError::FileShape {
-        reference: reference.to_owned(),
-        max: MAX_SECRET_FILE,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() || meta.len() > MAX_SECRET_FILE {
-        return Err(shape());
-    }
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_SECRET_FILE + 1)
-        .read_to_string(&mut text)
-        .map_err(io)?;
-    if text.len() as u64 > MAX_SECRET_FILE {
-        return Err(shape());
-    }
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })?;
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 

@@ -17,6 +17,7 @@ mod exclusion;
 mod faults;
 mod report;
 mod secrets;
+mod starvation;
 mod upgrade;
 mod world;
 
@@ -65,7 +66,7 @@ fn main() -> ExitCode {
         seed,
         storm_seed,
     };
-    let families: [(&'static str, Runner); 7] = [
+    let families: [(&'static str, Runner); 8] = [
         ("crash-matrix", |c, f| crash::matrix(&c.rt, c.full, f)),
         ("random-kill", |c, f| crash::soak(&c.rt, c.full, c.seed, f)),
         ("fault-storm", |c, f| faults::run(&c.rt, c.storm_seed, f)),
@@ -73,6 +74,7 @@ fn main() -> ExitCode {
         ("secrets", |c, f| secrets::run(&c.rt, f)),
         ("two-process", |c, f| exclusion::run(&c.rt, f)),
         ("upgrade", |c, f| upgrade::run(&c.rt, f)),
+        ("starvation", |c, f| starvation::run(&c.rt, c.full, f)),
     ];
     if args.iter().any(|a| a == "--write-golden") {
         upgrade::write_golden(&ctx.rt);

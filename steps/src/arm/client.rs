@@ -71,12 +71,8 @@ pub struct ArmResponse {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientBuildError {
-    #[error("reading the CA file {path}: {source}")]
-    CaFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    CaFile(#[from] crate::bounded::BoundedReadError),
     #[error("the CA file {path} is not a PEM certificate: {message}")]
     BadCa { path: PathBuf, message: String },
     #[error("building the HTTP client: {0}")]
@@ -148,10 +144,7 @@ impl ArmClient {
             .pool_max_idle_per_host(16)
             .user_agent(concat!("failback/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|source| ClientBuildError::CaFile {
-                path: path.clone(),
-                source,
-            })?;
+            let pem = crate::bounded::read_bounded(path, crate::bounded::MAX_TEXT_FILE, "CA file")?;
             let cert =
                 reqwest::Certificate::from_pem(&pem).map_err(|e| ClientBuildError::BadCa {
                     path: path.clone(),

@@ -34,6 +34,9 @@ pub use rules::RESERVED_USERNAMES;
 
 use raw::Cx;
 
+/// Specs are a few KiB; the daemon takes them in request bodies of at most 1 MiB too.
+pub const MAX_SPEC_FILE: u64 = failback_steps::bounded::MAX_TEXT_FILE;
+
 /// Reads and validates the spec at `path`. Relative secret `file` paths are taken from the
 /// spec file's folder, and stored absolute.
 pub fn load(path: &Path) -> Result<Spec, SpecErrors> {
@@ -48,15 +51,8 @@ pub fn load(path: &Path) -> Result<Spec, SpecErrors> {
             message,
         }])
     };
-    let bytes = std::fs::read(path).map_err(|e| {
-        one(
-            ErrorKind::Io,
-            1,
-            1,
-            "(file)",
-            format!("cannot read the spec file: {e}"),
-        )
-    })?;
+    let bytes = failback_steps::bounded::read_bounded(path, MAX_SPEC_FILE, "spec file")
+        .map_err(|e| one(ErrorKind::Io, 1, 1, "(file)", e.to_string()))?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

@@ -96,6 +96,15 @@ pub fn guid(s: &str) -> Result<(), String> {
 pub fn http_url(s: &str) -> Result<url::Url, String> {
     let u = url::Url::parse(s)
         .map_err(|e| format!("{s:?} is not a URL ({e}); expected http(s)://host[:port]"))?;
+    // Before anything echoes the URL: a password in it must not reach the store or output.
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(format!(
+            "{}://…@{}: a URL must not carry a user name or password; credentials belong in \
+             [azure.credential]",
+            u.scheme(),
+            u.host_str().unwrap_or("")
+        ));
+    }
     if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
         return Err(format!("{s:?} must be an http or https URL with a host"));
     }

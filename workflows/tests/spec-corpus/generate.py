@@ -141,6 +141,7 @@ CASES = [
     ("unknown-cloud", rep('cloud = "public"', 'cloud = "germany"'), '"germany"', 1, False, "azure.cloud", 'expected one of "public", "china", "usgov", "custom"'),
     ("custom-cloud-missing-endpoint", rep('cloud = "public"', 'cloud = "custom"\nauthority_host = "http://127.0.0.1:1"'), "[azure]", 1, False, "azure.resource_manager", 'required when cloud = "custom"'),
     ("custom-cloud-bad-url", rep('cloud = "public"', 'cloud = "custom"\nauthority_host = "ftp://127.0.0.1"\nresource_manager = "http://127.0.0.1:1"'), '"ftp://', 1, False, "azure.authority_host", "must be an http or https URL"),
+    ("custom-cloud-url-userinfo", rep('cloud = "public"', 'cloud = "custom"\nauthority_host = "https://127.0.0.1:1"\nresource_manager = "https://user:pw@127.0.0.1:1"'), '"https://user', 1, False, "azure.resource_manager", "must not carry a user name or password"),
     ("client-secret-missing", rep('kind = "cli"', 'kind = "client-secret"\nclient_id = "11111111-2222-3333-4444-555555555555"'), "[azure.credential]", 1, False, "azure.credential.client_secret", 'required with kind = "client-secret"'),
     ("credential-forbidden-field", rep('kind = "cli"', 'kind = "cli"\nclient_id = "11111111-2222-3333-4444-555555555555"'), '"11111111', 1, False, "azure.credential.client_id", 'not used with kind = "cli"'),
     ("unknown-credential-kind", rep('kind = "cli"', 'kind = "password"'), '"password"', 1, False, "azure.credential.kind", "expected one of"),
