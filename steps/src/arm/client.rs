@@ -314,24 +314,55 @@ impl ArmClient {
     }
 
     async fn try_once(&self, call: &Call<'_>) -> Result<ArmResponse, ArmError> {
-        let Call {
-            method,
-            url,
+        let _in_flight = self
+            .inflight
+            .enter(format!("{} {}", call.method, call.url))
+            .await;
+        let token = self.token(call.scope).await?;
+        // The limiter last, right before sending: a Retry-After that arrived while the token
+        // was fetched still holds this request.
+        self.limiter.acquire(call.kind).await;
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let started = std::time::Instant::now();
+        let resp = self.send_once(call, &token, &client_request_id).await?;
+        let status = resp.status().as_u16();
+        self.stats.record_status(status);
+        let headers = resp.headers().clone();
+        self.observe_remaining(&headers);
+        let body = read_body(resp, call.op).await?;
+        let request_id = header(&headers, "x-ms-request-id");
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let (op, rid) = (call.op, request_id.as_deref().unwrap_or(""));
+        // Non-2xx answers are worth seeing without -vv; their ids are what Azure support asks for.
+        if (200..300).contains(&status) {
+            tracing::debug!(op, status, %client_request_id, request_id = rid, elapsed_ms, "arm request");
+        } else {
+            tracing::info!(op, status, %client_request_id, request_id = rid, elapsed_ms, "arm request");
+        }
+        let retry_after = retry_after(&headers);
+        if status >= 400 {
+            return Err(self.refused(call, status, &body, request_id, retry_after));
+        }
+        Ok(ArmResponse {
+            status,
             body,
-            op,
-            extra,
-            kind,
-            scope,
-        } = *call;
-        let _in_flight = self.inflight.enter(format!("{method} {url}")).await;
+            request_id,
+            retry_after,
+            async_operation: header(&headers, "azure-asyncoperation"),
+            location: header(&headers, "location"),
+        })
+    }
+
+    /// A token for `scope`; a rejected identity is a permanent error (it will not improve by
+    /// retrying), an unreachable endpoint a transient one.
+    async fn token(&self, scope: &str) -> Result<azure_core::credentials::AccessToken, ArmError> {
         let credential = self
             .credential
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let token = credential.get_token(&[scope], None).await.map_err(|e| {
+        credential.get_token(&[scope], None).await.map_err(|e| {
             let text = e.to_string();
-            // A rejected identity will not improve by retrying; an unreachable endpoint may.
             let permanent = [
                 "invalid_client",
                 "unauthorized_client",
@@ -347,37 +378,41 @@ impl ArmClient {
                 ErrorClass::Transient
             };
             ArmError::local("AuthenticationFailed", text, class)
-        })?;
-        // The limiter last, right before sending: a Retry-After that arrived while the token
-        // was fetched still holds this request.
-        self.limiter.acquire(kind).await;
-        let client_request_id = uuid::Uuid::new_v4().to_string();
+        })
+    }
+
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+        token: &azure_core::credentials::AccessToken,
+        client_request_id: &str,
+    ) -> Result<reqwest::Response, ArmError> {
         let mut req = self
             .http
-            .request(method.clone(), url.clone())
+            .request(call.method.clone(), call.url.clone())
             .bearer_auth(token.token.secret())
-            .header("x-ms-client-request-id", &client_request_id)
+            .header("x-ms-client-request-id", client_request_id)
             .header("accept", "application/json");
-        for (k, v) in extra {
+        for (k, v) in call.extra {
             req = req.header(*k, *v);
         }
-        if let Some(b) = body {
+        if let Some(b) = call.body {
             req = req.json(b);
         }
-        let started = std::time::Instant::now();
-        let resp = req.send().await.map_err(|e| {
+        req.send().await.map_err(|e| {
             self.stats.record_connection_error();
+            let op = call.op;
             tracing::info!(op, %client_request_id, error = %e, "arm request failed");
             ArmError::local(
                 "ConnectionFailed",
                 format!("{op}: {e}"),
                 ErrorClass::Transient,
             )
-        })?;
-        let status = resp.status().as_u16();
-        self.stats.record_status(status);
-        let headers = resp.headers().clone();
-        let request_id = header(&headers, "x-ms-request-id");
+        })
+    }
+
+    /// ARM's `x-ms-ratelimit-remaining-*` headers pull the limiter's buckets down.
+    fn observe_remaining(&self, headers: &HeaderMap) {
         for (name, k) in [
             ("x-ms-ratelimit-remaining-subscription-reads", OpKind::Read),
             (
@@ -389,60 +424,58 @@ impl ArmClient {
                 OpKind::Delete,
             ),
         ] {
-            if let Some(n) = header(&headers, name).and_then(|v| v.parse().ok()) {
+            if let Some(n) = header(headers, name).and_then(|v| v.parse().ok()) {
                 self.limiter.observe_remaining(k, n);
             }
         }
-        let bytes = resp.bytes().await.map_err(|e| {
-            ArmError::local(
-                "ConnectionFailed",
-                format!("{op}: reading the body: {e}"),
-                ErrorClass::Transient,
-            )
-        })?;
-        let body: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        let rid = request_id.as_deref().unwrap_or("");
-        // Non-2xx answers are worth seeing without -vv; their ids are what Azure support asks for.
-        if (200..300).contains(&status) {
-            tracing::debug!(op, status, %client_request_id, request_id = rid, elapsed_ms, "arm request");
-        } else {
-            tracing::info!(op, status, %client_request_id, request_id = rid, elapsed_ms, "arm request");
-        }
-        let retry_after = retry_after(&headers);
-        if status >= 400 {
-            if let Some(wait) = retry_after {
-                // ARM throttles per subscription and kind: every request of this kind waits it
-                // out from now, whether or not this call retries in-call (a caller that gets
-                // the error back retries on its own timer; the others must not go meanwhile).
-                self.limiter.pause(kind, wait);
-            }
-            let mut err = ArmError::from_response(status, &body, request_id, retry_after);
-            if status == 401
-                && matches!(
-                    err.code.as_str(),
-                    "ExpiredAuthenticationToken" | "InvalidAuthenticationToken"
-                )
-            {
-                self.renew_credential();
-                err.class = ErrorClass::Transient;
-            }
-            if status == 429 {
-                tracing::info!(op, code = %err.code, retry_after_s = retry_after.map(|d| d.as_secs()), "throttled");
-            }
-            return Err(err);
-        }
-        Ok(ArmResponse {
-            status,
-            body,
-            request_id,
-            retry_after,
-            async_operation: header(&headers, "azure-asyncoperation"),
-            location: header(&headers, "location"),
-        })
     }
+
+    /// The error for an answer of `status` >= 400. A Retry-After pauses the request's kind at
+    /// once; an expired or invalid token renews the credential and is worth a retry.
+    fn refused(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        body: &Value,
+        request_id: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> ArmError {
+        if let Some(wait) = retry_after {
+            // ARM throttles per subscription and kind: every request of this kind waits it
+            // out from now, whether or not this call retries in-call (a caller that gets
+            // the error back retries on its own timer; the others must not go meanwhile).
+            self.limiter.pause(call.kind, wait);
+        }
+        let mut err = ArmError::from_response(status, body, request_id, retry_after);
+        if status == 401
+            && matches!(
+                err.code.as_str(),
+                "ExpiredAuthenticationToken" | "InvalidAuthenticationToken"
+            )
+        {
+            self.renew_credential();
+            err.class = ErrorClass::Transient;
+        }
+        if status == 429 {
+            let op = call.op;
+            tracing::info!(op, code = %err.code, retry_after_s = retry_after.map(|d| d.as_secs()), "throttled");
+        }
+        err
+    }
+}
+
+/// The answer's body as JSON (`Null` when empty or not JSON).
+async fn read_body(resp: reqwest::Response, op: &str) -> Result<Value, ArmError> {
+    let bytes = resp.bytes().await.map_err(|e| {
+        ArmError::local(
+            "ConnectionFailed",
+            format!("{op}: reading the body: {e}"),
+            ErrorClass::Transient,
+        )
+    })?;
+    Ok(if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    })
 }
