@@ -185,58 +185,25 @@ impl Metrics {
 
     pub fn render(&self, engine: &Engine) -> String {
         let mut out = String::new();
-        let mut by_state: BTreeMap<&'static str, u64> =
-            RunState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
-        let mut waiting = Vec::new();
-        match engine.store().run_summaries(&RunFilter::all()) {
-            Ok(runs) => {
-                for r in runs {
-                    *by_state.entry(r.state.as_str()).or_default() += 1;
-                    if r.state == RunState::Waiting {
-                        waiting.push(r.id);
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "metrics: listing runs"),
-        }
-        header(&mut out, "failback_runs", "gauge", "Runs by state.");
-        for (state, n) in &by_state {
-            let _ = writeln!(out, "failback_runs{{state=\"{state}\"}} {n}");
-        }
-        gauge(
-            &mut out,
-            "failback_active_runs",
-            "Runs holding a driver task.",
-            engine.active_runs() as f64,
-        );
-        gauge(
-            &mut out,
-            "failback_scheduled_runs",
-            "Runs parked on a timer.",
-            engine.scheduled_runs() as f64,
-        );
+        let waiting = render_runs(&mut out, engine);
         render_polling(&mut out, engine, &waiting);
-        let health = engine.health();
-        gauge(
-            &mut out,
-            "failback_engine_healthy",
-            "1 while the engine drives runs; 0 after a failed store write, a dead driver or timer task, or a stalled scheduler (see /v1/health).",
-            if health.healthy { 1.0 } else { 0.0 },
-        );
-        header(
-            &mut out,
-            "failback_engine_unhealthy",
-            "gauge",
-            "1 with the cause while failback_engine_healthy is 0.",
-        );
-        if let Some(cause) = health.cause {
-            let _ = writeln!(out, "failback_engine_unhealthy{{cause=\"{cause}\"}} 1");
-        }
-
+        render_health(&mut out, engine);
         self.render_listeners(&mut out);
+        self.render_counters(&mut out);
+        if let Some(pool) = &self.pool {
+            render_arm(&mut out, &pool.stats());
+        }
+        if let Some(s) = engine.store().commit_stats() {
+            render_checkpoints(&mut out, &s);
+        }
+        out
+    }
+
+    /// Events, retries and step durations counted from the progress stream.
+    fn render_counters(&self, out: &mut String) {
         let c = lock(&self.counters);
         header(
-            &mut out,
+            out,
             "failback_events_total",
             "counter",
             "Durable run and step events since the daemon started.",
@@ -245,19 +212,19 @@ impl Metrics {
             let _ = writeln!(out, "failback_events_total{{kind=\"{kind}\"}} {n}");
         }
         counter(
-            &mut out,
+            out,
             "failback_step_retries_total",
             "Step retries scheduled.",
             c.retries,
         );
         counter(
-            &mut out,
+            out,
             "failback_progress_events_lagged_total",
             "Progress events the metrics task missed (counts are then low).",
             c.lagged,
         );
         header(
-            &mut out,
+            out,
             "failback_step_duration_seconds",
             "histogram",
             "Step execution time by outcome, on the engine clock.",
@@ -275,73 +242,124 @@ impl Metrics {
             let _ = writeln!(out, "{name}_sum{{outcome=\"{outcome}\"}} {}", h.sum);
             let _ = writeln!(out, "{name}_count{{outcome=\"{outcome}\"}} {}", h.count);
         }
-        drop(c);
-        if let Some(pool) = &self.pool {
-            render_arm(&mut out, &pool.stats());
-        }
-
-        if let Some(s) = engine.store().commit_stats() {
-            counter(
-                &mut out,
-                "failback_checkpoint_commits_total",
-                "Checkpoint batches acknowledged durable.",
-                s.commits,
-            );
-            counter(
-                &mut out,
-                "failback_checkpoint_commit_failures_total",
-                "Checkpoint batches that failed.",
-                s.failed_commits,
-            );
-            counter(
-                &mut out,
-                "failback_checkpoint_groups_total",
-                "Group commits (one fdatasync each).",
-                s.groups,
-            );
-            counter(
-                &mut out,
-                "failback_checkpoint_ops_total",
-                "Puts and deletes in acknowledged batches.",
-                s.ops,
-            );
-            header(
-                &mut out,
-                "failback_checkpoint_commit_latency_seconds",
-                "summary",
-                "Submit-to-durable time of checkpoint batches.",
-            );
-            let _ = writeln!(
-                out,
-                "failback_checkpoint_commit_latency_seconds_sum {}",
-                s.total_commit_latency_us as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "failback_checkpoint_commit_latency_seconds_count {}",
-                s.commits
-            );
-            gauge(
-                &mut out,
-                "failback_checkpoint_last_commit_latency_seconds",
-                "Submit-to-durable time of the last batch.",
-                s.last_commit_latency_us as f64 / 1e6,
-            );
-            gauge(
-                &mut out,
-                "failback_checkpoint_batch_size_mean",
-                "Mean batches per group commit.",
-                s.mean_group_size(),
-            );
-            gauge(
-                &mut out,
-                "failback_checkpoint_batch_size_max",
-                "Largest group commit so far, in batches.",
-                s.max_group as f64,
-            );
-        }
-        out
     }
+}
+
+/// Runs by state and the engine's driver and timer counts; returns the waiting runs' ids.
+fn render_runs(out: &mut String, engine: &Engine) -> Vec<String> {
+    let mut by_state: BTreeMap<&'static str, u64> =
+        RunState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut waiting = Vec::new();
+    match engine.store().run_summaries(&RunFilter::all()) {
+        Ok(runs) => {
+            for r in runs {
+                *by_state.entry(r.state.as_str()).or_default() += 1;
+                if r.state == RunState::Waiting {
+                    waiting.push(r.id);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: listing runs"),
+    }
+    header(out, "failback_runs", "gauge", "Runs by state.");
+    for (state, n) in &by_state {
+        let _ = writeln!(out, "failback_runs{{state=\"{state}\"}} {n}");
+    }
+    gauge(
+        out,
+        "failback_active_runs",
+        "Runs holding a driver task.",
+        engine.active_runs() as f64,
+    );
+    gauge(
+        out,
+        "failback_scheduled_runs",
+        "Runs parked on a timer.",
+        engine.scheduled_runs() as f64,
+    );
+    waiting
+}
+
+/// The engine's health, as /v1/health tells it.
+fn render_health(out: &mut String, engine: &Engine) {
+    let health = engine.health();
+    gauge(
+        out,
+        "failback_engine_healthy",
+        "1 while the engine drives runs; 0 after a failed store write, a dead driver or timer task, or a stalled scheduler (see /v1/health).",
+        if health.healthy { 1.0 } else { 0.0 },
+    );
+    header(
+        out,
+        "failback_engine_unhealthy",
+        "gauge",
+        "1 with the cause while failback_engine_healthy is 0.",
+    );
+    if let Some(cause) = health.cause {
+        let _ = writeln!(out, "failback_engine_unhealthy{{cause=\"{cause}\"}} 1");
+    }
+}
+
+/// The store's group-commit statistics.
+fn render_checkpoints(out: &mut String, s: &failback_state::CommitStats) {
+    counter(
+        out,
+        "failback_checkpoint_commits_total",
+        "Checkpoint batches acknowledged durable.",
+        s.commits,
+    );
+    counter(
+        out,
+        "failback_checkpoint_commit_failures_total",
+        "Checkpoint batches that failed.",
+        s.failed_commits,
+    );
+    counter(
+        out,
+        "failback_checkpoint_groups_total",
+        "Group commits (one fdatasync each).",
+        s.groups,
+    );
+    counter(
+        out,
+        "failback_checkpoint_ops_total",
+        "Puts and deletes in acknowledged batches.",
+        s.ops,
+    );
+    header(
+        out,
+        "failback_checkpoint_commit_latency_seconds",
+        "summary",
+        "Submit-to-durable time of checkpoint batches.",
+    );
+    let _ = writeln!(
+        out,
+        "failback_checkpoint_commit_latency_seconds_sum {}",
+        s.total_commit_latency_us as f64 / 1e6
+    );
+    let _ = writeln!(
+        out,
+        "failback_checkpoint_commit_latency_seconds_count {}",
+        s.commits
+    );
+    gauge(
+        out,
+        "failback_checkpoint_last_commit_latency_seconds",
+        "Submit-to-durable time of the last batch.",
+        s.last_commit_latency_us as f64 / 1e6,
+    );
+    gauge(
+        out,
+        "failback_checkpoint_batch_size_mean",
+        "Mean batches per group commit.",
+        s.mean_group_size(),
+    );
+    gauge(
+        out,
+        "failback_checkpoint_batch_size_max",
+        "Largest group commit so far, in batches.",
+        s.max_group as f64,
+    );
 }
 
 /// ARM client counters by subscription.
