@@ -172,6 +172,16 @@ impl SledStore {
             }
         };
 
+        Self::start(db, path, opts, (files, seq, mirror))
+    }
+
+    /// Start the committer thread over an opened, checked store.
+    fn start(
+        db: sled::Db,
+        path: PathBuf,
+        opts: SledStoreOptions,
+        (files, seq, mirror): (DurableFiles, u64, SeqMirror),
+    ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
         let committer = Committer {
@@ -190,7 +200,7 @@ impl SledStore {
         let handle = std::thread::Builder::new()
             .name("failback-state-committer".into())
             .spawn(move || committer.run())
-            .inspect_err(|_| lock::remove_owner(dir))?;
+            .inspect_err(|_| lock::remove_owner(&path))?;
         Ok(Self {
             db,
             path,
