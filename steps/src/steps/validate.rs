@@ -275,40 +275,30 @@ impl Validate {
             }
             Err(e) => return Err(e),
         };
-        let mut prefixes: Vec<String> = Vec::new();
-        if let Some(p) = str_at(&subnet, "/properties/addressPrefix") {
-            prefixes.push(p.to_owned());
-        }
-        if let Some(a) = subnet
-            .pointer("/properties/addressPrefixes")
-            .and_then(Value::as_array)
-        {
-            prefixes.extend(a.iter().filter_map(Value::as_str).map(str::to_owned));
-        }
-        let Some(prefix) = prefixes
-            .iter()
-            .filter_map(|p| Prefix::parse(p))
-            .find(|p| p.contains(n.private_ip))
-        else {
-            return Ok(Err(blocked(
-                "PrivateIPAddressNotInSubnet",
-                format!(
-                    "network {}: {} is not inside subnet {} ({})",
-                    n.name,
-                    n.private_ip,
-                    n.subnet,
-                    prefixes.join(", ")
-                ),
-                "choose a private_ip inside the subnet",
-            )));
+        let prefix = match ip_in_subnet(n, &subnet) {
+            Ok(p) => p,
+            Err(b) => return Ok(Err(b)),
         };
-        if prefix.is_azure_reserved(n.private_ip) {
-            return Ok(Err(blocked(
-                "PrivateIPAddressReserved",
-                format!("network {}: {} is reserved by Azure in {prefix} (network, .1–.3 and broadcast)", n.name, n.private_ip),
-                "choose another private_ip",
-            )));
+        if let Err(b) = self.ip_free(n, run_id).await? {
+            return Ok(Err(b));
         }
+        let subnet_id = subnet
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Ok(
+            json!({ "subnet_id": subnet_id, "prefix": prefix.to_string() }),
+        ))
+    }
+
+    /// The static IP is free, or held by this run's own NIC (CheckIPAddressAvailability).
+    async fn ip_free(
+        &self,
+        n: &NetworkTarget,
+        run_id: &str,
+    ) -> Result<Result<(), Blocked>, ArmError> {
+        let arm = &self.azure.arm;
         let mut url = arm.url(
             &format!("{}/CheckIPAddressAvailability", self.azure.vnet_path(n)),
             &arm.api().network,
@@ -335,14 +325,7 @@ impl Validate {
                 "choose a free private_ip, or free this one",
             )));
         }
-        let subnet_id = subnet
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Ok(
-            json!({ "subnet_id": subnet_id, "prefix": prefix.to_string() }),
-        ))
+        Ok(Ok(()))
     }
 
     /// After a crash or a retry the IP may be taken by this run's own NIC (its name and its
@@ -477,4 +460,47 @@ impl Step for Validate {
         };
         plan
     }
+}
+
+/// The subnet prefix that holds the network's static IP, unless the IP lies outside every
+/// prefix of the subnet or is one Azure reserves.
+fn ip_in_subnet(n: &NetworkTarget, subnet: &Value) -> Result<Prefix, Blocked> {
+    let mut prefixes: Vec<String> = Vec::new();
+    if let Some(p) = str_at(subnet, "/properties/addressPrefix") {
+        prefixes.push(p.to_owned());
+    }
+    if let Some(a) = subnet
+        .pointer("/properties/addressPrefixes")
+        .and_then(Value::as_array)
+    {
+        prefixes.extend(a.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    let Some(prefix) = prefixes
+        .iter()
+        .filter_map(|p| Prefix::parse(p))
+        .find(|p| p.contains(n.private_ip))
+    else {
+        return Err(blocked(
+            "PrivateIPAddressNotInSubnet",
+            format!(
+                "network {}: {} is not inside subnet {} ({})",
+                n.name,
+                n.private_ip,
+                n.subnet,
+                prefixes.join(", ")
+            ),
+            "choose a private_ip inside the subnet",
+        ));
+    };
+    if prefix.is_azure_reserved(n.private_ip) {
+        return Err(blocked(
+            "PrivateIPAddressReserved",
+            format!(
+                "network {}: {} is reserved by Azure in {prefix} (network, .1–.3 and broadcast)",
+                n.name, n.private_ip
+            ),
+            "choose another private_ip",
+        ));
+    }
+    Ok(prefix)
 }
