@@ -29,6 +29,24 @@ enum Target {
 }
 
 impl Teardown {
+    /// Every target reads as gone (404); one that still exists fails the step.
+    async fn verify_gone(&self, targets: &[(String, Target)]) -> Result<(), StepOutcome> {
+        for (label, target) in targets {
+            let url = self.url(target).map_err(from_error)?;
+            match self.azure.arm.get(url, &format!("GET {label}")).await {
+                Err(e) if e.is_not_found() => {}
+                Ok(_) => {
+                    return Err(StepOutcome::Fail(StepFailure::new(
+                        "TeardownIncomplete",
+                        format!("{label} still exists after teardown"),
+                    )))
+                }
+                Err(e) => return Err(from_error(e)),
+            }
+        }
+        Ok(())
+    }
+
     fn targets(&self) -> Vec<(String, Target)> {
         let mut t = vec![
             (format!("vm {}", self.net.names.vm), Target::Vm),
@@ -143,21 +161,8 @@ impl Step for Teardown {
             }
         }
         // Verify: nothing of this network's process server remains.
-        for (label, target) in &targets {
-            let url = match self.url(target) {
-                Ok(u) => u,
-                Err(e) => return from_error(e),
-            };
-            match self.azure.arm.get(url, &format!("GET {label}")).await {
-                Err(e) if e.is_not_found() => {}
-                Ok(_) => {
-                    return StepOutcome::Fail(StepFailure::new(
-                        "TeardownIncomplete",
-                        format!("{label} still exists after teardown"),
-                    ))
-                }
-                Err(e) => return from_error(e),
-            }
+        if let Err(o) = self.verify_gone(&targets).await {
+            return o;
         }
         StepOutcome::Done(json!({ "deleted": deleted, "note": self.note() }))
     }
