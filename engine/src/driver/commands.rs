@@ -110,54 +110,14 @@ impl RunDriver {
         from: Option<&str>,
         amend: Option<crate::engine::Amendment>,
     ) -> Result<RunRecord, EngineError> {
-        if self.run_ref().state != RunState::Failed {
-            return Err(self.invalid(format!(
-                "run is {}; only a failed run can be retried",
-                self.run_ref().state.as_str()
-            )));
-        }
-        // Failed while being torn down: going forward would create again what the
-        // cancellation was removing.
-        if self.steps.iter().any(|s| {
-            matches!(
-                s.status,
-                StepStatus::Compensated | StepStatus::Compensating { .. }
-            )
-        }) {
-            return Err(self.invalid(
-                "run failed while being cancelled; run `cancel --teardown` again to finish the teardown".to_owned(),
-            ));
-        }
-        if let Some(from) = from {
-            if self.def().get(from).is_none() {
-                return Err(EngineError::UnknownStep {
-                    run: self.run_id.clone(),
-                    step: from.to_owned(),
-                });
-            }
-        }
+        self.check_retry(from)?;
         // An amended input rebuilds the DAG (refused, changing nothing, if its steps differ);
         // the amendment and the retry are one commit.
         let mut txn = self.inner.store.txn();
         if let Some(a) = amend {
             self.amend(&mut txn, a)?;
         }
-        let def = self.def();
-        let mut targets: Vec<usize> = Vec::new();
-        if let Some(from) = from {
-            targets.extend(def.descendants(from).iter().filter_map(|d| def.index_of(d)));
-        }
-        for (i, s) in self.steps.iter().enumerate() {
-            // Failed steps, and unfinished ones the failure froze mid-wait: a retry starts them
-            // afresh (every step is idempotent), so none resumes a wait on what failed before.
-            let unfinished = matches!(
-                s.status,
-                StepStatus::Failed { .. } | StepStatus::Waiting { .. } | StepStatus::Running { .. }
-            );
-            if unfinished && !self.in_flight.contains_key(&i) && !targets.contains(&i) {
-                targets.push(i);
-            }
-        }
+        let targets = self.retry_targets(from);
         let now = self.inner.clock.now();
         for i in targets {
             if matches!(self.steps[i].status, StepStatus::Pending)
@@ -187,6 +147,60 @@ impl RunDriver {
         );
         self.commit(txn).await?;
         Ok(self.run_ref().clone())
+    }
+
+    /// A retry is for a failed run that was not failing while being torn down, from a step
+    /// the DAG has.
+    fn check_retry(&self, from: Option<&str>) -> Result<(), EngineError> {
+        if self.run_ref().state != RunState::Failed {
+            return Err(self.invalid(format!(
+                "run is {}; only a failed run can be retried",
+                self.run_ref().state.as_str()
+            )));
+        }
+        // Failed while being torn down: going forward would create again what the
+        // cancellation was removing.
+        if self.steps.iter().any(|s| {
+            matches!(
+                s.status,
+                StepStatus::Compensated | StepStatus::Compensating { .. }
+            )
+        }) {
+            return Err(self.invalid(
+                "run failed while being cancelled; run `cancel --teardown` again to finish the teardown".to_owned(),
+            ));
+        }
+        if let Some(from) = from {
+            if self.def().get(from).is_none() {
+                return Err(EngineError::UnknownStep {
+                    run: self.run_id.clone(),
+                    step: from.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The steps a retry resets: `from` and its descendants, and every unfinished step that
+    /// is not in flight.
+    fn retry_targets(&self, from: Option<&str>) -> Vec<usize> {
+        let def = self.def();
+        let mut targets: Vec<usize> = Vec::new();
+        if let Some(from) = from {
+            targets.extend(def.descendants(from).iter().filter_map(|d| def.index_of(d)));
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            // Failed steps, and unfinished ones the failure froze mid-wait: a retry starts them
+            // afresh (every step is idempotent), so none resumes a wait on what failed before.
+            let unfinished = matches!(
+                s.status,
+                StepStatus::Failed { .. } | StepStatus::Waiting { .. } | StepStatus::Running { .. }
+            );
+            if unfinished && !self.in_flight.contains_key(&i) && !targets.contains(&i) {
+                targets.push(i);
+            }
+        }
+        targets
     }
 
     async fn signal(&mut self, name: &str) -> Result<RunRecord, EngineError> {
