@@ -118,7 +118,21 @@ fn step_counts(steps: &[StepRecord]) -> String {
 
 /// One run in detail: header facts, then one line per step in the given order.
 pub fn run_status_text(run: &RunRecord, steps: &[StepRecord], now_ms: u64, color: bool) -> String {
-    let now = now_ms;
+    let mut out = String::new();
+    for (k, v) in run_facts(run, now_ms, color) {
+        out.push_str(&format!("{k:<9} {v}\n"));
+    }
+    out.push_str(&format!(
+        "\nSteps ({}): {}\n",
+        steps.len(),
+        step_counts(steps)
+    ));
+    out.push_str(&step_lines(steps, now_ms, color));
+    out
+}
+
+/// The header of `status RUN`: id, workflow, state, times, error, signals, labels.
+fn run_facts(run: &RunRecord, now: u64, color: bool) -> Vec<(&'static str, String)> {
     let mut state = paint(run.state.as_str(), state_tone(run.state), color);
     if let (RunState::Waiting, Some(w)) = (run.state, run.wake_at) {
         state.push_str(&format!(
@@ -127,6 +141,7 @@ pub fn run_status_text(run: &RunRecord, steps: &[StepRecord], now_ms: u64, color
             fmt_utc(w)
         ));
     }
+    let at = |t: u64| format!("{} ({})", fmt_utc(t), fmt_relative(t, now));
     let mut facts: Vec<(&str, String)> = vec![
         ("Run", clean(&run.id)),
         (
@@ -134,22 +149,8 @@ pub fn run_status_text(run: &RunRecord, steps: &[StepRecord], now_ms: u64, color
             format!("{} v{}", clean(&run.workflow), run.definition_version),
         ),
         ("State", state),
-        (
-            "Created",
-            format!(
-                "{} ({})",
-                fmt_utc(run.created_at),
-                fmt_relative(run.created_at, now)
-            ),
-        ),
-        (
-            "Updated",
-            format!(
-                "{} ({})",
-                fmt_utc(run.updated_at),
-                fmt_relative(run.updated_at, now)
-            ),
-        ),
+        ("Created", at(run.created_at)),
+        ("Updated", at(run.updated_at)),
     ];
     if let Some(e) = &run.error {
         facts.push(("Error", paint(&clean(e), Tone::Bad, color)));
@@ -168,16 +169,11 @@ pub fn run_status_text(run: &RunRecord, steps: &[StepRecord], now_ms: u64, color
             .collect();
         facts.push(("Labels", labels.join(", ")));
     }
-    let mut out = String::new();
-    for (k, v) in facts {
-        out.push_str(&format!("{k:<9} {v}\n"));
-    }
-    out.push_str(&format!(
-        "\nSteps ({}): {}\n",
-        steps.len(),
-        step_counts(steps)
-    ));
+    facts
+}
 
+/// One aligned line per step: id, status, attempt or polls, note.
+fn step_lines(steps: &[StepRecord], now: u64, color: bool) -> String {
     let id_w = steps
         .iter()
         .map(|s| s.step_id.chars().count())
@@ -189,6 +185,7 @@ pub fn run_status_text(run: &RunRecord, steps: &[StepRecord], now_ms: u64, color
         .max()
         .unwrap_or(0)
         .max(9);
+    let mut out = String::new();
     for s in steps {
         let name = s.status.name();
         let line = format!(
