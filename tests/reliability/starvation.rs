@@ -29,13 +29,21 @@ pub fn run(rt: &tokio::runtime::Runtime, full: bool, fam: &mut Family) {
         "500 slow-header connections",
         catch(|| slow_headers(rt, 500)),
     );
-    match can_mount() {
+    let disk_full = match can_mount() {
         Ok(()) => {
             fam.case("disk full under apply", catch(|| disk_full_apply(rt)));
             fam.case("disk full under the daemon", catch(|| disk_full_daemon(rt)));
+            "disk full under apply and the daemon on a 64 MiB tmpfs".to_owned()
         }
-        Err(why) => println!("  skip starvation: disk-full cases need tmpfs mounts: {why}"),
-    }
+        Err(why) => {
+            println!("  skip starvation: disk-full cases need tmpfs mounts: {why}");
+            format!("disk-full cases skipped ({why})")
+        }
+    };
+    fam.summary(format!(
+        "{} idle connections under RLIMIT_NOFILE 256, 500 slow-header clients, {disk_full}",
+        256 * n
+    ));
 }
 
 /// Root, and a mount that works here (a container without CAP_SYS_ADMIN cannot).
