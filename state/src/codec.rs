@@ -27,6 +27,29 @@ pub trait Versioned: Serialize + DeserializeOwned {
     }
 }
 
+/// A schema-1 body decoded as its frozen shape `Old` and upgraded; any other older schema is
+/// one this build does not know.
+fn upgrade_v1<Old, T>(schema: u16, body: &[u8]) -> Result<T, CodecError>
+where
+    Old: DeserializeOwned + Into<T>,
+    T: Versioned,
+{
+    match schema {
+        1 => rmp_serde::from_slice::<Old>(body)
+            .map(Into::into)
+            .map_err(|source| CodecError::Decode {
+                kind: T::KIND,
+                schema,
+                source,
+            }),
+        _ => Err(CodecError::NewerSchema {
+            kind: T::KIND,
+            found: schema,
+            supported: T::SCHEMA,
+        }),
+    }
+}
+
 pub fn encode<T: Versioned>(value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(128);
     out.push(CODEC_MSGPACK);
@@ -96,20 +119,7 @@ impl Versioned for RunRecord {
     const KIND: &'static str = "run";
     const SCHEMA: u16 = 2;
     fn decode_older(schema: u16, body: &[u8]) -> Result<Self, CodecError> {
-        match schema {
-            1 => rmp_serde::from_slice::<v1::RunRecordV1>(body)
-                .map(Into::into)
-                .map_err(|source| CodecError::Decode {
-                    kind: Self::KIND,
-                    schema,
-                    source,
-                }),
-            _ => Err(CodecError::NewerSchema {
-                kind: Self::KIND,
-                found: schema,
-                supported: Self::SCHEMA,
-            }),
-        }
+        upgrade_v1::<v1::RunRecordV1, Self>(schema, body)
     }
 }
 
@@ -117,20 +127,7 @@ impl Versioned for StepRecord {
     const KIND: &'static str = "step";
     const SCHEMA: u16 = 2;
     fn decode_older(schema: u16, body: &[u8]) -> Result<Self, CodecError> {
-        match schema {
-            1 => rmp_serde::from_slice::<v1::StepRecordV1>(body)
-                .map(Into::into)
-                .map_err(|source| CodecError::Decode {
-                    kind: Self::KIND,
-                    schema,
-                    source,
-                }),
-            _ => Err(CodecError::NewerSchema {
-                kind: Self::KIND,
-                found: schema,
-                supported: Self::SCHEMA,
-            }),
-        }
+        upgrade_v1::<v1::StepRecordV1, Self>(schema, body)
     }
 }
 
