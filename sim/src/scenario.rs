@@ -470,6 +470,31 @@ impl Scenario {
         Ok(())
     }
 
+    /// The same world with the timings tests use: VM creation, boot, registration and
+    /// reprotect take tens of simulated seconds (a whole failback is about a second of real
+    /// time at 1000×, yet each takes more than one poll), and every failback completes
+    /// `failback_after_secs` after start.
+    pub fn with_test_timings(mut self, failback_after_secs: f64) -> Scenario {
+        let t = &mut self.timings;
+        t.vm_create_secs = 30.0;
+        t.agent_ready_secs = 20.0;
+        t.registration_run_secs = 30.0;
+        t.registration_delay_secs = 30.0;
+        t.reprotect_secs = 60.0;
+        t.failover_secs = 60.0;
+        t.commit_secs = 30.0;
+        for v in self
+            .subscriptions
+            .iter_mut()
+            .flat_map(|s| s.vaults.iter_mut())
+        {
+            for f in &mut v.failback_scripts {
+                f.complete_after_secs = failback_after_secs;
+            }
+        }
+        self
+    }
+
     /// The built-in demo scenario (see docs/sim.md): two VNets in `westeurope`, one vault with a
     /// VMware fabric whose CS is 10.0.0.10:443, and three failed-over items whose failback
     /// completes two sim hours after start.

@@ -24,21 +24,7 @@ pub struct Case {
 /// The demo scenario with short timings: a whole failback is about a second of real time,
 /// yet boot, registration and failback each take more than one poll.
 pub fn scenario() -> Scenario {
-    let mut s = failback::commands::demo::scenario();
-    let t = &mut s.timings;
-    t.vm_create_secs = 30.0;
-    t.agent_ready_secs = 20.0;
-    t.registration_run_secs = 30.0;
-    t.registration_delay_secs = 30.0;
-    t.reprotect_secs = 60.0;
-    t.failover_secs = 60.0;
-    t.commit_secs = 30.0;
-    for v in s.subscriptions.iter_mut().flat_map(|s| s.vaults.iter_mut()) {
-        for f in &mut v.failback_scripts {
-            f.complete_after_secs = 300.0;
-        }
-    }
-    s
+    failback::commands::demo::scenario().with_test_timings(300.0)
 }
 
 /// [`scenario`] where failbacks complete only when an operator signals it (runs hold in

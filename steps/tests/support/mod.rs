@@ -30,20 +30,7 @@ pub struct TestEnv {
 pub fn fast_scenario() -> Scenario {
     let mut s = Scenario::default_two_networks();
     s.auth.token_lifetime_secs = 30 * 24 * 3600;
-    let t = &mut s.timings;
-    t.vm_create_secs = 30.0;
-    t.agent_ready_secs = 20.0;
-    t.registration_run_secs = 30.0;
-    t.registration_delay_secs = 30.0;
-    t.reprotect_secs = 60.0;
-    t.failover_secs = 60.0;
-    t.commit_secs = 30.0;
-    for v in s.subscriptions.iter_mut().flat_map(|s| s.vaults.iter_mut()) {
-        for f in &mut v.failback_scripts {
-            f.complete_after_secs = 600.0;
-        }
-    }
-    s
+    s.with_test_timings(600.0)
 }
 
 pub async fn start(scenario: Scenario) -> TestEnv {
