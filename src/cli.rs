@@ -19,6 +19,9 @@ pub struct Cli {
     /// More logging (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Colour in text output: auto (a terminal, and NO_COLOR unset), always or never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -27,6 +30,13 @@ pub struct Cli {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -72,8 +82,15 @@ pub enum Command {
         /// Make no Azure reads.
         #[arg(long)]
         offline: bool,
-        #[arg(long, value_enum, default_value = "text")]
-        format: PlanFormat,
+        /// Output format.
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
+        output: PlanFormat,
     },
     /// Create a run from the spec and drive it in the foreground.
     Apply {
@@ -85,60 +102,152 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
-        #[arg(long, value_enum, default_value = "text", visible_alias = "format")]
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
         output: OutputFormat,
     },
     /// Drive unfinished runs (after a crash, reboot or Ctrl-C) until they finish.
     Resume {
         /// Wait for these runs (default: every unfinished run).
         runs: Vec<String>,
-        #[arg(long, value_enum, default_value = "text", visible_alias = "format")]
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
         output: OutputFormat,
     },
-    /// One run: its state and every step's.
+    /// One run: its state, every step's in DAG order and the next action; without RUN, all runs.
     Status {
-        run: String,
-        #[arg(long, value_enum, default_value = "text", visible_alias = "output")]
-        format: OutputFormat,
+        /// The run's id (see `failback list`); without it, the list of runs.
+        run: Option<String>,
+        /// Keep printing the run's events until it finishes (Ctrl-C stops watching only).
+        #[arg(short, long, requires = "run")]
+        follow: bool,
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
+        output: OutputFormat,
     },
     /// All runs.
     List {
         /// Only runs in this state (pending, running, waiting, paused, succeeded, failed, ...).
         #[arg(long)]
         state: Option<String>,
-        #[arg(long, value_enum, default_value = "text", visible_alias = "output")]
-        format: OutputFormat,
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
+        output: OutputFormat,
     },
     /// A run's event log.
     History {
+        /// The run's id (see `failback list`).
         run: String,
-        #[arg(long, value_enum, default_value = "text", visible_alias = "output")]
-        format: OutputFormat,
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
+        output: OutputFormat,
     },
     /// A run's DAG with live status.
     Graph {
+        /// The run's id (see `failback list`).
         run: String,
-        #[arg(long, value_enum, default_value = "dot")]
-        format: GraphFormat,
+        /// Output format: Graphviz DOT or Mermaid.
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "dot",
+            visible_alias = "format"
+        )]
+        output: GraphFormat,
     },
     /// Stop a run; with --teardown, delete what it created first.
     Cancel {
+        /// The run's id (see `failback list`).
         run: String,
+        /// Delete what the run created (NICs, VMs, disks, process-server registrations) before
+        /// it stops; shows what will be deleted and asks first.
         #[arg(long)]
         teardown: bool,
+        /// Do not ask (needed without a terminal when something would be deleted).
+        #[arg(long)]
+        yes: bool,
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
+        output: OutputFormat,
     },
-    /// Send a signal to a run (`failback-complete` ends the wait for failback).
-    Signal { run: String, signal: String },
+    /// Send a signal to a run (`failback-complete` ends the wait for failback and starts
+    /// teardown, so it shows what will be deleted and asks first).
+    Signal {
+        /// The run's id (see `failback list`).
+        run: String,
+        /// The signal: failback-complete.
+        signal: String,
+        /// Do not ask (needed without a terminal when something would be deleted).
+        #[arg(long)]
+        yes: bool,
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
+        output: OutputFormat,
+    },
     /// Continue a failed run from its failed step, or from --from STEP; with --spec FILE,
     /// first amend what has not succeeded (protected items, poll interval, deadline).
     Retry {
+        /// The run's id (see `failback list`).
         run: String,
+        /// Reset this step and every step after it, instead of only the failed ones.
         #[arg(long)]
         from: Option<String>,
         /// Amend the run with this spec: shows the difference from the run's input and
         /// applies it to the steps that have not succeeded.
         #[arg(long)]
         spec: Option<std::path::PathBuf>,
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
+        output: OutputFormat,
     },
     /// List what no run should still have: failback's NICs, VMs and disks whose run this store
     /// does not hold or that a finished run should have deleted, and process servers whose VM
@@ -153,7 +262,14 @@ pub enum Command {
         /// With --delete: do not ask (scripts).
         #[arg(long, requires = "delete")]
         yes: bool,
-        #[arg(long, value_enum, default_value = "text", visible_alias = "format")]
+        /// Output format: text or json (one JSON event per line while following).
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_enum,
+            default_value = "text",
+            visible_alias = "format"
+        )]
         output: OutputFormat,
     },
     /// Drive every run in the background and serve the local API (Unix socket

@@ -22,19 +22,32 @@ pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf> {
 }
 
 pub fn open_store(state_dir: &Path) -> Result<StateStore> {
+    try_open_store(state_dir).map_err(|e| anyhow!("{e}"))
+}
+
+/// Whether [`try_open_store`] failed because another process holds the store.
+pub fn held_elsewhere(e: &failback_state::StoreError) -> bool {
+    matches!(e, failback_state::StoreError::Locked { .. })
+}
+
+/// [`open_store`] with the store's own error, so a caller can tell "held by another process".
+pub fn try_open_store(state_dir: &Path) -> Result<StateStore, failback_state::StoreError> {
     std::fs::create_dir_all(state_dir).map_err(|e| {
         let user = if e.kind() == std::io::ErrorKind::PermissionDenied {
             format!(" (running as {})", failback_state::failure::current_user())
         } else {
             String::new()
         };
-        anyhow!(
-            "creating state directory {}: {e}{user}",
-            state_dir.display()
-        )
+        failback_state::StoreError::Io(std::io::Error::new(
+            e.kind(),
+            format!(
+                "creating state directory {}: {e}{user}",
+                state_dir.display()
+            ),
+        ))
     })?;
     set_owner_only(state_dir);
-    StateStore::open(&state_dir.join("store")).map_err(|e| anyhow!("{e}"))
+    StateStore::open(&state_dir.join("store"))
 }
 
 fn set_owner_only(dir: &Path) {

@@ -4,5 +4,7 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod daemon;
+pub mod out;
 pub mod rehearsal;
 pub mod render;
+pub mod service;

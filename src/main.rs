@@ -2,10 +2,12 @@
 
 use clap::Parser;
 use failback::cli::{Cli, Command, LogFormat};
-use failback::commands::{self as cmd, remote, EXIT_FAILED};
+use failback::commands::session::{Need, Session};
+use failback::commands::{self as cmd, EXIT_FAILED};
 use failback::context;
-use failback::daemon::client::DaemonClient;
 use failback::daemon::DaemonOptions;
+use failback::service::Runs;
+use std::sync::Arc;
 
 fn init_tracing(cli: &Cli) {
     let level = match cli.verbose {
@@ -26,96 +28,94 @@ fn init_tracing(cli: &Cli) {
     };
 }
 
-async fn run(cli: Cli) -> anyhow::Result<i32> {
-    let state = || context::state_dir(cli.state_dir.as_deref());
-    let engine = || async { context::engine(context::open_store(&state()?)?).await };
-    // While a daemon owns the store, commands that need it go through the daemon's socket.
-    let daemon = || async {
-        match state() {
-            Ok(dir) => DaemonClient::connect(&dir).await,
-            Err(_) => None,
-        }
+/// The session a verb runs in: another process's, or this one's (driving when `need` says).
+async fn session(cli: &Cli, need: Need) -> anyhow::Result<Session> {
+    Session::open(&context::state_dir(cli.state_dir.as_deref())?, need).await
+}
+
+/// Verbs written against the service interface: opened, run, closed the same way.
+async fn run_verb(cli: &Cli) -> anyhow::Result<i32> {
+    let need = match cli.command {
+        Command::Apply { .. }
+        | Command::Resume { .. }
+        | Command::Cancel { .. }
+        | Command::Signal { .. }
+        | Command::Retry { .. } => Need::Drive,
+        _ => Need::Read,
     };
-    match cli.command {
-        Command::Init { ref path, force } => cmd::init::run(path, force),
+    let s = session(cli, need).await?;
+    if matches!(
+        cli.command,
+        Command::Cancel { .. } | Command::Signal { .. } | Command::Retry { .. }
+    ) {
+        s.drive_unfinished()?;
+    }
+    let code = verb(cli, s.runs()).await;
+    s.close().await;
+    code
+}
+
+async fn verb(cli: &Cli, svc: Arc<dyn Runs>) -> anyhow::Result<i32> {
+    match &cli.command {
         Command::Plan {
-            ref spec,
-            ref run,
-            ref run_id,
+            spec,
+            run,
+            run_id,
             offline,
-            format,
-        } => match daemon().await {
-            Some(c) => {
-                remote::plan(&c, spec, run.as_deref(), run_id.clone(), offline, format).await
-            }
-            None => {
-                cmd::plan::run(
-                    &engine().await?,
-                    spec,
-                    run.as_deref(),
-                    run_id.clone(),
-                    offline,
-                    format,
-                )
-                .await
-            }
-        },
+            output,
+        } => {
+            let (run, id) = (run.as_deref(), run_id.clone());
+            cmd::plan::run(svc.as_ref(), spec, run, id, *offline, *output).await
+        }
         Command::Apply {
-            ref spec,
-            ref run_id,
+            spec,
+            run_id,
             yes,
             output,
-        } => match daemon().await {
-            Some(c) => remote::apply(&c, spec, run_id.clone(), yes, output).await,
-            None => cmd::apply::apply(&engine().await?, spec, run_id.clone(), yes, output).await,
-        },
-        Command::Resume { ref runs, output } => match daemon().await {
-            Some(c) => remote::resume(&c, runs.clone(), output).await,
-            None => cmd::apply::resume(&engine().await?, runs.clone(), output).await,
-        },
-        Command::Status { ref run, format } => match daemon().await {
-            Some(c) => remote::status(&c, run, format).await,
-            None => cmd::runs::status(&engine().await?, run, format),
-        },
-        Command::List { ref state, format } => match daemon().await {
-            Some(c) => remote::list(&c, state.as_deref(), format).await,
-            None => cmd::runs::list(&engine().await?, state.as_deref(), format),
-        },
-        Command::History { ref run, format } => match daemon().await {
-            Some(c) => remote::history(&c, run, format).await,
-            None => cmd::runs::history(&engine().await?, run, format),
-        },
-        Command::Graph { ref run, format } => match daemon().await {
-            Some(c) => remote::graph(&c, run, format).await,
-            None => cmd::runs::graph(&engine().await?, run, format),
-        },
-        Command::Cancel { ref run, teardown } => match daemon().await {
-            Some(c) => remote::cancel(&c, run, teardown).await,
-            None => cmd::control::cancel(&engine().await?, run, teardown).await,
-        },
+        } => cmd::apply::apply(svc, spec, run_id.clone(), *yes, *output).await,
+        Command::Resume { runs, output } => cmd::apply::resume(svc, runs.clone(), *output).await,
+        Command::Status {
+            run,
+            follow,
+            output,
+        } => cmd::runs::status(svc, run.as_deref(), *follow, *output).await,
+        Command::List { state, output } => {
+            cmd::runs::list(svc.as_ref(), state.as_deref(), *output).await
+        }
+        Command::History { run, output } => cmd::runs::history(svc.as_ref(), run, *output).await,
+        Command::Graph { run, output } => cmd::runs::graph(svc.as_ref(), run, *output).await,
+        Command::Cancel {
+            run,
+            teardown,
+            yes,
+            output,
+        } => cmd::control::cancel(svc, run, *teardown, *yes, *output).await,
         Command::Signal {
-            ref run,
-            ref signal,
-        } => match daemon().await {
-            Some(c) => remote::signal(&c, run, signal).await,
-            None => cmd::control::signal(&engine().await?, run, signal).await,
-        },
+            run,
+            signal,
+            yes,
+            output,
+        } => cmd::control::signal(svc, run, signal, *yes, *output).await,
         Command::Retry {
-            ref run,
-            ref from,
-            ref spec,
-        } => match daemon().await {
-            Some(c) => remote::retry(&c, run, from.as_deref(), spec.as_deref()).await,
-            None => {
-                cmd::control::retry(&engine().await?, run, from.as_deref(), spec.as_deref()).await
-            }
-        },
+            run,
+            from,
+            spec,
+            output,
+        } => cmd::control::retry(svc, run, from.as_deref(), spec.as_deref(), *output).await,
         Command::Sweep {
-            ref spec,
+            spec,
             delete,
             yes,
             output,
-        } => cmd::sweep::run(&state()?, spec, delete, yes, output).await,
+        } => cmd::sweep::run(svc.as_ref(), spec, *delete, *yes, *output).await,
+        _ => unreachable!("not a service verb"),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let state = || context::state_dir(cli.state_dir.as_deref());
+    match cli.command {
+        Command::Init { ref path, force } => cmd::init::run(path, force),
         Command::Daemon {
             paused,
             listen_tcp,
@@ -151,12 +151,14 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Demo { speed, ref dir } => cmd::demo::run(speed, dir.clone()).await,
         Command::Completions { shell } => Ok(cmd::completions::run(shell)),
+        _ => run_verb(&cli).await,
     }
 }
 
 fn main() {
     let cli = Cli::parse();
     init_tracing(&cli);
+    cmd::set_color(cli.color);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -29,7 +29,7 @@ fn teardown_of_a_run_cancelled_before_deletes_what_it_created() {
         .success()
         .stdout(predicate::str::contains("run c1 cancelled"));
     assert_eq!(r.left_behind(), made, "a plain cancel deletes nothing");
-    r.failback(&["cancel", "c1", "--teardown"])
+    r.failback(&["cancel", "c1", "--teardown", "--yes"])
         .assert()
         .success()
         .stdout(predicate::str::contains("vnet-a/create-vm       undone"))
@@ -41,7 +41,7 @@ fn teardown_of_a_run_cancelled_before_deletes_what_it_created() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("already cancelled"));
-    r.failback(&["cancel", "c1", "--teardown"])
+    r.failback(&["cancel", "c1", "--teardown", "--yes"])
         .assert()
         .success()
         .stdout(predicate::str::contains("run c1 cancelled"));

@@ -120,7 +120,7 @@ fn cancel_with_teardown_leaves_nothing_in_the_emulator() {
         !r.left_behind().is_empty(),
         "the crash left resources to tear down"
     );
-    r.failback(&["cancel", "c1", "--teardown"])
+    r.failback(&["cancel", "c1", "--teardown", "--yes"])
         .assert()
         .success()
         .stdout(predicate::str::contains("run c1 cancelled"));

@@ -54,7 +54,7 @@ fn status_page_shows_runs_and_paused_start_holds_them() {
     let (status, text) =
         request(&d.socket, "POST", &format!("/v1/runs/{RUN}/resume"), b"").expect("resume");
     assert_eq!(status, 200, "{text}");
-    let out = r.run(&["signal", RUN, "failback-complete"]);
+    let out = r.run(&["signal", RUN, "failback-complete", "--yes"]);
     assert!(
         out.status.success(),
         "{}",

@@ -99,7 +99,7 @@ fn fifty_runs_survive_sigkill_and_sigterm_of_the_daemon() {
     let signals: Vec<_> = ids[..HELD]
         .iter()
         .map(|id| {
-            r.failback(&["signal", id, "failback-complete"])
+            r.failback(&["signal", id, "failback-complete", "--yes"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

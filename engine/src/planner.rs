@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PlannedStep {
     pub id: String,
     pub deps: Vec<String>,
@@ -19,7 +19,7 @@ pub struct PlannedStep {
     pub plan: StepPlan,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Plan {
     pub workflow: String,
     pub version: u32,

@@ -144,7 +144,7 @@ pub fn amendment(run: &RunRecord, new: &Spec, path: &Path) -> Result<Amendment> 
             run.id
         );
     }
-    println!(
+    crate::outln!(
         "Amending run {} with {} ({} change{}):",
         run.id,
         path.display(),
@@ -154,9 +154,9 @@ pub fn amendment(run: &RunRecord, new: &Spec, path: &Path) -> Result<Amendment> 
     let mut refused = Vec::new();
     for c in &changes {
         match refusal(c, &old, &run.id) {
-            None => println!("  ~ {c}"),
+            None => crate::outln!("  ~ {c}"),
             Some(why) => {
-                println!("  ! {c}  (refused: {why})");
+                crate::outln!("  ! {c}  (refused: {why})");
                 refused.push(format!("{}: {why}", c.path));
             }
         }

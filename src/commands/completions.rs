@@ -4,6 +4,8 @@ use clap::CommandFactory;
 
 pub fn run(shell: clap_complete::Shell) -> i32 {
     let mut cmd = crate::cli::Cli::command();
-    clap_complete::generate(shell, &mut cmd, "failback", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "failback", &mut script);
+    crate::outln!("{}", String::from_utf8_lossy(&script).trim_end());
     super::EXIT_OK
 }

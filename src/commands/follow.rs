@@ -1,28 +1,36 @@
-//! Driving runs in the foreground: progress lines (or JSON events), Ctrl-C leaves a resumable
-//! run and says how to resume it; a store that can no longer be written ends the command at
-//! once with the reason (exit 1), the runs resumable.
+//! Following runs, the same on both paths: each run's history is long-polled through
+//! [`Runs::history`] and printed as it comes (a live view on a terminal, plain lines in a
+//! pipe, one JSON event per line with `-o json`) until the run ends. Ctrl-C: in-process, let
+//! in-flight steps reach a checkpoint and say how to resume; through another process, only
+//! stop watching. A session that can drive no more (a store write failed) says why, exit 1.
 
 use crate::cli::OutputFormat;
 use crate::render::time::{fmt_duration, fmt_utc};
+use crate::service::types::FollowFrom;
+use crate::service::{ErrorKind, Place, Runs, ServiceError};
+use crate::{outln, service::json};
 use anyhow::Result;
-use failback_engine::{Engine, ProgressEvent};
-use failback_state::{EventKind, RunRecord, RunState};
-use std::collections::BTreeSet;
-use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::task::JoinSet;
+use failback_state::{EventKind, EventRecord, RunRecord, RunState};
+use std::sync::Arc;
+use tokio::sync::mpsc;
 
-/// How long in-flight steps get to reach a checkpoint after Ctrl-C.
-const GRACE: Duration = Duration::from_secs(10);
+/// How long one history long poll may wait.
+const POLL_MS: u64 = 10_000;
 
-pub(crate) fn describe(ev: &ProgressEvent) -> String {
+enum Msg {
+    Event(EventRecord),
+    Done(RunRecord),
+    Failed(String, ServiceError),
+}
+
+/// What an event means, short, for a line under its step.
+pub fn describe(e: &EventRecord) -> String {
     let wake = |at: u64| {
-        let left = at.saturating_sub(ev.at);
+        let left = at.saturating_sub(e.at);
         format!("{} (at {})", fmt_duration(left), fmt_utc(at))
     };
-    match &ev.kind {
-        EventKind::RunCreated => "run created".into(),
-        EventKind::StepStarted { attempt } if *attempt == 1 => "started".into(),
+    match &e.kind {
+        EventKind::StepStarted { attempt } if *attempt <= 1 => "started".into(),
         EventKind::StepStarted { attempt } => format!("running (attempt {attempt})"),
         EventKind::StepSucceeded { .. } => "done".into(),
         EventKind::StepWaiting { wake_at, .. } => format!("waiting {}", wake(*wake_at)),
@@ -37,139 +45,153 @@ pub(crate) fn describe(ev: &ProgressEvent) -> String {
         EventKind::RunWaiting { wake_at } => {
             format!("run waiting; next wake in {}", wake(*wake_at))
         }
-        EventKind::RunSucceeded => "run succeeded".into(),
         EventKind::RunFailed { step_id, message } => format!("run failed at {step_id}: {message}"),
-        EventKind::RunPaused => "run paused".into(),
-        EventKind::RunResumed => "run resumed".into(),
-        EventKind::RunCancelRequested { compensate } => {
-            format!(
-                "cancel requested{}",
-                if *compensate { " (with teardown)" } else { "" }
-            )
-        }
-        EventKind::RunCancelled => "run cancelled".into(),
-        EventKind::RunRetried { from } => match from {
-            Some(s) => format!("retrying from {s}"),
-            None => "retrying failed steps".into(),
-        },
+        EventKind::RunCancelRequested { compensate } => format!(
+            "cancel requested{}",
+            if *compensate { " (with teardown)" } else { "" }
+        ),
+        EventKind::RunRetried { from: Some(s) } => format!("retrying from {s}"),
+        EventKind::RunRetried { from: None } => "retrying failed steps".into(),
         EventKind::Signal { name } => format!("signal {name}"),
-        EventKind::RunAmended { changes } => format!("run amended: {}", changes.join("; ")),
+        _ => crate::render::event_text(e),
     }
 }
 
-fn print_event(ev: &ProgressEvent, output: OutputFormat, many: bool) {
+fn print_event(e: &EventRecord, output: OutputFormat, many: bool) {
     match output {
-        OutputFormat::Json => {
-            if let Ok(line) = serde_json::to_string(ev) {
-                println!("{line}");
-            }
-        }
+        OutputFormat::Json => outln!("{}", json::event_line(e)),
         OutputFormat::Text => {
             let run = if many {
-                format!("{} ", ev.run_id)
+                format!("{} ", e.run_id)
             } else {
                 String::new()
             };
-            let step = ev.step_id.as_deref().unwrap_or("");
-            println!("{} {run}{step:<22} {}", fmt_utc(ev.at), describe(ev));
+            let step = e.step_id.as_deref().unwrap_or("");
+            outln!("{} {run}{step:<22} {}", fmt_utc(e.at), describe(e));
         }
     }
 }
 
-/// Follow `runs` until each finishes (succeeded, failed, cancelled) or Ctrl-C.
-pub async fn follow(engine: &Engine, runs: &[String], output: OutputFormat) -> Result<i32> {
-    let wanted: BTreeSet<String> = runs.iter().cloned().collect();
-    let many = wanted.len() > 1;
-    let mut rx = engine.subscribe();
-    let mut done: JoinSet<Result<RunRecord, failback_engine::EngineError>> = JoinSet::new();
-    for id in runs {
-        let (e, id) = (engine.clone(), id.clone());
-        done.spawn(async move { e.finished(&id).await });
+fn terminal(r: &RunRecord) -> bool {
+    matches!(
+        r.state,
+        RunState::Succeeded | RunState::Failed | RunState::Cancelled
+    )
+}
+
+/// Long-poll one run's history from `from.after` until it ends.
+async fn watch(runs: Arc<dyn Runs>, from: FollowFrom, tx: mpsc::Sender<Msg>) {
+    let mut after = from.after;
+    loop {
+        let page = match runs.history(&from.run_id, after, POLL_MS).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.send(Msg::Failed(from.run_id.clone(), e)).await;
+                return;
+            }
+        };
+        for e in page.events {
+            if tx.send(Msg::Event(e)).await.is_err() {
+                return;
+            }
+        }
+        after = page.next;
+        if terminal(&page.run) {
+            let _ = tx.send(Msg::Done(page.run)).await;
+            return;
+        }
     }
-    let mut finished = Vec::new();
-    // Runs whose driver found a damaged record: reported, the others followed to their end.
-    let mut quarantined = Vec::new();
+}
+
+/// Follow `runs` until each ends, or Ctrl-C.
+pub async fn follow(
+    svc: Arc<dyn Runs>,
+    runs: Vec<FollowFrom>,
+    output: OutputFormat,
+) -> Result<i32> {
+    let many = runs.len() > 1;
+    let ids: Vec<String> = runs.iter().map(|r| r.run_id.clone()).collect();
+    let (tx, mut rx) = mpsc::channel(256);
+    let mut tasks = tokio::task::JoinSet::new();
+    for from in runs {
+        tasks.spawn(watch(svc.clone(), from, tx.clone()));
+    }
+    drop(tx);
     let mut live = (output == OutputFormat::Text && super::color_stdout())
         .then(|| super::live::Live::new(many));
-    let mut show = |ev: &ProgressEvent| match live.as_mut() {
-        Some(l) => l.event(ev),
-        None => print_event(ev, output, many),
-    };
+    let (mut finished, mut code) = (Vec::new(), super::EXIT_OK);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    let fatal = engine.fatal();
+    let fatal = svc.fatal();
     tokio::pin!(fatal);
-    while finished.len() + quarantined.len() < runs.len() {
+    loop {
         tokio::select! {
-            ev = rx.recv() => match ev {
-                Ok(ev) if wanted.contains(&ev.run_id) => show(&ev),
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => break,
-            },
-            Some(r) = done.join_next() => match r {
-                Ok(Ok(run)) => finished.push(run),
-                Ok(Err(failback_engine::EngineError::Quarantined(q))) => quarantined.push(q),
-                Ok(Err(e)) => anyhow::bail!("{e}"),
-                Err(e) => anyhow::bail!("waiting for a run: {e}"),
-            },
-            // Crash-only: the engine stopped driving (a write failed); say why and exit, the
-            // runs stay resumable from what is durable.
-            fatal = &mut fatal => {
-                if let Some(l) = live.take() {
-                    l.finish();
+            msg = rx.recv() => match msg {
+                Some(Msg::Event(e)) => match live.as_mut() {
+                    Some(l) => l.event(&e),
+                    None => print_event(&e, output, many),
+                },
+                Some(Msg::Done(run)) => finished.push(run),
+                // A quarantined run needs the operator; the others are followed to their end.
+                Some(Msg::Failed(_, e)) if e.kind == ErrorKind::Conflict => {
+                    eprintln!("warning: {e}");
+                    code = super::EXIT_FAILED;
                 }
-                eprintln!("error: {fatal}");
+                Some(Msg::Failed(id, e)) => {
+                    stop_live(live.take());
+                    anyhow::bail!("following run {id}: {e}");
+                }
+                None => break,
+            },
+            reason = &mut fatal => {
+                stop_live(live.take());
+                eprintln!("error: {reason}");
                 return Ok(super::EXIT_FAILED);
             }
             _ = &mut ctrl_c => {
-                if let Some(l) = live.take() {
-                    l.finish();
-                }
-                eprintln!("interrupted: letting in-flight steps reach a checkpoint…");
-                let clean = engine.shutdown(GRACE).await;
-                if !clean {
-                    eprintln!("some steps were still running; they will run again on resume");
-                }
-                for id in runs {
-                    eprintln!("resume with: failback resume {id}");
-                }
-                return Ok(super::EXIT_INTERRUPTED);
+                stop_live(live.take());
+                return Ok(interrupted(svc.as_ref(), &ids).await);
             }
         }
     }
-    // Events broadcast before the final state was read may still be queued.
-    while let Ok(ev) = rx.try_recv() {
-        if wanted.contains(&ev.run_id) {
-            show(&ev);
-        }
-    }
-    if let Some(l) = live.take() {
+    stop_live(live.take());
+    Ok(report(&finished, output).max(code))
+}
+
+fn stop_live(live: Option<super::live::Live>) {
+    if let Some(l) = live {
         l.finish();
     }
-    let mut code = report(&finished, output);
-    for q in &quarantined {
-        eprintln!("warning: {q}");
-        code = super::EXIT_FAILED;
+}
+
+async fn interrupted(svc: &dyn Runs, ids: &[String]) -> i32 {
+    for line in svc.interrupt().await {
+        eprintln!("{line}");
     }
-    engine.shutdown(GRACE).await;
-    Ok(code)
+    for id in ids {
+        match svc.place() {
+            Place::InProcess => eprintln!("resume with: failback resume {id}"),
+            Place::Remote => eprintln!("follow again with: failback status {id} --follow"),
+        }
+    }
+    super::EXIT_INTERRUPTED
 }
 
 /// Say how each finished run ended; exit 1 when one failed.
-pub(crate) fn report(finished: &[RunRecord], output: OutputFormat) -> i32 {
+pub fn report(finished: &[RunRecord], output: OutputFormat) -> i32 {
     let mut code = super::EXIT_OK;
     for run in finished {
         if output == OutputFormat::Text {
             match run.state {
-                RunState::Succeeded => println!("run {} succeeded", run.id),
-                RunState::Cancelled => println!("run {} cancelled", run.id),
+                RunState::Succeeded => outln!("run {} succeeded", run.id),
+                RunState::Cancelled => outln!("run {} cancelled", run.id),
                 _ => {
-                    println!(
+                    outln!(
                         "run {} failed: {}",
                         run.id,
                         run.error.as_deref().unwrap_or("unknown error")
                     );
-                    println!(
+                    outln!(
                         "fix the cause, then: failback retry {} (or --from STEP)",
                         run.id
                     );

@@ -9,6 +9,6 @@ pub fn run(path: &Path, force: bool) -> Result<i32> {
     }
     std::fs::write(path, failback_workflows::spec::example())
         .with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {}: fill in your subscription, vault, configuration server and networks, then run `failback plan`", path.display());
+    crate::outln!("wrote {}: fill in your subscription, vault, configuration server and networks, then run `failback plan`", path.display());
     Ok(super::EXIT_OK)
 }

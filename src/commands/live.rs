@@ -1,10 +1,9 @@
-//! The live view of `apply`/`resume` on a terminal: one line per step (indicatif), with its
+//! The live view of a followed run on a terminal: one line per step (indicatif), with its
 //! state, how long it has been at it, and what it waits for. Pipes and logs get plain lines.
 
 use super::follow::describe;
 use crate::render::time::fmt_utc;
-use failback_engine::ProgressEvent;
-use failback_state::EventKind;
+use failback_state::{EventKind, EventRecord};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,7 +27,7 @@ impl Live {
         }
     }
 
-    pub fn event(&mut self, ev: &ProgressEvent) {
+    pub fn event(&mut self, ev: &EventRecord) {
         let Some(step) = &ev.step_id else {
             let run = if self.many {
                 format!("{} ", ev.run_id)

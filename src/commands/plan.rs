@@ -1,11 +1,12 @@
 //! `failback plan`: the dry run. Exit 0 when ready, 2 when blocked; nothing is created.
 
 use crate::cli::PlanFormat;
+use crate::outln;
 use crate::render;
-use anyhow::{anyhow, Result};
-use failback_engine::planner::{self, Plan};
-use failback_engine::Engine;
-use failback_workflows::failback::{run_input, WORKFLOW};
+use crate::service::types::PlanRequest;
+use crate::service::{json, Runs};
+use anyhow::{Context as _, Result};
+use failback_engine::planner::Plan;
 use failback_workflows::spec;
 use std::path::Path;
 
@@ -24,32 +25,35 @@ pub fn load_spec(path: &Path) -> Result<spec::Spec, i32> {
 pub fn print(plan: &Plan, format: PlanFormat) {
     let text = match format {
         PlanFormat::Text => render::plan::plan_text(plan, super::color_stdout()),
-        PlanFormat::Json => render::plan::plan_json(plan),
+        PlanFormat::Json => json::plan(plan),
         PlanFormat::Dot => render::plan::plan_dot(plan),
         PlanFormat::Mermaid => render::plan::plan_mermaid(plan),
     };
-    println!("{}", text.trim_end());
+    outln!("{}", text.trim_end());
 }
 
-pub async fn new_plan(
-    engine: &Engine,
-    spec: &spec::Spec,
-    run_id: &str,
-    offline: bool,
-) -> Result<Plan> {
-    planner::plan_new(
-        engine.registry(),
-        WORKFLOW,
-        run_id,
-        run_input(spec),
+/// The request for a spec file: its absolute path, so whoever reads it finds relative secret
+/// files next to it.
+pub fn spec_request(path: &Path, run_id: &str, offline: bool) -> Result<PlanRequest> {
+    let abs = std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
+    Ok(PlanRequest {
+        spec_toml: None,
+        spec_path: Some(abs.display().to_string()),
+        run_id: Some(run_id.to_owned()),
         offline,
-    )
-    .await
-    .map_err(|e| anyhow!("{e}"))
+    })
+}
+
+fn exit_code(plan: &Plan) -> i32 {
+    if plan.blocked() {
+        super::EXIT_BLOCKED
+    } else {
+        super::EXIT_OK
+    }
 }
 
 pub async fn run(
-    engine: &Engine,
+    svc: &dyn Runs,
     spec_path: &Path,
     run: Option<&str>,
     run_id: Option<String>,
@@ -57,26 +61,21 @@ pub async fn run(
     format: PlanFormat,
 ) -> Result<i32> {
     let plan = match run {
-        Some(id) => planner::plan_run(engine.store(), engine.registry(), id, offline)
-            .await
-            .map_err(|e| anyhow!("{e}"))?,
+        Some(id) => svc.plan_run(id, offline).await?,
         None => {
-            let spec = match load_spec(spec_path) {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
+            if let Err(code) = load_spec(spec_path) {
+                return Ok(code);
+            }
             let id = run_id.unwrap_or_else(crate::context::new_run_id);
-            let plan = new_plan(engine, &spec, &id, offline).await?;
+            let plan = svc
+                .plan_new(&spec_request(spec_path, &id, offline)?)
+                .await?;
             if format == PlanFormat::Text {
-                println!("Names below are for run id {id}: apply with `failback apply --run-id {id}` to create exactly these.\n");
+                outln!("Names below are for run id {id}: apply with `failback apply --run-id {id}` to create exactly these.\n");
             }
             plan
         }
     };
     print(&plan, format);
-    Ok(if plan.blocked() {
-        super::EXIT_BLOCKED
-    } else {
-        super::EXIT_OK
-    })
+    Ok(exit_code(&plan))
 }

@@ -1,94 +1,74 @@
-//! `status`, `list`, `history`, `graph`: read-only views of the store.
+//! `status`, `list`, `history`, `graph`: read-only views, the same on both paths.
 
 use crate::cli::{GraphFormat, OutputFormat};
+use crate::commands::follow::follow;
+use crate::outln;
 use crate::render;
-use anyhow::{anyhow, bail, Result};
-use failback_engine::Engine;
-use failback_state::{RunFilter, RunRecord, RunState, StateStore};
+use crate::service::types::FollowFrom;
+use crate::service::{json, Runs};
+use anyhow::{bail, Result};
+use std::sync::Arc;
 
-fn load(store: &StateStore, id: &str) -> Result<RunRecord> {
-    store
-        .load_run(id)?
-        .ok_or_else(|| anyhow!("run {id} not found"))
-}
-
-pub fn status(engine: &Engine, id: &str, format: OutputFormat) -> Result<i32> {
-    let store = engine.store();
-    let run = load(store, id)?;
-    let steps = store.load_steps(id)?;
-    let now = engine.clock().now();
+/// `status RUN` (with `--follow`, its events until it ends), or without a run the list.
+pub async fn status(
+    svc: Arc<dyn Runs>,
+    id: Option<&str>,
+    follow_it: bool,
+    format: OutputFormat,
+) -> Result<i32> {
+    let Some(id) = id else {
+        return list(svc.as_ref(), None, format).await;
+    };
+    let s = svc.status(id).await?;
+    if follow_it {
+        let from = FollowFrom {
+            run_id: s.run.id,
+            after: 0,
+        };
+        return follow(svc, vec![from], format).await;
+    }
     let text = match format {
         OutputFormat::Text => {
-            render::status::run_status_text(&run, &steps, now, super::color_stdout())
+            render::status::run_status_text(&s.run, &s.steps, s.now, super::color_stdout())
         }
-        OutputFormat::Json => render::status::run_status_json(&run, &steps),
+        OutputFormat::Json => json::status(&s),
     };
-    println!("{}", text.trim_end());
+    outln!("{}", text.trim_end());
     Ok(super::EXIT_OK)
 }
 
-pub(crate) fn parse_state(s: &str) -> Result<RunState> {
-    RunState::from_name(s).ok_or_else(|| {
-        anyhow!(
-            "--state {s:?}: expected one of {}",
-            RunState::ALL
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
-}
-
-pub fn list(engine: &Engine, state: Option<&str>, format: OutputFormat) -> Result<i32> {
-    let filter = RunFilter {
-        states: state.map(parse_state).transpose()?.into_iter().collect(),
-    };
-    // A damaged run record is a warning here, not the end of the list.
-    let mut runs = Vec::new();
-    for r in engine.store().run_summaries_lenient(&filter)? {
-        match r {
-            Ok(run) => runs.push(run),
-            Err(e) => eprintln!("warning: {e}"),
-        }
-    }
+pub async fn list(svc: &dyn Runs, state: Option<&str>, format: OutputFormat) -> Result<i32> {
+    let l = svc.list(state).await?;
     let text = match format {
-        OutputFormat::Text => render::status::runs_table(&runs, engine.clock().now()),
-        OutputFormat::Json => render::status::runs_json(&runs),
+        OutputFormat::Text => render::status::runs_table(&l.runs, l.now),
+        OutputFormat::Json => json::list(&l),
     };
-    println!("{}", text.trim_end());
-    for q in engine.store().list_quarantined()? {
-        eprintln!("warning: {q}");
+    outln!("{}", text.trim_end());
+    for w in &l.warnings {
+        eprintln!("warning: {w}");
     }
     Ok(super::EXIT_OK)
 }
 
-pub fn history(engine: &Engine, id: &str, format: OutputFormat) -> Result<i32> {
-    load(engine.store(), id)?;
-    let events = engine.store().history(id)?;
+pub async fn history(svc: &dyn Runs, id: &str, format: OutputFormat) -> Result<i32> {
+    let page = svc.history(id, 0, 0).await?;
     let text = match format {
-        OutputFormat::Text => render::status::history_text(&events),
-        OutputFormat::Json => render::status::history_json(&events),
+        OutputFormat::Text => render::status::history_text(&page.events),
+        OutputFormat::Json => json::history(id, &page.events),
     };
-    println!("{}", text.trim_end());
+    outln!("{}", text.trim_end());
     Ok(super::EXIT_OK)
 }
 
-pub fn graph(engine: &Engine, id: &str, format: GraphFormat) -> Result<i32> {
-    let run = load(engine.store(), id)?;
-    let def = engine
-        .registry()
-        .build(&run.workflow, run.definition_version, &run.id, &run.input)
-        .map_err(|e| anyhow!("{e}"))?;
-    let steps = engine.store().load_steps(id)?;
-    if steps.is_empty() {
+pub async fn graph(svc: &dyn Runs, id: &str, format: GraphFormat) -> Result<i32> {
+    let s = svc.status(id).await?;
+    if s.steps.is_empty() {
         bail!("run {id} has no steps");
     }
-    let edges = def.edges();
     let text = match format {
-        GraphFormat::Dot => render::graph::graph_dot(&steps, &edges),
-        GraphFormat::Mermaid => render::graph::graph_mermaid(&steps, &edges),
+        GraphFormat::Dot => render::graph::graph_dot(&s.steps, &s.edges),
+        GraphFormat::Mermaid => render::graph::graph_mermaid(&s.steps, &s.edges),
     };
-    println!("{}", text.trim_end());
+    outln!("{}", text.trim_end());
     Ok(super::EXIT_OK)
 }

@@ -12,8 +12,9 @@
 
 use super::plan::load_spec;
 use crate::cli::OutputFormat;
-use anyhow::{anyhow, Context, Result};
-use failback_state::{RunFilter, RunState, StepStatus};
+use crate::service::Runs;
+use anyhow::{anyhow, Result};
+use failback_state::{RunState, StepStatus};
 use failback_steps::arm::{ArmError, LroPoll, LroStatus};
 use failback_steps::steps::process_server::epoch_millis;
 use failback_steps::Azure;
@@ -45,7 +46,7 @@ struct KnownRun {
 }
 
 pub async fn run(
-    state_dir: &Path,
+    svc: &dyn Runs,
     spec_path: &Path,
     delete: bool,
     yes: bool,
@@ -55,7 +56,7 @@ pub async fn run(
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    let known = known_runs(state_dir).await?;
+    let known = known_runs(svc).await?;
     let clock = crate::context::clock().await?;
     let pool = failback_workflows::AzurePool::from_env(clock);
     let azure = pool.get(&spec).map_err(|e| anyhow!("{e}"))?;
@@ -74,7 +75,9 @@ pub async fn run(
         if output == OutputFormat::Text {
             print(&orphans, &[], output);
         }
-        if !confirm(doomed.len())? {
+        let question = format!("Delete these {} resource(s)?", doomed.len());
+        if !super::confirm::ask(&question, false, "deleted")? {
+            eprintln!("nothing was deleted");
             return Ok(super::EXIT_FAILED);
         }
     }
@@ -89,62 +92,18 @@ pub async fn run(
     Ok(super::EXIT_OK)
 }
 
-/// Ask on a terminal; without one, refuse (naming `--yes`).
-fn confirm(n: usize) -> Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "error: not deleting {n} resource(s) without confirmation: no terminal to ask on; \
-             pass --yes to delete them"
-        );
-        return Ok(false);
-    }
-    print!("Delete these {n} resource(s)? Only 'yes' deletes: ");
-    std::io::stdout().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() == "yes" {
-        Ok(true)
-    } else {
-        eprintln!("nothing was deleted");
-        Ok(false)
-    }
-}
-
-/// The runs of this store — through the daemon when one holds it.
-async fn known_runs(state_dir: &Path) -> Result<BTreeMap<String, KnownRun>> {
+/// The runs of this store, from whoever holds it.
+async fn known_runs(svc: &dyn Runs) -> Result<BTreeMap<String, KnownRun>> {
     let mut out = BTreeMap::new();
-    if let Some(c) = crate::daemon::client::DaemonClient::connect(state_dir).await {
-        let v = c.get("/v1/runs").await?;
-        let runs: Vec<failback_state::RunSummary> =
-            serde_json::from_value(v.get("runs").cloned().unwrap_or(Value::Null))
-                .context("the daemon's answer: field \"runs\"")?;
-        for r in runs {
-            let steps = if r.state == RunState::Succeeded {
-                let v = c.get(&format!("/v1/runs/{}", enc(&r.id))).await?;
-                serde_json::from_value(v.get("steps").cloned().unwrap_or(Value::Null))
-                    .context("the daemon's answer: field \"steps\"")?
-            } else {
-                Vec::new()
-            };
-            out.insert(r.id.clone(), known(r.state, &steps));
-        }
-        return Ok(out);
-    }
-    let store = crate::context::open_store(state_dir)?;
-    for r in store.list_runs(&RunFilter::all())? {
+    for r in svc.list(None).await?.runs {
         let steps = if r.state == RunState::Succeeded {
-            store.load_steps(&r.id)?
+            svc.status(&r.id).await?.steps
         } else {
             Vec::new()
         };
         out.insert(r.id.clone(), known(r.state, &steps));
     }
     Ok(out)
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn known(state: RunState, steps: &[failback_state::StepRecord]) -> KnownRun {
@@ -421,23 +380,25 @@ fn print(orphans: &[Orphan], deleted: &[String], output: OutputFormat) {
     match output {
         OutputFormat::Json => {
             let v = json!({ "orphans": orphans, "deleted": deleted });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         OutputFormat::Text => {
             if orphans.is_empty() {
-                println!("No orphans: every failback resource here belongs to a run that still needs it.");
+                crate::outln!("No orphans: every failback resource here belongs to a run that still needs it.");
                 return;
             }
-            println!("{} orphan(s):", orphans.len());
+            crate::outln!("{} orphan(s):", orphans.len());
             for o in orphans {
                 let mark = if deleted.contains(&o.id) {
                     " (deleted)"
                 } else {
                     ""
                 };
-                println!(
+                crate::outln!(
                     "  {:<15} {}{mark}\n                  {}",
-                    o.kind, o.name, o.reason
+                    o.kind,
+                    o.name,
+                    o.reason
                 );
             }
         }

@@ -3,33 +3,53 @@
 
 use super::metrics::Metrics;
 use crate::render;
+use crate::service::local::LocalRuns;
+use crate::service::types::{
+    Action, ControlBody, ControlRequest, PlanReply, ResumeRequest, RunReply, SpecRequest,
+    API_VERSION,
+};
+use crate::service::{ErrorKind, Runs, ServiceError};
 use bytes::Bytes;
-use failback_engine::planner::{self, Plan};
+use failback_engine::planner::Plan;
 use failback_engine::{valid_run_id, Engine, EngineError};
-use failback_state::{RunFilter, RunRecord, RunState, StoreError};
-use failback_workflows::failback::{run_input, WORKFLOW};
-use failback_workflows::spec;
 use http_body_util::Full;
 use hyper::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Longest a history long-poll may wait.
-const MAX_WAIT: Duration = Duration::from_secs(30);
 
 pub struct AppState {
     pub engine: Engine,
+    /// The verbs' implementation over the engine: every `/v1` handler calls it.
+    pub runs: LocalRuns,
     pub metrics: Arc<Metrics>,
+    /// Why writes are refused (a foreground `apply` serves reads only); `None`: a daemon.
+    pub read_only: Option<String>,
 }
 
 impl AppState {
-    pub fn new(engine: Engine, metrics: Arc<Metrics>) -> Self {
-        Self { engine, metrics }
+    pub fn new(runs: LocalRuns, metrics: Arc<Metrics>) -> Self {
+        Self {
+            engine: runs.engine().clone(),
+            runs,
+            metrics,
+            read_only: None,
+        }
+    }
+
+    /// Refuse every request that would change a run, saying `why`.
+    pub fn read_only(mut self, why: String) -> Self {
+        self.read_only = Some(why);
+        self
+    }
+
+    fn writable(&self) -> Result<(), ApiError> {
+        match &self.read_only {
+            Some(why) => Err(ApiError::Conflict(why.clone())),
+            None => Ok(()),
+        }
     }
 }
 
@@ -103,29 +123,28 @@ impl ApiError {
     }
 }
 
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> Self {
-        let msg = e.to_string();
-        match e {
-            EngineError::InvalidRunId(_) | EngineError::UnknownStep { .. } => Self::BadRequest(msg),
-            EngineError::RunNotFound(_) => Self::NotFound(msg),
-            EngineError::InvalidState { .. } | EngineError::Quarantined(_) => Self::Conflict(msg),
-            EngineError::ShuttingDown => Self::Unavailable(msg),
-            EngineError::Store(e) => e.into(),
-            _ => Self::Internal(msg),
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let msg = e.message;
+        match e.kind {
+            ErrorKind::BadRequest => Self::BadRequest(msg),
+            ErrorKind::NotFound => Self::NotFound(msg),
+            ErrorKind::Conflict => Self::Conflict(msg),
+            ErrorKind::Unavailable => Self::Unavailable(msg),
+            ErrorKind::Internal | ErrorKind::Transport => Self::Internal(msg),
         }
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::RunNotFound(_) => Self::NotFound(e.to_string()),
-            // Two creates of one id: the store's check under its create lock decides.
-            StoreError::RunExists(id) => Self::Conflict(format!("run {id} exists already")),
-            StoreError::Closed | StoreError::WriteFailed(_) => Self::Unavailable(e.to_string()),
-            _ => Self::Internal(e.to_string()),
-        }
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+impl From<failback_state::StoreError> for ApiError {
+    fn from(e: failback_state::StoreError) -> Self {
+        ServiceError::from(e).into()
     }
 }
 
@@ -172,24 +191,25 @@ async fn route(
             state.metrics.render(&state.engine),
         )),
         ["v1", "health"] if get => Ok(health(state)),
-        ["v1", "runs"] if get => list(state, q),
+        ["v1", "runs"] if get => list(state, q).await,
         ["v1", "runs"] if post => submit(state, body).await,
         ["v1", "plan"] if post => plan_new(state, body).await,
+        ["v1", "resume"] if post => resume(state, body).await,
         ["v1", "runs", id, rest @ ..] => {
             if !valid_run_id(id) {
                 return Err(EngineError::InvalidRunId((*id).to_owned()).into());
             }
             match rest {
-                [] if get => get_run(state, id),
+                [] if get => get_run(state, id).await,
                 ["history"] if get => history(state, id, q).await,
-                ["graph"] if get => graph(state, id, q),
+                ["graph"] if get => graph(state, id, q).await,
                 ["plan"] if get => plan_run(state, id, q).await,
                 [action] if post => control(state, id, action, body).await,
                 [] | ["history" | "graph" | "plan"] => Err(ApiError::Method(method.clone())),
                 _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
             }
         }
-        [""] | ["metrics"] | ["v1", "health" | "runs" | "plan"] => {
+        [""] | ["metrics"] | ["v1", "health" | "runs" | "plan" | "resume"] => {
             Err(ApiError::Method(method.clone()))
         }
         _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
@@ -239,297 +259,106 @@ fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn load_run(engine: &Engine, id: &str) -> Result<RunRecord, ApiError> {
-    engine
-        .store()
-        .load_run(id)?
-        .ok_or_else(|| ApiError::NotFound(format!("run {id} not found")))
+fn num(q: &HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
+    q.get(name).map_or(Ok(0), |v| {
+        v.parse()
+            .map_err(|_| ApiError::BadRequest(format!("{name}={v}: expected a number")))
+    })
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))
+fn reply<T: Serialize>(status: StatusCode, v: &T) -> ApiResult {
+    let v = serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Reply::json(status, &v))
 }
 
-fn list(state: &AppState, q: &HashMap<String, String>) -> ApiResult {
-    let states = match q.get("state") {
-        None => Vec::new(),
-        Some(s) => vec![RunState::from_name(s)
-            .ok_or_else(|| ApiError::BadRequest(format!("unknown run state {s:?}")))?],
-    };
-    let runs = state.engine.store().run_summaries(&RunFilter { states })?;
-    Ok(Reply::ok(json!({
-        "runs": to_value(&runs)?,
-        "now": state.engine.clock().now(),
-    })))
+async fn list(state: &AppState, q: &HashMap<String, String>) -> ApiResult {
+    let l = state.runs.list(q.get("state").map(String::as_str)).await?;
+    reply(StatusCode::OK, &l)
 }
 
-fn get_run(state: &AppState, id: &str) -> ApiResult {
-    let run = load_run(&state.engine, id)?;
-    let steps = state.engine.store().load_steps(id)?;
-    Ok(Reply::ok(json!({
-        "run": to_value(&run)?,
-        "steps": to_value(&steps)?,
-        "now": state.engine.clock().now(),
-    })))
-}
-
-fn terminal(r: &RunRecord) -> bool {
-    matches!(
-        r.state,
-        RunState::Succeeded | RunState::Failed | RunState::Cancelled
-    )
+async fn get_run(state: &AppState, id: &str) -> ApiResult {
+    reply(StatusCode::OK, &state.runs.status(id).await?)
 }
 
 /// Events with `seq >= after`. With `wait_ms`, a long poll: answers as soon as there is such
 /// an event or the run is finished, or when the wait is over.
 async fn history(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
-    let num = |name: &str| -> Result<u64, ApiError> {
-        q.get(name).map_or(Ok(0), |v| {
-            v.parse()
-                .map_err(|_| ApiError::BadRequest(format!("{name}={v}: expected a number")))
-        })
-    };
-    let after = num("after")?;
-    let wait = Duration::from_millis(num("wait_ms")?).min(MAX_WAIT);
-    let mut run = load_run(&state.engine, id)?;
-    if !wait.is_zero() && run.next_event_seq <= after && !terminal(&run) {
-        let ready = |r: &RunRecord| r.next_event_seq > after || terminal(r);
-        if let Ok(r) = tokio::time::timeout(wait, state.engine.wait_for(id, ready)).await {
-            run = r?;
-        }
-    }
-    // The run is read before its events, so the events cover at least its state.
-    let events: Vec<_> = state
-        .engine
-        .store()
-        .history(id)?
-        .into_iter()
-        .filter(|e| e.seq >= after)
-        .collect();
-    let next = events.last().map_or(after, |e| e.seq + 1);
-    Ok(Reply::ok(json!({
-        "run": to_value(&run)?,
-        "events": to_value(&events)?,
-        "next": next,
-    })))
+    let (after, wait) = (num(q, "after")?, num(q, "wait_ms")?);
+    reply(StatusCode::OK, &state.runs.history(id, after, wait).await?)
 }
 
-fn graph(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
+/// The DAG with live status, rendered (`format=dot|mermaid`).
+async fn graph(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
     let format = q.get("format").map_or("dot", String::as_str);
     if !matches!(format, "dot" | "mermaid") {
         return Err(ApiError::BadRequest(format!(
             "format={format}: expected dot or mermaid"
         )));
     }
-    let run = load_run(&state.engine, id)?;
-    let def = state.engine.registry().build(
-        &run.workflow,
-        run.definition_version,
-        &run.id,
-        &run.input,
-    )?;
-    let steps = state.engine.store().load_steps(id)?;
-    let edges = def.edges();
+    let s = state.runs.status(id).await?;
     let text = if format == "dot" {
-        render::graph::graph_dot(&steps, &edges)
+        render::graph::graph_dot(&s.steps, &s.edges)
     } else {
-        render::graph::graph_mermaid(&steps, &edges)
+        render::graph::graph_mermaid(&s.steps, &s.edges)
     };
     Ok(Reply::ok(json!({ "format": format, "text": text })))
 }
 
-fn plan_reply(plan: &Plan, color: bool) -> ApiResult {
-    let as_json: Value = serde_json::from_str(&render::plan::plan_json(plan))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Reply::ok(json!({
-        "run_id": plan.run_id,
-        "blocked": plan.blocked(),
-        "no_changes": plan.no_changes(),
-        "plan": as_json,
-        "text": render::plan::plan_text(plan, color),
-        "dot": render::plan::plan_dot(plan),
-        "mermaid": render::plan::plan_mermaid(plan),
-    })))
+fn plan_reply(plan: Plan) -> ApiResult {
+    let (blocked, no_changes) = (plan.blocked(), plan.no_changes());
+    reply(
+        StatusCode::OK,
+        &PlanReply {
+            api_version: API_VERSION,
+            plan,
+            blocked,
+            no_changes,
+        },
+    )
 }
 
 async fn plan_run(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
-    load_run(&state.engine, id)?;
-    let plan = planner::plan_run(
-        state.engine.store(),
-        state.engine.registry(),
-        id,
-        flag(q, "offline")?,
-    )
-    .await?;
-    plan_reply(&plan, flag(q, "color")?)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SpecRequest {
-    spec_toml: Option<String>,
-    /// With `spec_toml`: the name used in messages. Alone: an absolute path the daemon reads
-    /// (relative secret files are then found next to it, as in the CLI).
-    spec_path: Option<String>,
-    run_id: Option<String>,
-    #[serde(default)]
-    offline: bool,
-    #[serde(default)]
-    color: bool,
-}
-
-impl SpecRequest {
-    fn spec(&self) -> Result<spec::Spec, ApiError> {
-        let parsed = match (&self.spec_toml, &self.spec_path) {
-            (Some(text), origin) => spec::parse(text, origin.as_deref().unwrap_or("request")),
-            (None, Some(path)) => {
-                let path = Path::new(path);
-                if !path.is_absolute() {
-                    return Err(ApiError::BadRequest(
-                        "spec_path must be absolute (or send spec_toml)".into(),
-                    ));
-                }
-                spec::load(path)
-            }
-            (None, None) => {
-                return Err(ApiError::BadRequest(
-                    "spec_toml or spec_path is required".into(),
-                ))
-            }
-        };
-        parsed.map_err(|errs| ApiError::BadRequest(format!("the spec is not valid:\n{errs}")))
-    }
-
-    fn run_id(&self) -> Result<String, ApiError> {
-        let id = self
-            .run_id
-            .clone()
-            .unwrap_or_else(crate::context::new_run_id);
-        if !valid_run_id(&id) {
-            return Err(EngineError::InvalidRunId(id).into());
-        }
-        Ok(id)
-    }
+    plan_reply(state.runs.plan_run(id, flag(q, "offline")?).await?)
 }
 
 async fn plan_new(state: &AppState, body: &Bytes) -> ApiResult {
     let req: SpecRequest = parse_body(body)?;
-    let spec = req.spec()?;
-    let id = req.run_id()?;
-    let plan = planner::plan_new(
-        state.engine.registry(),
-        WORKFLOW,
-        &id,
-        run_input(&spec),
-        req.offline,
-    )
-    .await?;
-    plan_reply(&plan, req.color)
+    plan_reply(state.runs.plan_new(&req).await?)
 }
 
 async fn submit(state: &AppState, body: &Bytes) -> ApiResult {
+    state.writable()?;
     let req: SpecRequest = parse_body(body)?;
-    let spec = req.spec()?;
-    let id = req.run_id()?;
-    if state.engine.store().load_run(&id)?.is_some() {
-        return Err(ApiError::Conflict(format!("run {id} exists already")));
-    }
-    let mut labels = BTreeMap::new();
-    labels.insert(
-        "spec".to_owned(),
-        req.spec_path.clone().unwrap_or_else(|| "api".into()),
-    );
-    let run = state
-        .engine
-        .submit(WORKFLOW, &id, run_input(&spec), labels)
-        .await?;
-    Ok(Reply::json(
+    let run = state.runs.submit(&req).await?;
+    reply(
         StatusCode::CREATED,
-        &json!({ "run": to_value(&run)? }),
-    ))
+        &RunReply {
+            api_version: API_VERSION,
+            run,
+        },
+    )
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ControlRequest {
-    #[serde(default)]
-    teardown: bool,
-    signal: Option<String>,
-    from: Option<String>,
-    /// `retry` with an amended input (`failback retry --spec`).
-    amend: Option<AmendRequest>,
+async fn resume(state: &AppState, body: &Bytes) -> ApiResult {
+    state.writable()?;
+    let req: ResumeRequest = parse_body(body)?;
+    reply(StatusCode::OK, &state.runs.resume(&req).await?)
 }
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AmendRequest {
-    /// The new run input; the daemon computes (and records) the changes itself.
-    input: Value,
-}
-
-/// The daemon does not trust a client's amendment: the same rules as the CLI's, on the stored
-/// run, and the changes recorded are the ones it computes.
-fn checked_amendment(
-    engine: &Engine,
-    id: &str,
-    a: AmendRequest,
-) -> Result<failback_engine::Amendment, ApiError> {
-    use crate::commands::amend::{diff, refusal};
-    let run = load_run(engine, id)?;
-    let bad = |e: EngineError| ApiError::BadRequest(e.to_string());
-    let old = failback_workflows::failback::spec_of(&run.input).map_err(bad)?;
-    let new = failback_workflows::failback::spec_of(&a.input).map_err(bad)?;
-    let changes = diff(&old, &new);
-    let refused: Vec<String> = changes
-        .iter()
-        .filter_map(|c| refusal(c, &old, id).map(|why| format!("{}: {why}", c.path)))
-        .collect();
-    if changes.is_empty() || !refused.is_empty() {
-        return Err(ApiError::BadRequest(format!(
-            "run {id} not amended, nothing changed: {}",
-            if changes.is_empty() {
-                "no difference".to_owned()
-            } else {
-                refused.join("; ")
-            }
-        )));
-    }
-    Ok(failback_engine::Amendment {
-        input: run_input(&new),
-        changes: changes.iter().map(ToString::to_string).collect(),
-    })
-}
-
-/// Signals a run understands.
-pub const KNOWN_SIGNALS: [&str; 1] = [failback_steps::steps::await_failback::SIGNAL];
 
 async fn control(state: &AppState, id: &str, action: &str, body: &Bytes) -> ApiResult {
-    let req: ControlRequest = parse_body(body)?;
-    let e = &state.engine;
-    let run = match action {
-        "cancel" => e.cancel(id, req.teardown).await?,
-        "retry" => {
-            let amend = match req.amend {
-                Some(a) => Some(checked_amendment(e, id, a)?),
-                None => None,
-            };
-            e.retry_amended(id, req.from.as_deref(), amend).await?
-        }
-        "pause" => e.pause(id).await?,
-        "resume" => e.unpause(id).await?,
-        "signal" => {
-            let name = req
-                .signal
-                .ok_or_else(|| ApiError::BadRequest("\"signal\" is required".into()))?;
-            if !KNOWN_SIGNALS.contains(&name.as_str()) {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown signal {name:?}; known: {}",
-                    KNOWN_SIGNALS.join(", ")
-                )));
-            }
-            e.signal(id, &name).await?
-        }
-        _ => return Err(ApiError::NotFound(format!("no such action: {action}"))),
-    };
-    Ok(Reply::ok(json!({ "run": to_value(&run)? })))
+    let action = Action::from_name(action)
+        .ok_or_else(|| ApiError::NotFound(format!("no such action: {action}")))?;
+    state.writable()?;
+    let body: ControlBody = parse_body(body)?;
+    let run = state
+        .runs
+        .control(id, &ControlRequest { action, body })
+        .await?;
+    reply(
+        StatusCode::OK,
+        &RunReply {
+            api_version: API_VERSION,
+            run,
+        },
+    )
 }

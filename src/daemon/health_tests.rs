@@ -32,7 +32,10 @@ async fn a_failed_store_write_makes_health_503_with_its_cause() {
         CrashPoints::none(),
         EngineConfig::default(),
     );
-    let state = AppState::new(engine.clone(), Metrics::start(&engine, None));
+    let state = AppState::new(
+        crate::service::local::LocalRuns::new(engine.clone()),
+        Metrics::start(&engine, None),
+    );
     let (status, body) = get(&state, "/v1/health").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("\"healthy\":true"), "{body}");

@@ -91,7 +91,10 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         None => None,
     };
     let (started, scheduled) = start_runs(&engine, opts.paused).await?;
-    let state = Arc::new(api::AppState::new(engine.clone(), metrics));
+    let state = Arc::new(api::AppState::new(
+        crate::service::local::LocalRuns::new(engine.clone()),
+        metrics,
+    ));
     let stop = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
     let unix_stats = limits::ListenerStats::new("unix", budget.unix);

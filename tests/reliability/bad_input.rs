@@ -336,7 +336,7 @@ fn damaged_record(rt: &tokio::runtime::Runtime, fam: &mut Family) -> usize {
             store.raw().submit(b).wait().map_err(|e| e.to_string())?;
             store.close().map_err(|e| e.to_string())?;
         }
-        let out = case.run(&["signal", "q-healthy", "failback-complete"], None);
+        let out = case.run(&["signal", "q-healthy", "failback-complete", "--yes"], None);
         if !out.status.success() {
             return Err(format!("signal: {}", text(&out.stderr)));
         }

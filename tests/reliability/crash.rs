@@ -160,7 +160,7 @@ fn crash_case(
     }
     let before = case.history(run)?;
     if held {
-        let out = case.run(&["signal", run, "failback-complete"], None);
+        let out = case.run(&["signal", run, "failback-complete", "--yes"], None);
         if !out.status.success() {
             return Err(format!("signal: {}", crate::world::text(&out.stderr)));
         }

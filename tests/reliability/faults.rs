@@ -247,7 +247,7 @@ fn storm_case(case: &Case, s: &Storm) -> Result<(), String> {
                     "expected a failure naming {needle}, got {state}: {error}"
                 ));
             }
-            let out = case.run(&["cancel", run, "--teardown"], None);
+            let out = case.run(&["cancel", run, "--teardown", "--yes"], None);
             if !out.status.success() {
                 return Err(format!(
                     "cancel --teardown: {:?}: {}{}",

@@ -377,7 +377,7 @@ fn exit_within(
 /// journal for duplicates.
 fn recover(case: &Case, filler: &Path, run: &str) -> Result<(), String> {
     std::fs::remove_file(filler).map_err(|e| e.to_string())?;
-    let out = case.run(&["signal", run, "failback-complete"], None);
+    let out = case.run(&["signal", run, "failback-complete", "--yes"], None);
     if !out.status.success() {
         return Err(format!("signal after freeing space: {}", text(&out.stderr)));
     }
@@ -466,7 +466,7 @@ fn disk_full_daemon(rt: &tokio::runtime::Runtime) -> Result<(), String> {
     if !case.daemon_ready(&mut again) {
         return Err(format!("the restarted daemon: {}", again.log_text()));
     }
-    let out = case.run(&["signal", "full-2", "failback-complete"], None);
+    let out = case.run(&["signal", "full-2", "failback-complete", "--yes"], None);
     if !out.status.success() {
         return Err(format!("signal: {}", text(&out.stderr)));
     }

@@ -115,7 +115,7 @@ fn resume_golden(rt: &tokio::runtime::Runtime, fam: &mut Family) -> Result<(), S
     let listed = case.run(&["list", "--output", "json"], None);
     let runs: serde_json::Value = serde_json::from_slice(&listed.stdout)
         .map_err(|e| format!("list: {e}: {}", text(&listed.stderr)))?;
-    let states: Vec<(String, String)> = runs
+    let states: Vec<(String, String)> = runs["runs"]
         .as_array()
         .into_iter()
         .flatten()
@@ -142,7 +142,7 @@ fn resume_golden(rt: &tokio::runtime::Runtime, fam: &mut Family) -> Result<(), S
         .map(|r| r.id.to_lowercase())
         .collect();
     for run in ["golden-wait", "golden-mid"] {
-        let o = case.run(&["signal", run, "failback-complete"], None);
+        let o = case.run(&["signal", run, "failback-complete", "--yes"], None);
         if !o.status.success() {
             return Err(format!("signal {run}: {}", text(&o.stderr)));
         }

@@ -204,7 +204,7 @@ impl Case {
     /// The run's history as JSON values (store or daemon, whichever is up).
     pub fn history(&self, run: &str) -> Result<Vec<Value>, String> {
         let out = self.run(&["history", run, "--output", "json"], None);
-        parse_json(&out)?
+        parse_json(&out)?["events"]
             .as_array()
             .cloned()
             .ok_or_else(|| "history is not a list".into())
