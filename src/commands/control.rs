@@ -6,7 +6,9 @@
 use crate::cli::OutputFormat;
 use crate::commands::{amend, confirm, follow::follow, plan::load_spec};
 use crate::outln;
-use crate::service::types::{Action, AmendBody, ControlBody, ControlRequest, FollowFrom};
+use crate::service::types::{
+    Action, AmendBody, ControlBody, ControlRequest, FollowFrom, RunStatus,
+};
 use crate::service::Runs;
 use anyhow::Result;
 use failback_state::{StepRecord, StepStatus};
@@ -40,11 +42,36 @@ fn say(output: OutputFormat, line: &str) {
     }
 }
 
-/// What `cancel --teardown` undoes: the steps that created something, newest first.
-fn teardown_preview(id: &str, steps: &[StepRecord], output: OutputFormat) {
+/// Each step's depth in the DAG (the longest chain of dependencies above it).
+fn depths(edges: &[(String, String)]) -> std::collections::HashMap<&str, usize> {
+    let mut depth: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    // Relax every edge until nothing changes: at most one round per step.
+    for _ in 0..=edges.len() {
+        let mut changed = false;
+        for (a, b) in edges {
+            let d = depth.get(a.as_str()).copied().unwrap_or(0) + 1;
+            if depth.get(b.as_str()).is_none_or(|old| *old < d) {
+                depth.insert(b, d);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    depth
+}
+
+/// What `cancel --teardown` undoes: the steps that created something, in the reverse of
+/// the order they ran in (deepest first).
+fn teardown_preview(id: &str, s: &RunStatus, output: OutputFormat) {
     let say = |l: String| say(output, &l);
-    let mut done: Vec<&StepRecord> = steps.iter().filter(|s| !created(s).is_empty()).collect();
-    done.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
+    let depth = depths(&s.edges);
+    let mut done: Vec<&StepRecord> = s.steps.iter().filter(|s| !created(s).is_empty()).collect();
+    done.sort_by_key(|s| {
+        let d = depth.get(s.step_id.as_str()).copied().unwrap_or(0);
+        (std::cmp::Reverse(d), s.step_id.clone())
+    });
     if done.is_empty() {
         say(format!(
             "Run {id} has created nothing that teardown would delete."
@@ -71,7 +98,7 @@ pub async fn cancel(
 ) -> Result<i32> {
     let s = svc.status(id).await?;
     if teardown {
-        teardown_preview(id, &s.steps, output);
+        teardown_preview(id, &s, output);
         if !confirm::ask("Cancel the run and delete these?", yes, "deleted")? {
             eprintln!("not cancelled; nothing was deleted");
             return Ok(super::EXIT_FAILED);
