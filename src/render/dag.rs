@@ -1,5 +1,8 @@
 //! Graphviz DOT and Mermaid output for a step DAG, shared by the plan and live-status views.
-//! Steps of one branch (`vnet-a/...`) are drawn inside one cluster / subgraph.
+//! Nodes are drawn in a topological order of the edges ([`topo_order`]), so a run's records
+//! draw like the plan's steps; the steps of one branch (`vnet-a/...`) between two top-level
+//! steps are drawn inside one cluster / subgraph (a branch's teardown after `await-failback`
+//! gets a cluster of its own, below it).
 
 use super::style::{branch, clean, truncate};
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,6 +61,62 @@ fn complete(nodes: &[Node], edges: &[(String, String)]) -> Vec<Node> {
     all
 }
 
+/// The nodes in a topological order of `edges` (Kahn's algorithm). Among the nodes ready at
+/// once, the one whose first edge comes first in `edges` goes first: edges listed in a
+/// definition's order (`WorkflowDef::edges`, `plan_edges`) give that definition's order
+/// whatever order the nodes came in — a plan's steps and a run's records (sorted by id in the
+/// store) draw alike. Nodes on no edge keep their given order, after the rest; a cycle's
+/// nodes, which never become ready, are appended in their given order.
+pub(crate) fn topo_order<T>(
+    items: Vec<T>,
+    id: impl Fn(&T) -> &str,
+    edges: &[(String, String)],
+) -> Vec<T> {
+    let ids: Vec<String> = items.iter().map(|t| id(t).to_owned()).collect();
+    let index: BTreeMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let mut rank = vec![usize::MAX; ids.len()];
+    let mut indegree = vec![0usize; ids.len()];
+    let mut dependants = vec![Vec::new(); ids.len()];
+    let mut seen = BTreeSet::new();
+    for (e, (a, b)) in edges.iter().enumerate() {
+        let (Some(&i), Some(&j)) = (index.get(a.as_str()), index.get(b.as_str())) else {
+            continue;
+        };
+        if i == j || !seen.insert((i, j)) {
+            continue;
+        }
+        rank[i] = rank[i].min(e);
+        rank[j] = rank[j].min(e);
+        indegree[j] += 1;
+        dependants[i].push(j);
+    }
+    let mut ready: BTreeSet<(usize, usize)> = (0..ids.len())
+        .filter(|&i| indegree[i] == 0)
+        .map(|i| (rank[i], i))
+        .collect();
+    let mut order = Vec::with_capacity(ids.len());
+    while let Some((_, i)) = ready.pop_first() {
+        order.push(i);
+        for &j in &dependants[i] {
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.insert((rank[j], j));
+            }
+        }
+    }
+    let placed: BTreeSet<usize> = order.iter().copied().collect();
+    order.extend((0..ids.len()).filter(|i| !placed.contains(i)));
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
 /// Node indices in drawing order: a top-level node alone; between two top-level nodes, each
 /// branch's nodes as one group placed where its first node appears (so `vnet-a/teardown`,
 /// after `await-failback`, gets its own group, as in the text plan).
@@ -86,6 +145,21 @@ fn groups(nodes: &[Node]) -> Vec<(Option<&str>, Vec<usize>)> {
     out
 }
 
+/// The nodes (with stand-ins for missing edge endpoints) in the order they are drawn: a
+/// topological order regrouped by [`groups`], so Mermaid's `n0, n1, ...` count down the page.
+fn drawing_order(nodes: &[Node], edges: &[(String, String)]) -> Vec<Node> {
+    let sorted = topo_order(complete(nodes, edges), |n| &n.id, edges);
+    let order: Vec<usize> = groups(&sorted)
+        .into_iter()
+        .flat_map(|(_, members)| members)
+        .collect();
+    let mut slots: Vec<Option<Node>> = sorted.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
 /// Text for inside a DOT quoted string.
 fn dot_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -109,7 +183,7 @@ fn label_lines(n: &Node) -> Vec<String> {
 }
 
 pub(crate) fn dot(name: &str, nodes: &[Node], edges: &[(String, String)], pal: Palette) -> String {
-    let nodes = complete(nodes, edges);
+    let nodes = drawing_order(nodes, edges);
     let mut out = format!("digraph {} {{\n", dot_str(name));
     out.push_str("  rankdir=TB;\n");
     out.push_str("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n");
@@ -160,7 +234,7 @@ fn mermaid_text(s: &str) -> String {
 }
 
 pub(crate) fn mermaid(nodes: &[Node], edges: &[(String, String)], pal: Palette) -> String {
-    let nodes = complete(nodes, edges);
+    let nodes = drawing_order(nodes, edges);
     // Step ids hold `/` and `-`, which Mermaid ids cannot: nodes become n0, n1, ...
     let ids: BTreeMap<&str, String> = nodes
         .iter()
