@@ -67,11 +67,7 @@ fn complete(nodes: &[Node], edges: &[(String, String)]) -> Vec<Node> {
 /// whatever order the nodes came in — a plan's steps and a run's records (sorted by id in the
 /// store) draw alike. Nodes on no edge keep their given order, after the rest; a cycle's
 /// nodes, which never become ready, are appended in their given order.
-pub(crate) fn topo_order<T>(
-    items: Vec<T>,
-    id: impl Fn(&T) -> &str,
-    edges: &[(String, String)],
-) -> Vec<T> {
+fn topo_order<T>(items: Vec<T>, id: impl Fn(&T) -> &str, edges: &[(String, String)]) -> Vec<T> {
     let ids: Vec<String> = items.iter().map(|t| id(t).to_owned()).collect();
     let index: BTreeMap<&str, usize> = ids
         .iter()
@@ -117,14 +113,14 @@ pub(crate) fn topo_order<T>(
         .collect()
 }
 
-/// Node indices in drawing order: a top-level node alone; between two top-level nodes, each
-/// branch's nodes as one group placed where its first node appears (so `vnet-a/teardown`,
-/// after `await-failback`, gets its own group, as in the text plan).
-fn groups(nodes: &[Node]) -> Vec<(Option<&str>, Vec<usize>)> {
+/// Indices of `ids` in drawing order: a top-level id alone; between two top-level ids, each
+/// branch's ids as one group placed where its first id appears (so `vnet-a/teardown`, after
+/// `await-failback`, gets its own group, as in the text plan).
+fn groups<'a>(ids: &[&'a str]) -> Vec<(Option<&'a str>, Vec<usize>)> {
     let mut out: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
     let mut slot: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, n) in nodes.iter().enumerate() {
-        match branch(&n.id) {
+    for (i, id) in ids.iter().enumerate() {
+        match branch(id) {
             Some(b) => match slot.get(b) {
                 Some(&g) => {
                     if let Some(group) = out.get_mut(g) {
@@ -145,19 +141,35 @@ fn groups(nodes: &[Node]) -> Vec<(Option<&str>, Vec<usize>)> {
     out
 }
 
-/// The nodes (with stand-ins for missing edge endpoints) in the order they are drawn: a
-/// topological order regrouped by [`groups`], so Mermaid's `n0, n1, ...` count down the page.
-fn drawing_order(nodes: &[Node], edges: &[(String, String)]) -> Vec<Node> {
-    let sorted = topo_order(complete(nodes, edges), |n| &n.id, edges);
-    let order: Vec<usize> = groups(&sorted)
+fn node_groups(nodes: &[Node]) -> Vec<(Option<&str>, Vec<usize>)> {
+    let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    groups(&ids)
+}
+
+/// `items` in the order a graph draws them: a topological order of `edges` ([`topo_order`])
+/// regrouped by branch ([`groups`]). The status view lists steps in this order too.
+pub(crate) fn drawing_order<T>(
+    items: Vec<T>,
+    id: impl Fn(&T) -> &str,
+    edges: &[(String, String)],
+) -> Vec<T> {
+    let sorted = topo_order(items, &id, edges);
+    let ids: Vec<&str> = sorted.iter().map(&id).collect();
+    let order: Vec<usize> = groups(&ids)
         .into_iter()
         .flat_map(|(_, members)| members)
         .collect();
-    let mut slots: Vec<Option<Node>> = sorted.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<T>> = sorted.into_iter().map(Some).collect();
     order
         .into_iter()
         .filter_map(|i| slots.get_mut(i).and_then(Option::take))
         .collect()
+}
+
+/// The nodes, with stand-ins for missing edge endpoints, in drawing order, so Mermaid's
+/// `n0, n1, ...` count down the page.
+fn drawn(nodes: &[Node], edges: &[(String, String)]) -> Vec<Node> {
+    drawing_order(complete(nodes, edges), |n| n.id.as_str(), edges)
 }
 
 /// Text for inside a DOT quoted string.
@@ -183,12 +195,12 @@ fn label_lines(n: &Node) -> Vec<String> {
 }
 
 pub(crate) fn dot(name: &str, nodes: &[Node], edges: &[(String, String)], pal: Palette) -> String {
-    let nodes = drawing_order(nodes, edges);
+    let nodes = drawn(nodes, edges);
     let mut out = format!("digraph {} {{\n", dot_str(name));
     out.push_str("  rankdir=TB;\n");
     out.push_str("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n");
     out.push_str("  edge [color=\"#616161\"];\n");
-    for (gi, (group, members)) in groups(&nodes).into_iter().enumerate() {
+    for (gi, (group, members)) in node_groups(&nodes).into_iter().enumerate() {
         let indent = if group.is_some() { "    " } else { "  " };
         if let Some(b) = group {
             let cluster = format!("cluster_{gi}_{b}");
@@ -234,7 +246,7 @@ fn mermaid_text(s: &str) -> String {
 }
 
 pub(crate) fn mermaid(nodes: &[Node], edges: &[(String, String)], pal: Palette) -> String {
-    let nodes = drawing_order(nodes, edges);
+    let nodes = drawn(nodes, edges);
     // Step ids hold `/` and `-`, which Mermaid ids cannot: nodes become n0, n1, ...
     let ids: BTreeMap<&str, String> = nodes
         .iter()
@@ -242,7 +254,7 @@ pub(crate) fn mermaid(nodes: &[Node], edges: &[(String, String)], pal: Palette) 
         .map(|(i, n)| (n.id.as_str(), format!("n{i}")))
         .collect();
     let mut out = String::from("flowchart TD\n");
-    for (gi, (group, members)) in groups(&nodes).into_iter().enumerate() {
+    for (gi, (group, members)) in node_groups(&nodes).into_iter().enumerate() {
         let indent = if group.is_some() { "    " } else { "  " };
         if let Some(b) = group {
             out.push_str(&format!("  subgraph g{gi}[\"{}\"]\n", mermaid_text(b)));

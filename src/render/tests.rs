@@ -720,3 +720,146 @@ fn run_graph_has_the_plan_layout() {
     };
     assert_eq!(ids(&mermaid), ids(&plan_mermaid(&plan)));
 }
+
+/// The step ids of a status view's step lines, in order.
+fn listed_steps(text: &str) -> Vec<String> {
+    text.split_once("\nSteps (")
+        .map(|(_, steps)| steps)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+/// Attempts as a driven run has them: none for a pending step, at least one otherwise.
+fn settle_attempts(steps: &mut [StepRecord]) {
+    for s in steps {
+        s.attempt = match s.status {
+            StepStatus::Pending => 0,
+            _ => s.attempt.max(1),
+        };
+    }
+}
+
+/// The steps as the store returns them (sorted by id), for `run_status_view` to reorder.
+fn store_order(mut steps: Vec<StepRecord>) -> Vec<StepRecord> {
+    steps.sort_by(|a, b| a.step_id.cmp(&b.step_id));
+    steps
+}
+
+fn waiting_on_failback() -> (RunRecord, Vec<StepRecord>) {
+    let (mut run, mut steps) = live_run();
+    run.state = RunState::Waiting;
+    run.wake_at = Some(T0 + 95 * MIN);
+    for s in &mut steps {
+        s.polls = 0;
+        s.last_poll_at = None;
+        s.status = match s.step_id.as_str() {
+            "await-failback" => StepStatus::Waiting {
+                wake_at: T0 + 95 * MIN,
+                deadline: Some(T0 + 14 * 24 * 60 * MIN),
+                poll_state: json!({ "pending": ["vm-app-01", "vm-db-01"] }),
+                reason: WaitReason::Timer,
+            },
+            id if id.ends_with("/teardown") => StepStatus::Pending,
+            _ => ok(),
+        };
+    }
+    settle_attempts(&mut steps);
+    (run, steps)
+}
+
+fn failed_run() -> (RunRecord, Vec<StepRecord>) {
+    let (mut run, mut steps) = cancelled_run();
+    run.state = RunState::Failed;
+    run.signals = vec![];
+    for s in &mut steps {
+        s.status = match (s.step_id.as_str(), &s.status) {
+            ("vnet-b/create-vm", st) => st.clone(),
+            ("validate" | "vnet-a/create-nic" | "vnet-b/create-nic", _) => ok(),
+            ("vnet-a/create-vm", _) => ok(),
+            _ => StepStatus::Pending,
+        };
+    }
+    settle_attempts(&mut steps);
+    (run, steps)
+}
+
+fn succeeded_run() -> (RunRecord, Vec<StepRecord>) {
+    let (mut run, mut steps) = live_run();
+    run.state = RunState::Succeeded;
+    run.signals = vec!["failback-complete".into()];
+    for s in &mut steps {
+        s.polls = 0;
+        s.last_poll_at = None;
+        s.status = match s.step_id.split_once('/') {
+            Some((net, "teardown")) => StepStatus::Succeeded {
+                output: json!({
+                    "deleted": [format!("vm ps-{net}")],
+                    "note": format!("remove process server PS-{net} from the configuration server"),
+                }),
+            },
+            _ => ok(),
+        };
+    }
+    settle_attempts(&mut steps);
+    (run, steps)
+}
+
+/// The text status view lists steps in dependency order (whatever order the store gave) and
+/// says what the operator should do next and what the run waits on.
+#[test]
+fn status_view_in_dag_order_with_next_action() {
+    let now = T0 + 32 * MIN;
+    let edges = plan_edges(&two_network_plan());
+    let expected: Vec<String> = live_run().1.into_iter().map(|s| s.step_id).collect();
+    let view = |(run, steps): (RunRecord, Vec<StepRecord>)| {
+        let steps = store_order(steps);
+        let text = run_status_view(&run, &steps, &edges, now, false);
+        assert_eq!(listed_steps(&text), expected, "{text}");
+        assert!(run_status_view(&run, &steps, &edges, now, true).contains("\x1b["));
+        text
+    };
+
+    let running = view(live_run());
+    assert!(
+        running.contains("Next      nothing: the run is in progress; if no"),
+        "{running}"
+    );
+    assert!(
+        running.contains("`failback resume fb-20261124-a`"),
+        "{running}"
+    );
+    assert!(!running.contains("Awaiting"), "{running}");
+    insta::assert_snapshot!("status_view_running", running);
+
+    let waiting = view(waiting_on_failback());
+    assert!(waiting.contains("Next      wait for failback"), "{waiting}");
+    assert!(
+        waiting.contains("run `failback signal fb-20261124-a failback-complete`"),
+        "{waiting}"
+    );
+    assert!(
+        waiting.contains("Awaiting  2 protected items to fail back: vm-app-01, vm-db-01 (next check in 1h 3m, deadline in 13d 23h)"),
+        "{waiting}"
+    );
+    insta::assert_snapshot!("status_view_waiting_on_failback", waiting);
+
+    let failed = view(failed_run());
+    assert!(
+        failed
+            .contains("Next      fix the cause (Error above), then `failback retry fb-20261124-b`"),
+        "{failed}"
+    );
+    insta::assert_snapshot!("status_view_failed", failed);
+
+    let succeeded = view(succeeded_run());
+    assert!(
+        succeeded.contains("Next      do the manual steps below; then nothing: the run succeeded")
+    );
+    assert!(succeeded.contains(
+        "Manual    vnet-a/teardown: remove process server PS-vnet-a from the configuration server\n"
+    ));
+    insta::assert_snapshot!("status_view_succeeded", succeeded);
+}
