@@ -54,7 +54,11 @@ fn awaiting_line(step: &StepRecord, items: &[String], now: u64) -> String {
         wake_at, deadline, ..
     } = &step.status
     {
-        when.push(format!("next check {}", fmt_relative(*wake_at, now)));
+        when.push(if *wake_at > now {
+            format!("next check {}", fmt_relative(*wake_at, now))
+        } else {
+            "next check due now".to_owned()
+        });
         if let Some(d) = deadline {
             when.push(format!("deadline {}", fmt_relative(*d, now)));
         }

@@ -845,6 +845,12 @@ fn status_view_in_dag_order_with_next_action() {
         "{waiting}"
     );
     insta::assert_snapshot!("status_view_waiting_on_failback", waiting);
+    let (run, steps) = waiting_on_failback();
+    let overdue = run_status_view(&run, &steps, &edges, T0 + 96 * MIN, false);
+    assert!(
+        overdue.contains("vm-db-01 (next check due now, deadline in"),
+        "{overdue}"
+    );
 
     let failed = view(failed_run());
     assert!(
