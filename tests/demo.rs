@@ -42,6 +42,7 @@ fn demo_prints_the_plan_once_marks_the_emulator_clock_and_ends_with_a_summary() 
         "steps:           12 (12 succeeded)",
         "resources left:  none",
         "VM PUTs 2: one per network",
+        "left to you:     2 manual step(s): remove each process server from the configuration server",
     ] {
         assert!(summary.contains(line), "no {line:?} in:\n{summary}");
     }

@@ -6,7 +6,7 @@ use crate::rehearsal::{count, left_behind, vm_put_paths, Rehearsal};
 use crate::render::fmt_duration;
 use anyhow::{bail, Context, Result};
 use failback_sim::SimHandle;
-use failback_state::{RunFilter, StateStore};
+use failback_state::{RunFilter, StateStore, StepStatus};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -196,6 +196,18 @@ fn summary(t0: Instant, dir: &Path, sim: &SimHandle, sim_t0: i64) -> Result<usiz
         vm_put_paths(sim).len(),
         count(sim, "PUT", "/runCommands/")
     );
+    let notes = steps
+        .iter()
+        .filter(|s| match &s.status {
+            StepStatus::Succeeded { output } => output.get("note").is_some(),
+            _ => false,
+        })
+        .count();
+    if notes > 0 {
+        println!(
+            "left to you:     {notes} manual step(s): remove each process server from the configuration server (`failback status {RUN}` says how)"
+        );
+    }
     let left = left_behind(sim);
     match left.len() {
         0 => println!("resources left:  none"),
