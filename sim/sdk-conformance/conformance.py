@@ -1,4 +1,4 @@
-"""Drive failback-sim --tls with Microsoft's official Azure SDKs for Python, at their DEFAULT
+"""Drive failback-sim (HTTPS, its default) with Microsoft's official Azure SDKs for Python, at their DEFAULT
 api-versions, and check what a failback does: a token through ClientSecretCredential, SKUs,
 usages, VNet/subnet, IP availability, a NIC and a VM through their pollers, a run command, and
 Site Recovery fabrics/items/jobs.

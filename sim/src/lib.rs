@@ -11,6 +11,7 @@ pub mod arm;
 pub mod asr;
 pub mod auth;
 pub mod b64;
+pub mod cli;
 pub mod clock;
 pub mod compute;
 pub mod control;

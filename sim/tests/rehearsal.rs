@@ -49,7 +49,7 @@ async fn state_file_survives_a_restart_mid_rehearsal() {
 #[tokio::test]
 async fn binary_prints_endpoints_and_environment_and_stops_on_sigterm() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_failback-sim"))
-        .args(["--listen", "127.0.0.1:0", "--clock-speed", "2"])
+        .args(["--listen", "127.0.0.1:0", "--clock-speed", "2", "--no-tls"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -61,11 +61,22 @@ async fn binary_prints_endpoints_and_environment_and_stops_on_sigterm() {
         .strip_prefix("failback-sim listening on ")
         .expect("url line")
         .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "--no-tls: {url}");
+    // The environment ends with FAILBACK_SIM_CLOCK.
     let mut env = vec![];
-    for _ in 0..10 {
-        let l = lines.next().unwrap().unwrap();
+    for l in lines.by_ref().take(30) {
+        let l = l.unwrap();
+        let last = l.starts_with("export FAILBACK_SIM_CLOCK=");
         env.push(l);
+        if last {
+            break;
+        }
     }
+    assert!(
+        !env.iter()
+            .any(|l| l.starts_with("export FAILBACK_CA_FILE=")),
+        "{env:?}"
+    );
     for k in [
         "FAILBACK_ARM_ENDPOINT",
         "FAILBACK_AUTHORITY_HOST",
@@ -75,6 +86,7 @@ async fn binary_prints_endpoints_and_environment_and_stops_on_sigterm() {
         "IDENTITY_ENDPOINT",
         "IDENTITY_HEADER",
         "FAILBACK_CLIENT_SECRET_ENV",
+        "FAILBACK_SIM_CLOCK",
     ] {
         assert!(
             env.iter().any(|l| l.starts_with(&format!("export {k}="))),

@@ -19,7 +19,7 @@ struct Emulator {
 impl Emulator {
     fn start(addr: &str, state: &Path, scenario: &Path) -> Emulator {
         let mut child = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
-            .args(["--listen", addr, "--state-file"])
+            .args(["--listen", addr, "--no-tls", "--state-file"])
             .arg(state)
             .arg("--scenario")
             .arg(scenario)

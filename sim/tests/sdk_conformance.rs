@@ -1,5 +1,5 @@
 //! The official Azure SDKs for Python (pinned in sim/sdk-conformance/requirements.txt) drive a
-//! real `failback-sim --tls` process at their default api-versions: sim/sdk-conformance/conformance.py.
+//! real `failback-sim` process (HTTPS, its default) at their default api-versions: sim/sdk-conformance/conformance.py.
 //! Fails — never skips — when the venv is missing: `sim/sdk-conformance/setup.sh` makes it
 //! (`.ci/run` calls it before `cargo test`). The venv is `$FAILBACK_SDK_VENV`, else
 //! `sim/sdk-conformance/.venv`.
@@ -53,7 +53,7 @@ fn start(dir: &Path) -> (Emulator, Vec<(String, String)>) {
     let scenario_file = dir.join("scenario.json");
     std::fs::write(&scenario_file, serde_json::to_vec(&scenario()).unwrap()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
-        .args(["--listen", "127.0.0.1:0", "--tls", "--clock-speed", "10"])
+        .args(["--listen", "127.0.0.1:0", "--clock-speed", "10"])
         .arg("--scenario")
         .arg(&scenario_file)
         .arg("--ca-out")

@@ -1,6 +1,6 @@
 //! HTTPS (`SimConfig.tls`): real TLS (an untrusting client fails the handshake), every URL the
 //! sim emits is https, the CA survives a restart with a state file, `write_ca` + `FAILBACK_CA_FILE`,
-//! and the binary's `--tls --ca-out`.
+//! and the binary's HTTPS default, `--ca-out` and CA file.
 
 mod support;
 use failback_sim::{Sim, SimConfig};
@@ -244,7 +244,7 @@ async fn binary_tls_writes_the_ca_and_prints_failback_ca_file() {
     let dir = tempfile::tempdir().unwrap();
     let ca_out = dir.path().join("sim-ca.pem");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_failback-sim"))
-        .args(["--listen", "127.0.0.1:0", "--tls", "--ca-out"])
+        .args(["--listen", "127.0.0.1:0", "--ca-out"])
         .arg(&ca_out)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -284,4 +284,82 @@ async fn binary_tls_writes_the_ca_and_prints_failback_ca_file() {
         .status();
     let st = child.wait().unwrap();
     assert!(st.success(), "{st:?}");
+}
+
+/// Spawn the binary with `args`; its URL and `export` lines (up to FAILBACK_SIM_CLOCK, the last).
+fn spawn_binary(args: &[&std::ffi::OsStr]) -> (std::process::Child, String, Vec<(String, String)>) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_failback-sim"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn failback-sim");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("failback-sim listening on ")
+        .expect("url line")
+        .to_string();
+    let mut env = vec![];
+    for l in lines.by_ref().take(30) {
+        let l = l.unwrap();
+        if let Some((k, v)) = l.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            env.push((k.to_string(), v.to_string()));
+            if k == "FAILBACK_SIM_CLOCK" {
+                break;
+            }
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url, env)
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let st = child.wait().unwrap();
+    assert!(st.success(), "{st:?}");
+}
+
+/// Without flags the binary serves HTTPS (as `failback sim` does), writes its CA where the
+/// printed FAILBACK_CA_FILE says, and with a state file that is the CA the state file keeps.
+#[tokio::test]
+async fn binary_defaults_to_https_and_prints_where_its_ca_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sim.json");
+    for args in [vec![], vec!["--state-file".as_ref(), state.as_os_str()]] {
+        let (child, url, env) = spawn_binary(&args);
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+        let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let ca = std::path::PathBuf::from(get("FAILBACK_CA_FILE").expect("FAILBACK_CA_FILE"));
+        assert!(ca.is_absolute(), "{}", ca.display());
+        if !args.is_empty() {
+            assert_eq!(ca, dir.path().join("sim.json.ca.pem"));
+        }
+        assert_eq!(get("FAILBACK_SIM_CLOCK"), Some(url.clone()));
+        assert_eq!(get("FAILBACK_ARM_ENDPOINT"), Some(url.clone()));
+        let pem = std::fs::read_to_string(&ca).unwrap();
+        let r = https_client(&pem)
+            .get(format!("{url}/_sim/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        stop(child);
+        if args.is_empty() {
+            let _ = std::fs::remove_file(&ca);
+        }
+    }
+}
+
+/// `--no-tls` serves plain HTTP and prints no CA.
+#[tokio::test]
+async fn binary_no_tls_serves_http() {
+    let (child, url, env) = spawn_binary(&["--no-tls".as_ref()]);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(!env.iter().any(|(k, _)| k == "FAILBACK_CA_FILE"), "{env:?}");
+    let r = reqwest::get(format!("{url}/_sim/health")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    stop(child);
 }

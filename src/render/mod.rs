@@ -4,6 +4,7 @@
 
 mod dag;
 pub mod graph;
+mod next;
 pub mod plan;
 pub mod status;
 mod style;
@@ -17,6 +18,7 @@ pub use plan::{
     change_name, plan_dot, plan_edges, plan_json, plan_mermaid, plan_summary, plan_text, PlanCounts,
 };
 pub use status::{
-    event_text, history_json, history_text, run_status_json, run_status_text, runs_json, runs_table,
+    event_text, history_json, history_text, run_status_json, run_status_text, run_status_view,
+    runs_json, runs_table,
 };
 pub use time::{fmt_clock, fmt_duration, fmt_relative, fmt_utc, fmt_utc_near};

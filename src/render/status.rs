@@ -1,5 +1,7 @@
 //! `failback status`, `list` and `history`: text and JSON.
 
+use super::dag::drawing_order;
+use super::next::guidance;
 use super::style::{clean, paint, table, Tone};
 use super::time::{fmt_duration, fmt_relative, fmt_utc, fmt_utc_near};
 use failback_state::{
@@ -116,18 +118,49 @@ fn step_counts(steps: &[StepRecord]) -> String {
         .join(", ")
 }
 
-/// One run in detail: header facts, then one line per step in the given order.
+/// One run in detail, with the steps in the order given (no edges to order them by); see
+/// [`run_status_view`], which callers holding the run's definition should use.
 pub fn run_status_text(run: &RunRecord, steps: &[StepRecord], now_ms: u64, color: bool) -> String {
+    run_status_view(run, steps, &[], now_ms, color)
+}
+
+/// One run in detail: header facts; `Next` (what the operator should do now), `Awaiting`
+/// (the protected items still to fail back) and `Manual` (actions left to the operator, such
+/// as removing a process server from the configuration server); then one line per step in
+/// dependency order. `edges` are (dependency, dependant) step ids, as from
+/// `WorkflowDef::edges` or [`super::plan::plan_edges`]: steps are listed as `graph` draws
+/// them (each network's steps together, teardown after `await-failback`); without edges,
+/// in the given order.
+pub fn run_status_view(
+    run: &RunRecord,
+    steps: &[StepRecord],
+    edges: &[(String, String)],
+    now_ms: u64,
+    color: bool,
+) -> String {
     let mut out = String::new();
     for (k, v) in run_facts(run, now_ms, color) {
         out.push_str(&format!("{k:<9} {v}\n"));
     }
+    let g = guidance(run, steps, now_ms);
+    out.push_str(&format!(
+        "{:<9} {}\n",
+        "Next",
+        paint(&g.next, Tone::Strong, color)
+    ));
+    if let Some(a) = &g.awaiting {
+        out.push_str(&format!("{:<9} {a}\n", "Awaiting"));
+    }
+    for (step, action) in &g.manual {
+        out.push_str(&format!("{:<9} {step}: {action}\n", "Manual"));
+    }
+    let ordered = drawing_order(steps.iter().collect(), |s| s.step_id.as_str(), edges);
     out.push_str(&format!(
         "\nSteps ({}): {}\n",
         steps.len(),
         step_counts(steps)
     ));
-    out.push_str(&step_lines(steps, now_ms, color));
+    out.push_str(&step_lines(&ordered, now_ms, color));
     out
 }
 
@@ -173,7 +206,7 @@ fn run_facts(run: &RunRecord, now: u64, color: bool) -> Vec<(&'static str, Strin
 }
 
 /// One aligned line per step: id, status, attempt or polls, note.
-fn step_lines(steps: &[StepRecord], now: u64, color: bool) -> String {
+fn step_lines(steps: &[&StepRecord], now: u64, color: bool) -> String {
     let id_w = steps
         .iter()
         .map(|s| s.step_id.chars().count())

@@ -583,3 +583,289 @@ fn live_graph() {
     assert_mermaid_well_formed(&partial);
     assert_dot_well_formed(&graph_dot(&csteps[..3], &edges));
 }
+
+/// A DOT graph's layout: its groups in drawing order (cluster label, or `None` for top-level
+/// nodes) with their node ids, and its edges.
+type Layout = (
+    Vec<(Option<String>, Vec<String>)>,
+    BTreeSet<(String, String)>,
+);
+
+fn first_quoted(s: &str) -> String {
+    s.trim()
+        .trim_start_matches('"')
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn dot_layout(dot: &str) -> Layout {
+    let (mut groups, mut edges) = (Vec::new(), BTreeSet::new());
+    let mut cluster: Option<(Option<String>, Vec<String>)> = None;
+    for line in dot.lines() {
+        let t = line.trim();
+        if t.starts_with("subgraph ") {
+            cluster = Some((None, Vec::new()));
+        } else if let Some(label) = t.strip_prefix("label=") {
+            if let Some(c) = cluster.as_mut() {
+                c.0 = Some(first_quoted(label));
+            }
+        } else if t == "}" {
+            groups.extend(cluster.take());
+        } else if let Some((a, b)) = t.split_once(" -> ") {
+            edges.insert((first_quoted(a), first_quoted(b)));
+        } else if t.contains(" [label=") {
+            let id = first_quoted(t);
+            match cluster.as_mut() {
+                Some(c) => c.1.push(id),
+                None => groups.push((None, vec![id])),
+            }
+        }
+    }
+    (groups, edges)
+}
+
+/// The same for Mermaid, with node ids mapped back to step ids (a label's first line).
+fn mermaid_layout(m: &str) -> Layout {
+    let mut names = BTreeMap::new();
+    let (mut groups, mut edges) = (Vec::new(), Vec::new());
+    let mut sub: Option<(Option<String>, Vec<String>)> = None;
+    for line in m.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("subgraph ") {
+            let label = rest
+                .split_once("[\"")
+                .map(|(_, l)| l.trim_end_matches("\"]"));
+            sub = Some((label.map(String::from), Vec::new()));
+        } else if line == "end" {
+            groups.extend(sub.take());
+        } else if let Some((a, b)) = line.split_once(" --> ") {
+            edges.push((a.to_owned(), b.to_owned()));
+        } else if let Some((id, rest)) = line.split_once("[\"") {
+            let step = rest.split("<br/>").next().unwrap_or_default().to_owned();
+            names.insert(id.to_owned(), step.clone());
+            match sub.as_mut() {
+                Some(s) => s.1.push(step),
+                None => groups.push((None, vec![step])),
+            }
+        }
+    }
+    let name = |n: &String| names.get(n).cloned().unwrap_or_default();
+    let edges = edges.iter().map(|(a, b)| (name(a), name(b))).collect();
+    (groups, edges)
+}
+
+/// Every edge runs from an earlier drawn node to a later one, and no teardown sits in a
+/// cluster with a create step.
+fn assert_layered(layout: &Layout) {
+    let (groups, edges) = layout;
+    let order: Vec<&String> = groups.iter().flat_map(|(_, ids)| ids).collect();
+    let pos = |id: &String| order.iter().position(|o| *o == id);
+    for (a, b) in edges {
+        assert!(pos(a) < pos(b), "edge {a} -> {b} runs upward: {order:?}");
+    }
+    for (_, ids) in groups {
+        let teardown = ids.iter().any(|i| i.ends_with("/teardown"));
+        let create = ids.iter().any(|i| i.contains("/create-"));
+        assert!(
+            !(teardown && create),
+            "teardown drawn with creates: {ids:?}"
+        );
+    }
+}
+
+/// A run's records come from the store sorted by step id; the run graph still draws like the
+/// plan's: same groups, same nodes in the same order, same edges, teardown below
+/// `await-failback`.
+#[test]
+fn run_graph_has_the_plan_layout() {
+    let plan = two_network_plan();
+    let edges = plan_edges(&plan);
+    let (_, mut steps) = live_run();
+    steps.sort_by(|a, b| a.step_id.cmp(&b.step_id));
+    let dot = graph_dot(&steps, &edges);
+    assert_dot_well_formed(&dot);
+    let run_dot = dot_layout(&dot);
+    assert_layered(&run_dot);
+    assert_eq!(run_dot, dot_layout(&plan_dot(&plan)));
+    let last: Vec<&Option<String>> = run_dot.0.iter().rev().take(3).map(|g| &g.0).collect();
+    assert_eq!(
+        last,
+        [
+            &Some("vnet-b".to_owned()),
+            &Some("vnet-a".to_owned()),
+            &None
+        ],
+        "{dot}"
+    );
+    insta::assert_snapshot!("graph_run_dot_store_order", dot);
+
+    let mermaid = graph_mermaid(&steps, &edges);
+    assert_mermaid_well_formed(&mermaid);
+    let run_mermaid = mermaid_layout(&mermaid);
+    assert_layered(&run_mermaid);
+    assert_eq!(run_mermaid, mermaid_layout(&plan_mermaid(&plan)));
+    assert_eq!(run_mermaid, run_dot);
+    insta::assert_snapshot!("graph_run_mermaid_store_order", mermaid);
+    // Node ids agree with the plan's: n0 is `validate` in both.
+    let ids = |m: &str| -> Vec<String> {
+        m.lines()
+            .filter_map(|l| {
+                l.trim()
+                    .split_once("[\"")
+                    .map(|(i, r)| format!("{i} {}", &r[..r.find("<br/>").unwrap_or(0)]))
+            })
+            .filter(|l| !l.starts_with("subgraph"))
+            .collect()
+    };
+    assert_eq!(ids(&mermaid), ids(&plan_mermaid(&plan)));
+}
+
+/// The step ids of a status view's step lines, in order.
+fn listed_steps(text: &str) -> Vec<String> {
+    text.split_once("\nSteps (")
+        .map(|(_, steps)| steps)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+/// Attempts as a driven run has them: none for a pending step, at least one otherwise.
+fn settle_attempts(steps: &mut [StepRecord]) {
+    for s in steps {
+        s.attempt = match s.status {
+            StepStatus::Pending => 0,
+            _ => s.attempt.max(1),
+        };
+    }
+}
+
+/// The steps as the store returns them (sorted by id), for `run_status_view` to reorder.
+fn store_order(mut steps: Vec<StepRecord>) -> Vec<StepRecord> {
+    steps.sort_by(|a, b| a.step_id.cmp(&b.step_id));
+    steps
+}
+
+fn waiting_on_failback() -> (RunRecord, Vec<StepRecord>) {
+    let (mut run, mut steps) = live_run();
+    run.state = RunState::Waiting;
+    run.wake_at = Some(T0 + 95 * MIN);
+    for s in &mut steps {
+        s.polls = 0;
+        s.last_poll_at = None;
+        s.status = match s.step_id.as_str() {
+            "await-failback" => StepStatus::Waiting {
+                wake_at: T0 + 95 * MIN,
+                deadline: Some(T0 + 14 * 24 * 60 * MIN),
+                poll_state: json!({ "pending": ["vm-app-01", "vm-db-01"] }),
+                reason: WaitReason::Timer,
+            },
+            id if id.ends_with("/teardown") => StepStatus::Pending,
+            _ => ok(),
+        };
+    }
+    settle_attempts(&mut steps);
+    (run, steps)
+}
+
+fn failed_run() -> (RunRecord, Vec<StepRecord>) {
+    let (mut run, mut steps) = cancelled_run();
+    run.state = RunState::Failed;
+    run.signals = vec![];
+    for s in &mut steps {
+        s.status = match (s.step_id.as_str(), &s.status) {
+            ("vnet-b/create-vm", st) => st.clone(),
+            ("validate" | "vnet-a/create-nic" | "vnet-b/create-nic", _) => ok(),
+            ("vnet-a/create-vm", _) => ok(),
+            _ => StepStatus::Pending,
+        };
+    }
+    settle_attempts(&mut steps);
+    (run, steps)
+}
+
+fn succeeded_run() -> (RunRecord, Vec<StepRecord>) {
+    let (mut run, mut steps) = live_run();
+    run.state = RunState::Succeeded;
+    run.signals = vec!["failback-complete".into()];
+    for s in &mut steps {
+        s.polls = 0;
+        s.last_poll_at = None;
+        s.status = match s.step_id.split_once('/') {
+            Some((net, "teardown")) => StepStatus::Succeeded {
+                output: json!({
+                    "deleted": [format!("vm ps-{net}")],
+                    "note": format!("remove process server PS-{net} from the configuration server"),
+                }),
+            },
+            _ => ok(),
+        };
+    }
+    settle_attempts(&mut steps);
+    (run, steps)
+}
+
+/// The text status view lists steps in dependency order (whatever order the store gave) and
+/// says what the operator should do next and what the run waits on.
+#[test]
+fn status_view_in_dag_order_with_next_action() {
+    let now = T0 + 32 * MIN;
+    let edges = plan_edges(&two_network_plan());
+    let expected: Vec<String> = live_run().1.into_iter().map(|s| s.step_id).collect();
+    let view = |(run, steps): (RunRecord, Vec<StepRecord>)| {
+        let steps = store_order(steps);
+        let text = run_status_view(&run, &steps, &edges, now, false);
+        assert_eq!(listed_steps(&text), expected, "{text}");
+        assert!(run_status_view(&run, &steps, &edges, now, true).contains("\x1b["));
+        text
+    };
+
+    let running = view(live_run());
+    assert!(
+        running.contains("Next      nothing: the run is in progress; if no"),
+        "{running}"
+    );
+    assert!(
+        running.contains("`failback resume fb-20261124-a`"),
+        "{running}"
+    );
+    assert!(!running.contains("Awaiting"), "{running}");
+    insta::assert_snapshot!("status_view_running", running);
+
+    let waiting = view(waiting_on_failback());
+    assert!(waiting.contains("Next      wait for failback"), "{waiting}");
+    assert!(
+        waiting.contains("run `failback signal fb-20261124-a failback-complete`"),
+        "{waiting}"
+    );
+    assert!(
+        waiting.contains("Awaiting  2 protected items to fail back: vm-app-01, vm-db-01 (next check in 1h 3m, deadline in 13d 23h)"),
+        "{waiting}"
+    );
+    insta::assert_snapshot!("status_view_waiting_on_failback", waiting);
+    let (run, steps) = waiting_on_failback();
+    let overdue = run_status_view(&run, &steps, &edges, T0 + 96 * MIN, false);
+    assert!(
+        overdue.contains("vm-db-01 (next check due now, deadline in"),
+        "{overdue}"
+    );
+
+    let failed = view(failed_run());
+    assert!(
+        failed
+            .contains("Next      fix the cause (Error above), then `failback retry fb-20261124-b`"),
+        "{failed}"
+    );
+    insta::assert_snapshot!("status_view_failed", failed);
+
+    let succeeded = view(succeeded_run());
+    assert!(
+        succeeded.contains("Next      do the manual steps below; then nothing: the run succeeded")
+    );
+    assert!(succeeded.contains(
+        "Manual    vnet-a/teardown: remove process server PS-vnet-a from the configuration server\n"
+    ));
+    insta::assert_snapshot!("status_view_succeeded", succeeded);
+}

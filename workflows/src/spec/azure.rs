@@ -50,6 +50,9 @@ pub(crate) fn azure(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Option<Azure> {
     let authority = url(cx, "authority_host");
     let arm = url(cx, "resource_manager");
     let credential = credential(cx, &t, cloud);
+    if let (Some(Some(host)), Some(cred)) = (&authority, &credential) {
+        https_for_credential(cx, &t, host, cred);
+    }
     let cloud = cloud?;
     let (authority, arm) = (authority?, arm?);
     let endpoint = |cx: &mut Cx<'_>,
@@ -77,6 +80,32 @@ pub(crate) fn azure(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Option<Azure> {
         resource_manager: resource_manager?,
         credential: credential?,
     })
+}
+
+/// The credentials that get their token from the authority host themselves refuse a plain
+/// `http://` one (azure_identity's "authority host doesn't use HTTPS scheme", at the first
+/// token): say so here, at the field, with the fix.
+fn https_for_credential(cx: &mut Cx<'_>, azure: &Tbl<'_, '_>, host: &str, cred: &Credential) {
+    let kind = match cred {
+        Credential::ClientSecret { .. } => "client-secret",
+        Credential::ClientCertificate { .. } => "client-certificate",
+        Credential::WorkloadIdentity { .. } => "workload-identity",
+        Credential::Cli | Credential::ManagedIdentity { .. } => return,
+    };
+    let plain = host
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+    if let (true, Some(v)) = (plain, azure.raw("authority_host")) {
+        cx.invalid(
+            &v.span(),
+            azure.field("authority_host"),
+            format!(
+                "{host:?} is plain http, but the {kind} credential gets its token only from an \
+                 https authority host; use https://. For the emulator, run `failback sim` \
+                 without --no-tls and export the FAILBACK_CA_FILE it prints"
+            ),
+        );
+    }
 }
 
 fn credential(cx: &mut Cx<'_>, azure: &Tbl<'_, '_>, cloud: Option<Cloud>) -> Option<Credential> {
