@@ -28,9 +28,13 @@ pub async fn status(
         return follow(svc, vec![from], format).await;
     }
     let text = match format {
-        OutputFormat::Text => {
-            render::status::run_status_text(&s.run, &s.steps, s.now, super::color_stdout())
-        }
+        OutputFormat::Text => render::status::run_status_view(
+            &s.run,
+            &s.steps,
+            &s.edges,
+            s.now,
+            super::color_stdout(),
+        ),
         OutputFormat::Json => json::status(&s),
     };
     outln!("{}", text.trim_end());

@@ -59,6 +59,16 @@ pub fn spec_of(input: &Value) -> Result<Spec, EngineError> {
         .map_err(|e| EngineError::InvalidDefinition(format!("run input: {e}")))
 }
 
+/// The run input with a credential that reads no secret (the Azure CLI's, which does
+/// nothing until a token is asked for): its DAG has the same steps and edges, so a view of a
+/// run (`status`, `graph`) can be drawn where the credential's secrets are not set. A
+/// definition built from it must never be driven.
+pub fn input_for_views(input: &Value) -> Result<Value, EngineError> {
+    let mut spec = spec_of(input)?;
+    spec.azure.credential = crate::spec::Credential::Cli;
+    Ok(run_input(&spec))
+}
+
 /// What the steps need to know about one network of this run.
 pub fn target(spec: &Spec, run_id: &str, net: &spec::Network) -> NetworkTarget {
     NetworkTarget {
