@@ -44,7 +44,7 @@ impl Child<'_> {
 
 /// A section heading; the bracket is real seconds since the demo started.
 fn banner(t0: Instant, text: &str) {
-    println!("\n=== [{:>5.1}s] {text}", t0.elapsed().as_secs_f64());
+    crate::outln!("\n=== [{:>5.1}s] {text}", t0.elapsed().as_secs_f64());
 }
 
 pub async fn run(speed: f64, dir: Option<PathBuf>) -> Result<i32> {
@@ -72,12 +72,12 @@ pub async fn run(speed: f64, dir: Option<PathBuf>) -> Result<i32> {
         env: rehearsal.env.clone(),
         dir: &dir,
     };
-    println!(
+    crate::outln!(
         "emulator at {}; spec written to {}",
         sim.base_url(),
         rehearsal.spec_path.display()
     );
-    println!("{}", clock_note(speed));
+    crate::outln!("{}", clock_note(speed));
     drive(t0, &child, sim)?;
     let left = summary(t0, &dir, sim, sim_t0)?;
     rehearsal.sim.shutdown().await;
@@ -114,11 +114,11 @@ fn drive(t0: Instant, child: &Child<'_>, sim: &SimHandle) -> Result<()> {
         .status()?;
     match status.signal() {
         Some(sig) => {
-            println!("apply process died (signal {sig}) — the run is checkpointed on disk")
+            crate::outln!("apply process died (signal {sig}) — the run is checkpointed on disk")
         }
         None => bail!("apply was expected to crash at {CRASH_AT}, but exited with {status}"),
     }
-    println!("VM PUTs sent so far: {}", vm_put_paths(sim).len());
+    crate::outln!("VM PUTs sent so far: {}", vm_put_paths(sim).len());
 
     banner(t0, "failback status after the crash");
     child.cmd(&["status", RUN]).status()?;
@@ -144,7 +144,7 @@ fn drive(t0: Instant, child: &Child<'_>, sim: &SimHandle) -> Result<()> {
         bail!("plan of the finished run failed: {}", out.status);
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    println!(
+    crate::outln!(
         "{}",
         text.trim_end().rsplit("\n\n").next().unwrap_or_default()
     );
@@ -179,17 +179,17 @@ fn summary(t0: Instant, dir: &Path, sim: &SimHandle, sim_t0: i64) -> Result<usiz
         );
     }
     drop(store);
-    println!(
+    crate::outln!(
         "runs:            {} ({})",
         runs.len(),
         tally(runs.iter().map(|r| r.state.as_str()))
     );
-    println!(
+    crate::outln!(
         "steps:           {} ({})",
         steps.len(),
         tally(steps.iter().map(|s| s.status.name()))
     );
-    println!(
+    crate::outln!(
         "ARM requests:    {} (NIC PUTs {}, VM PUTs {}: one per network, the PUT cut off by the crash was not sent again; run-command PUTs {})",
         sim.journal().len(),
         count(sim, "PUT", "/networkInterfaces/"),
@@ -204,17 +204,17 @@ fn summary(t0: Instant, dir: &Path, sim: &SimHandle, sim_t0: i64) -> Result<usiz
         })
         .count();
     if notes > 0 {
-        println!(
+        crate::outln!(
             "left to you:     {notes} manual step(s): remove each process server from the configuration server (`failback status {RUN}` says how)"
         );
     }
     let left = left_behind(sim);
     match left.len() {
-        0 => println!("resources left:  none"),
-        n => println!("resources left:  {n}: {}", left.join(", ")),
+        0 => crate::outln!("resources left:  none"),
+        n => crate::outln!("resources left:  {n}: {}", left.join(", ")),
     }
     let simulated = u64::try_from(sim.now_ms() - sim_t0).unwrap_or(0);
-    println!(
+    crate::outln!(
         "time:            {:.1} s real; {} on the emulator's clock (x{})",
         t0.elapsed().as_secs_f64(),
         fmt_duration(simulated),
