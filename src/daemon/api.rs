@@ -1,21 +1,25 @@
-//! The JSON API: routing and handlers. Every failure is a JSON `{"error": "..."}` with a 4xx
-//! or 5xx status; nothing a request carries can panic a handler.
+//! The JSON API's handlers, one per endpoint, and the extractors they take (the routes and
+//! layers are in `router`). Every failure is a JSON `{"error": "..."}` with a 4xx or 5xx
+//! status; nothing a request carries can panic a handler.
 
+use super::limits::BODY_TIMEOUT;
 use super::metrics::Metrics;
+use super::MAX_BODY;
 use crate::render;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use failback_engine::planner::{self, Plan};
 use failback_engine::{valid_run_id, Engine, EngineError};
 use failback_state::{RunFilter, RunRecord, RunState, StoreError};
 use failback_workflows::failback::{run_input, WORKFLOW};
 use failback_workflows::spec;
-use http_body_util::Full;
-use hyper::{Method, Response, StatusCode};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +37,10 @@ impl AppState {
     }
 }
 
-/// A response before it becomes HTTP.
+/// What every handler is given.
+type App = State<Arc<AppState>>;
+
+/// A response: JSON (with a trailing newline), HTML or text.
 pub struct Reply {
     status: StatusCode,
     content_type: &'static str,
@@ -63,14 +70,15 @@ impl Reply {
             body: body.into(),
         }
     }
-    pub fn into_response(self) -> Response<Full<Bytes>> {
-        let mut resp = Response::new(Full::new(self.body));
-        *resp.status_mut() = self.status;
-        resp.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static(self.content_type),
-        );
-        resp
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let content_type = [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        )];
+        (self.status, content_type, self.body).into_response()
     }
 }
 
@@ -84,6 +92,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("method {0} is not allowed on this path")]
     Method(Method),
+    #[error("request body larger than {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("the body did not arrive within {} s", BODY_TIMEOUT.as_secs())]
+    BodyTimeout,
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -97,9 +109,27 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Method(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+/// A 5xx answer's cause, for the router's log line (which knows the method and path).
+#[derive(Debug, Clone)]
+pub struct ServerError(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = self.to_string();
+        let mut resp = Reply::error(status, &message).into_response();
+        if status.is_server_error() {
+            resp.extensions_mut().insert(ServerError(message));
+        }
+        resp
     }
 }
 
@@ -131,74 +161,110 @@ impl From<StoreError> for ApiError {
 
 type ApiResult = Result<Reply, ApiError>;
 
-pub async fn handle(
-    state: &AppState,
-    method: &Method,
-    path: &str,
-    query: &str,
-    body: Bytes,
-) -> Reply {
-    let query: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    match route(state, method, path, &query, &body).await {
-        Ok(r) => r,
-        Err(e) => {
-            if e.status().is_server_error() {
-                tracing::error!(%method, path, error = %e, "API request failed");
-            }
-            Reply::error(e.status(), &e.to_string())
+/// The `{id}` of a run's path, percent-decoded and checked (`bad%2Fid` is refused, not
+/// looked up).
+pub struct RunId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RunId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        if !valid_run_id(&id) {
+            return Err(EngineError::InvalidRunId(id).into());
         }
+        Ok(Self(id))
     }
 }
 
-async fn route(
-    state: &AppState,
-    method: &Method,
-    path: &str,
-    q: &HashMap<String, String>,
-    body: &Bytes,
-) -> ApiResult {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let get = method == Method::GET;
-    let post = method == Method::POST;
-    match segs.as_slice() {
-        [""] if get => Ok(Reply::text(
-            "text/html; charset=utf-8",
-            super::page::index(&state.engine)?,
-        )),
-        ["metrics"] if get => Ok(Reply::text(
-            "text/plain; version=0.0.4; charset=utf-8",
-            state.metrics.render(&state.engine),
-        )),
-        ["v1", "health"] if get => Ok(health(state)),
-        ["v1", "runs"] if get => list(state, q),
-        ["v1", "runs"] if post => submit(state, body).await,
-        ["v1", "plan"] if post => plan_new(state, body).await,
-        ["v1", "runs", id, rest @ ..] => {
-            if !valid_run_id(id) {
-                return Err(EngineError::InvalidRunId((*id).to_owned()).into());
-            }
-            match rest {
-                [] if get => get_run(state, id),
-                ["history"] if get => history(state, id, q).await,
-                ["graph"] if get => graph(state, id, q),
-                ["plan"] if get => plan_run(state, id, q).await,
-                [action] if post => control(state, id, action, body).await,
-                [] | ["history" | "graph" | "plan"] => Err(ApiError::Method(method.clone())),
-                _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
-            }
-        }
-        [""] | ["metrics"] | ["v1", "health" | "runs" | "plan"] => {
-            Err(ApiError::Method(method.clone()))
-        }
-        _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
+/// axum's `Query`, refused as a JSON 400.
+pub struct Q<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(q) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        Ok(Self(q))
     }
+}
+
+/// A JSON request body, read whole within [`BODY_TIMEOUT`] and at most `MAX_BODY` (the
+/// router's limit layer). An empty body is `{}`; unknown fields are refused by the types, so
+/// typos do not pass silently.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let body = match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state)).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::TooLarge)
+            }
+            Ok(Err(e)) => {
+                return Err(ApiError::BadRequest(format!(
+                    "reading the body: {}",
+                    e.body_text()
+                )))
+            }
+            Err(_) => return Err(ApiError::BodyTimeout),
+        };
+        let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &body
+        };
+        serde_json::from_slice(text)
+            .map(Self)
+            .map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
+    }
+}
+
+/// A query flag: `name`, `name=true|1` or `name=false|0`.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v = String::deserialize(d)?;
+    match v.as_str() {
+        "" | "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(D::Error::custom(format!("{v:?}: expected true or false"))),
+    }
+}
+
+/// Any path no route has.
+pub async fn no_such_path(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no such path: {}", uri.path()))
+}
+
+/// A path that exists, with a method it does not take.
+pub async fn wrong_method(method: Method) -> ApiError {
+    ApiError::Method(method)
+}
+
+/// `GET /`: the status page.
+pub async fn index(State(s): App) -> ApiResult {
+    Ok(Reply::text(
+        "text/html; charset=utf-8",
+        super::page::index(&s.engine)?,
+    ))
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(s): App) -> Reply {
+    Reply::text(
+        "text/plain; version=0.0.4; charset=utf-8",
+        s.metrics.render(&s.engine),
+    )
 }
 
 /// 200 while the engine drives; 503 naming the cause once it cannot (a failed store write, a
 /// dead driver or timer task, a stalled scheduler).
-fn health(state: &AppState) -> Reply {
+pub async fn health(State(state): App) -> Reply {
     let h = state.engine.health();
     let status = if h.healthy {
         StatusCode::OK
@@ -219,26 +285,6 @@ fn health(state: &AppState) -> Reply {
     Reply::json(status, &body)
 }
 
-/// An empty body is `{}`; unknown fields are refused so typos do not pass silently.
-fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
-}
-
-fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
-    match q.get(name).map(String::as_str) {
-        None | Some("false" | "0") => Ok(false),
-        Some("" | "true" | "1") => Ok(true),
-        Some(v) => Err(ApiError::BadRequest(format!(
-            "{name}={v}: expected true or false"
-        ))),
-    }
-}
-
 fn load_run(engine: &Engine, id: &str) -> Result<RunRecord, ApiError> {
     engine
         .store()
@@ -250,8 +296,14 @@ fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-fn list(state: &AppState, q: &HashMap<String, String>) -> ApiResult {
-    let states = match q.get("state") {
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+}
+
+/// `GET /v1/runs[?state=S]`: run summaries.
+pub async fn list(State(state): App, Q(q): Q<ListQuery>) -> ApiResult {
+    let states = match &q.state {
         None => Vec::new(),
         Some(s) => vec![RunState::from_name(s)
             .ok_or_else(|| ApiError::BadRequest(format!("unknown run state {s:?}")))?],
@@ -263,9 +315,10 @@ fn list(state: &AppState, q: &HashMap<String, String>) -> ApiResult {
     })))
 }
 
-fn get_run(state: &AppState, id: &str) -> ApiResult {
-    let run = load_run(&state.engine, id)?;
-    let steps = state.engine.store().load_steps(id)?;
+/// `GET /v1/runs/{id}`: the run and its steps.
+pub async fn get_run(State(state): App, RunId(id): RunId) -> ApiResult {
+    let run = load_run(&state.engine, &id)?;
+    let steps = state.engine.store().load_steps(&id)?;
     Ok(Reply::ok(json!({
         "run": to_value(&run)?,
         "steps": to_value(&steps)?,
@@ -280,21 +333,24 @@ fn terminal(r: &RunRecord) -> bool {
     )
 }
 
-/// Events with `seq >= after`. With `wait_ms`, a long poll: answers as soon as there is such
-/// an event or the run is finished, or when the wait is over.
-async fn history(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
-    let num = |name: &str| -> Result<u64, ApiError> {
-        q.get(name).map_or(Ok(0), |v| {
-            v.parse()
-                .map_err(|_| ApiError::BadRequest(format!("{name}={v}: expected a number")))
-        })
-    };
-    let after = num("after")?;
-    let wait = Duration::from_millis(num("wait_ms")?).min(MAX_WAIT);
-    let mut run = load_run(&state.engine, id)?;
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+/// `GET /v1/runs/{id}/history[?after=N&wait_ms=M]`: events with `seq >= after`. With
+/// `wait_ms`, a long poll: answers as soon as there is such an event or the run is finished,
+/// or when the wait is over.
+pub async fn history(State(state): App, RunId(id): RunId, Q(q): Q<HistoryQuery>) -> ApiResult {
+    let after = q.after;
+    let wait = Duration::from_millis(q.wait_ms).min(MAX_WAIT);
+    let mut run = load_run(&state.engine, &id)?;
     if !wait.is_zero() && run.next_event_seq <= after && !terminal(&run) {
         let ready = |r: &RunRecord| r.next_event_seq > after || terminal(r);
-        if let Ok(r) = tokio::time::timeout(wait, state.engine.wait_for(id, ready)).await {
+        if let Ok(r) = tokio::time::timeout(wait, state.engine.wait_for(&id, ready)).await {
             run = r?;
         }
     }
@@ -302,7 +358,7 @@ async fn history(state: &AppState, id: &str, q: &HashMap<String, String>) -> Api
     let events: Vec<_> = state
         .engine
         .store()
-        .history(id)?
+        .history(&id)?
         .into_iter()
         .filter(|e| e.seq >= after)
         .collect();
@@ -314,26 +370,34 @@ async fn history(state: &AppState, id: &str, q: &HashMap<String, String>) -> Api
     })))
 }
 
-fn graph(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
-    let format = q.get("format").map_or("dot", String::as_str);
-    if !matches!(format, "dot" | "mermaid") {
-        return Err(ApiError::BadRequest(format!(
-            "format={format}: expected dot or mermaid"
-        )));
-    }
-    let run = load_run(&state.engine, id)?;
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum GraphFormat {
+    #[default]
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphQuery {
+    #[serde(default)]
+    format: GraphFormat,
+}
+
+/// `GET /v1/runs/{id}/graph[?format=dot|mermaid]`: the run's DAG with its steps' states.
+pub async fn graph(State(state): App, RunId(id): RunId, Q(q): Q<GraphQuery>) -> ApiResult {
+    let run = load_run(&state.engine, &id)?;
     let def = state.engine.registry().build(
         &run.workflow,
         run.definition_version,
         &run.id,
         &run.input,
     )?;
-    let steps = state.engine.store().load_steps(id)?;
+    let steps = state.engine.store().load_steps(&id)?;
     let edges = def.edges();
-    let text = if format == "dot" {
-        render::graph::graph_dot(&steps, &edges)
-    } else {
-        render::graph::graph_mermaid(&steps, &edges)
+    let (format, text) = match q.format {
+        GraphFormat::Dot => ("dot", render::graph::graph_dot(&steps, &edges)),
+        GraphFormat::Mermaid => ("mermaid", render::graph::graph_mermaid(&steps, &edges)),
     };
     Ok(Reply::ok(json!({ "format": format, "text": text })))
 }
@@ -352,21 +416,30 @@ fn plan_reply(plan: &Plan, color: bool) -> ApiResult {
     })))
 }
 
-async fn plan_run(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
-    load_run(&state.engine, id)?;
+#[derive(Debug, Deserialize)]
+pub struct PlanQuery {
+    #[serde(default, deserialize_with = "flag")]
+    offline: bool,
+    #[serde(default, deserialize_with = "flag")]
+    color: bool,
+}
+
+/// `GET /v1/runs/{id}/plan[?offline&color]`: what the run would still do.
+pub async fn plan_run(State(state): App, RunId(id): RunId, Q(q): Q<PlanQuery>) -> ApiResult {
+    load_run(&state.engine, &id)?;
     let plan = planner::plan_run(
         state.engine.store(),
         state.engine.registry(),
-        id,
-        flag(q, "offline")?,
+        &id,
+        q.offline,
     )
     .await?;
-    plan_reply(&plan, flag(q, "color")?)
+    plan_reply(&plan, q.color)
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SpecRequest {
+pub struct SpecRequest {
     spec_toml: Option<String>,
     /// With `spec_toml`: the name used in messages. Alone: an absolute path the daemon reads
     /// (relative secret files are then found next to it, as in the CLI).
@@ -383,7 +456,7 @@ impl SpecRequest {
         let parsed = match (&self.spec_toml, &self.spec_path) {
             (Some(text), origin) => spec::parse(text, origin.as_deref().unwrap_or("request")),
             (None, Some(path)) => {
-                let path = Path::new(path);
+                let path = std::path::Path::new(path);
                 if !path.is_absolute() {
                     return Err(ApiError::BadRequest(
                         "spec_path must be absolute (or send spec_toml)".into(),
@@ -412,8 +485,8 @@ impl SpecRequest {
     }
 }
 
-async fn plan_new(state: &AppState, body: &Bytes) -> ApiResult {
-    let req: SpecRequest = parse_body(body)?;
+/// `POST /v1/plan`: the plan of a new run of a spec.
+pub async fn plan_new(State(state): App, JsonBody(req): JsonBody<SpecRequest>) -> ApiResult {
     let spec = req.spec()?;
     let id = req.run_id()?;
     let plan = planner::plan_new(
@@ -427,8 +500,8 @@ async fn plan_new(state: &AppState, body: &Bytes) -> ApiResult {
     plan_reply(&plan, req.color)
 }
 
-async fn submit(state: &AppState, body: &Bytes) -> ApiResult {
-    let req: SpecRequest = parse_body(body)?;
+/// `POST /v1/runs`: create a run of a spec and start it (201).
+pub async fn submit(State(state): App, JsonBody(req): JsonBody<SpecRequest>) -> ApiResult {
     let spec = req.spec()?;
     let id = req.run_id()?;
     if state.engine.store().load_run(&id)?.is_some() {
@@ -449,9 +522,10 @@ async fn submit(state: &AppState, body: &Bytes) -> ApiResult {
     ))
 }
 
+/// The body of `POST /v1/runs/{id}/ACTION` (every action takes the same fields).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ControlRequest {
+pub struct ControlRequest {
     #[serde(default)]
     teardown: bool,
     signal: Option<String>,
@@ -503,33 +577,65 @@ fn checked_amendment(
 /// Signals a run understands.
 pub const KNOWN_SIGNALS: [&str; 1] = [failback_steps::steps::await_failback::SIGNAL];
 
-async fn control(state: &AppState, id: &str, action: &str, body: &Bytes) -> ApiResult {
-    let req: ControlRequest = parse_body(body)?;
+fn run_reply(run: &RunRecord) -> ApiResult {
+    Ok(Reply::ok(json!({ "run": to_value(run)? })))
+}
+
+/// `POST /v1/runs/{id}/cancel` `{"teardown": bool}`.
+pub async fn cancel(
+    State(state): App,
+    RunId(id): RunId,
+    JsonBody(req): JsonBody<ControlRequest>,
+) -> ApiResult {
+    run_reply(&state.engine.cancel(&id, req.teardown).await?)
+}
+
+/// `POST /v1/runs/{id}/retry` `{"from": STEP, "amend": {"input": …}}`.
+pub async fn retry(
+    State(state): App,
+    RunId(id): RunId,
+    JsonBody(req): JsonBody<ControlRequest>,
+) -> ApiResult {
     let e = &state.engine;
-    let run = match action {
-        "cancel" => e.cancel(id, req.teardown).await?,
-        "retry" => {
-            let amend = match req.amend {
-                Some(a) => Some(checked_amendment(e, id, a)?),
-                None => None,
-            };
-            e.retry_amended(id, req.from.as_deref(), amend).await?
-        }
-        "pause" => e.pause(id).await?,
-        "resume" => e.unpause(id).await?,
-        "signal" => {
-            let name = req
-                .signal
-                .ok_or_else(|| ApiError::BadRequest("\"signal\" is required".into()))?;
-            if !KNOWN_SIGNALS.contains(&name.as_str()) {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown signal {name:?}; known: {}",
-                    KNOWN_SIGNALS.join(", ")
-                )));
-            }
-            e.signal(id, &name).await?
-        }
-        _ => return Err(ApiError::NotFound(format!("no such action: {action}"))),
+    let amend = match req.amend {
+        Some(a) => Some(checked_amendment(e, &id, a)?),
+        None => None,
     };
-    Ok(Reply::ok(json!({ "run": to_value(&run)? })))
+    run_reply(&e.retry_amended(&id, req.from.as_deref(), amend).await?)
+}
+
+/// `POST /v1/runs/{id}/pause`.
+pub async fn pause(
+    State(state): App,
+    RunId(id): RunId,
+    JsonBody(_): JsonBody<ControlRequest>,
+) -> ApiResult {
+    run_reply(&state.engine.pause(&id).await?)
+}
+
+/// `POST /v1/runs/{id}/resume`.
+pub async fn resume(
+    State(state): App,
+    RunId(id): RunId,
+    JsonBody(_): JsonBody<ControlRequest>,
+) -> ApiResult {
+    run_reply(&state.engine.unpause(&id).await?)
+}
+
+/// `POST /v1/runs/{id}/signal` `{"signal": NAME}`.
+pub async fn signal(
+    State(state): App,
+    RunId(id): RunId,
+    JsonBody(req): JsonBody<ControlRequest>,
+) -> ApiResult {
+    let name = req
+        .signal
+        .ok_or_else(|| ApiError::BadRequest("\"signal\" is required".into()))?;
+    if !KNOWN_SIGNALS.contains(&name.as_str()) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown signal {name:?}; known: {}",
+            KNOWN_SIGNALS.join(", ")
+        )));
+    }
+    run_reply(&state.engine.signal(&id, &name).await?)
 }

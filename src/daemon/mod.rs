@@ -9,6 +9,7 @@ mod health_tests;
 pub mod limits;
 pub mod metrics;
 pub mod page;
+pub mod router;
 pub mod server;
 
 use anyhow::{anyhow, bail, Context as _, Result};
