@@ -16,7 +16,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 /// Every endpoint of the API. An unknown path is a JSON 404, a known one with a method it
 /// does not take a JSON 405.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(api::index))
         .route("/metrics", get(api::metrics))
         .route("/v1/health", get(api::health))
@@ -33,7 +33,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/runs/{id}/signal", post(api::signal))
         .fallback(api::no_such_path)
         .method_not_allowed_fallback(api::wrong_method)
-        .with_state(state)
+        .with_state(state);
+    layered(routes)
+}
+
+/// The layers every listener's routes are served with.
+fn layered(routes: Router) -> Router {
+    routes
         .layer(middleware::from_fn(log_server_errors))
         .layer(middleware::from_fn(detached))
         // One limit, tower-http's: it refuses a declared oversize body before reading it and
@@ -106,4 +112,110 @@ async fn json_413(resp: Response) -> Response {
         return ApiError::TooLarge.into_response();
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    use tokio::sync::Notify;
+    use tower::ServiceExt as _;
+
+    async fn call(app: Router, req: Request) -> (StatusCode, String) {
+        let Ok(resp) = app.oneshot(req).await;
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    fn get_req(path: &str) -> Request {
+        Request::get(path).body(Body::empty()).expect("request")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_in_json() {
+        async fn boom() -> &'static str {
+            panic!("a bug in a handler")
+        }
+        let app = layered(Router::new().route("/boom", get(boom)));
+        let (status, body) = call(app, get_req("/boom")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body, "{\"error\":\"internal error\"}\n");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_hangs_up_does_not_cancel_its_handler() {
+        let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let finished = Arc::new(AtomicBool::new(false));
+        let handler = {
+            let (started, release, finished) = (started.clone(), release.clone(), finished.clone());
+            move || async move {
+                started.notify_one();
+                release.notified().await;
+                finished.store(true, Ordering::SeqCst);
+            }
+        };
+        let app = layered(Router::new().route("/slow", post(handler)));
+        let req = Request::post("/slow").body(Body::empty()).expect("request");
+        let client = tokio::spawn(call(app, req));
+        started.notified().await;
+        // The connection goes away mid-request: hyper drops the service's future.
+        client.abort();
+        let _ = client.await;
+        release.notify_one();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !finished.load(Ordering::SeqCst) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the handler was cancelled"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_in_json_before_it_is_read() {
+        let app = layered(Router::new().route("/v1/runs", post(|| async { "read" })));
+        let req = Request::post("/v1/runs")
+            .header(header::CONTENT_LENGTH, (MAX_BODY + 1).to_string())
+            .body(Body::empty())
+            .expect("request");
+        let (status, body) = call(app, req).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            body.contains("\"error\":\"request body larger than"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_bearer_layer_refuses_a_missing_or_wrong_token() {
+        let token = "0123456789abcdef-router-test";
+        let app = with_bearer(
+            layered(Router::new().route("/v1/runs", get(|| async { "ok" }))),
+            token.to_owned(),
+        );
+        let with = |auth: Option<String>| {
+            let mut req = get_req("/v1/runs");
+            if let Some(v) = auth {
+                req.headers_mut()
+                    .insert(header::AUTHORIZATION, v.parse().expect("header"));
+            }
+            call(app.clone(), req)
+        };
+        assert_eq!(with(None).await.0, StatusCode::UNAUTHORIZED);
+        let wrong = format!("Bearer {token}x");
+        assert_eq!(with(Some(wrong)).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            with(Some(token.to_owned())).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let (status, body) = with(Some(format!("Bearer {token}"))).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    }
 }
