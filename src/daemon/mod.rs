@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod extract;
 #[cfg(test)]
 mod health_tests;
 pub mod limits;
