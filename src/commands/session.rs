@@ -125,7 +125,7 @@ fn serve(state_dir: &Path, local: &LocalRuns) -> Result<Serving> {
     let budget = limits::Budget::for_limit(nofile.soft, steps);
     let metrics = Metrics::start(&engine, None);
     let why = format!(
-        "a foreground failback (pid {}) holds the store and only answers reads; wait for it to end, or run `failback daemon` to manage runs from any shell",
+        "the state store is in use by a foreground failback (pid {}), which answers reads only; wait for it to end, or run `failback daemon` to manage runs from any shell",
         std::process::id()
     );
     let state = Arc::new(AppState::new(local.clone(), metrics).read_only(why));

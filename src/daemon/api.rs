@@ -1,23 +1,26 @@
-//! The JSON API: routing and handlers. Every failure is a JSON `{"error": "..."}` with a 4xx
-//! or 5xx status; nothing a request carries can panic a handler.
+//! The JSON API's handlers, one per endpoint, and its errors (the extractors they take are in
+//! `extract`, the routes and layers in `router`). Every failure is a JSON `{"error": "..."}` with a 4xx or 5xx
+//! status; nothing a request carries can panic a handler.
 
+use super::extract::{flag, JsonBody, RunId, Q};
+use super::limits::BODY_TIMEOUT;
 use super::metrics::Metrics;
-use crate::render;
+use super::MAX_BODY;
 use crate::service::local::LocalRuns;
 use crate::service::types::{
     Action, ControlBody, ControlRequest, PlanReply, ResumeRequest, RunReply, SpecRequest,
     API_VERSION,
 };
 use crate::service::{ErrorKind, Runs, ServiceError};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use failback_engine::planner::Plan;
-use failback_engine::{valid_run_id, Engine, EngineError};
-use http_body_util::Full;
-use hyper::{Method, Response, StatusCode};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use failback_engine::{Engine, EngineError};
+use failback_state::StoreError;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -53,7 +56,10 @@ impl AppState {
     }
 }
 
-/// A response before it becomes HTTP.
+/// What every handler is given.
+type App = State<Arc<AppState>>;
+
+/// A response: JSON (with a trailing newline), HTML or text.
 pub struct Reply {
     status: StatusCode,
     content_type: &'static str,
@@ -83,14 +89,15 @@ impl Reply {
             body: body.into(),
         }
     }
-    pub fn into_response(self) -> Response<Full<Bytes>> {
-        let mut resp = Response::new(Full::new(self.body));
-        *resp.status_mut() = self.status;
-        resp.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static(self.content_type),
-        );
-        resp
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let content_type = [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        )];
+        (self.status, content_type, self.body).into_response()
     }
 }
 
@@ -104,6 +111,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("method {0} is not allowed on this path")]
     Method(Method),
+    #[error("request body larger than {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("the body did not arrive within {} s", BODY_TIMEOUT.as_secs())]
+    BodyTimeout,
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -117,9 +128,27 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Method(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+/// A 5xx answer's cause, for the router's log line (which knows the method and path).
+#[derive(Debug, Clone)]
+pub struct ServerError(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = self.to_string();
+        let mut resp = Reply::error(status, &message).into_response();
+        if status.is_server_error() {
+            resp.extensions_mut().insert(ServerError(message));
+        }
+        resp
     }
 }
 
@@ -142,83 +171,43 @@ impl From<EngineError> for ApiError {
     }
 }
 
-impl From<failback_state::StoreError> for ApiError {
-    fn from(e: failback_state::StoreError) -> Self {
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
         ServiceError::from(e).into()
     }
 }
 
 type ApiResult = Result<Reply, ApiError>;
 
-pub async fn handle(
-    state: &AppState,
-    method: &Method,
-    path: &str,
-    query: &str,
-    body: Bytes,
-) -> Reply {
-    let query: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    match route(state, method, path, &query, &body).await {
-        Ok(r) => r,
-        Err(e) => {
-            if e.status().is_server_error() {
-                tracing::error!(%method, path, error = %e, "API request failed");
-            }
-            Reply::error(e.status(), &e.to_string())
-        }
-    }
+/// Any path no route has.
+pub async fn no_such_path(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no such path: {}", uri.path()))
 }
 
-async fn route(
-    state: &AppState,
-    method: &Method,
-    path: &str,
-    q: &HashMap<String, String>,
-    body: &Bytes,
-) -> ApiResult {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let get = method == Method::GET;
-    let post = method == Method::POST;
-    match segs.as_slice() {
-        [""] if get => Ok(Reply::text(
-            "text/html; charset=utf-8",
-            super::page::index(&state.engine)?,
-        )),
-        ["metrics"] if get => Ok(Reply::text(
-            "text/plain; version=0.0.4; charset=utf-8",
-            state.metrics.render(&state.engine),
-        )),
-        ["v1", "health"] if get => Ok(health(state)),
-        ["v1", "runs"] if get => list(state, q).await,
-        ["v1", "runs"] if post => submit(state, body).await,
-        ["v1", "plan"] if post => plan_new(state, body).await,
-        ["v1", "resume"] if post => resume(state, body).await,
-        ["v1", "runs", id, rest @ ..] => {
-            if !valid_run_id(id) {
-                return Err(EngineError::InvalidRunId((*id).to_owned()).into());
-            }
-            match rest {
-                [] if get => get_run(state, id).await,
-                ["history"] if get => history(state, id, q).await,
-                ["graph"] if get => graph(state, id, q).await,
-                ["plan"] if get => plan_run(state, id, q).await,
-                [action] if post => control(state, id, action, body).await,
-                [] | ["history" | "graph" | "plan"] => Err(ApiError::Method(method.clone())),
-                _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
-            }
-        }
-        [""] | ["metrics"] | ["v1", "health" | "runs" | "plan" | "resume"] => {
-            Err(ApiError::Method(method.clone()))
-        }
-        _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
-    }
+/// A path that exists, with a method it does not take.
+pub async fn wrong_method(method: Method) -> ApiError {
+    ApiError::Method(method)
+}
+
+/// `GET /`: the status page.
+pub async fn index(State(s): App) -> ApiResult {
+    Ok(Reply::text(
+        "text/html; charset=utf-8",
+        super::page::index(&s.engine)?,
+    ))
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(s): App) -> Reply {
+    Reply::text(
+        "text/plain; version=0.0.4; charset=utf-8",
+        s.metrics.render(&s.engine),
+    )
 }
 
 /// 200 while the engine drives; 503 naming the cause once it cannot (a failed store write, a
 /// dead driver or timer task, a stalled scheduler).
-fn health(state: &AppState) -> Reply {
+pub async fn health(State(state): App) -> Reply {
     let h = state.engine.health();
     let status = if h.healthy {
         StatusCode::OK
@@ -239,126 +228,168 @@ fn health(state: &AppState) -> Reply {
     Reply::json(status, &body)
 }
 
-/// An empty body is `{}`; unknown fields are refused so typos do not pass silently.
-fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
-}
-
-fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
-    match q.get(name).map(String::as_str) {
-        None | Some("false" | "0") => Ok(false),
-        Some("" | "true" | "1") => Ok(true),
-        Some(v) => Err(ApiError::BadRequest(format!(
-            "{name}={v}: expected true or false"
-        ))),
-    }
-}
-
-fn num(q: &HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
-    q.get(name).map_or(Ok(0), |v| {
-        v.parse()
-            .map_err(|_| ApiError::BadRequest(format!("{name}={v}: expected a number")))
-    })
-}
-
 fn reply<T: Serialize>(status: StatusCode, v: &T) -> ApiResult {
     let v = serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Reply::json(status, &v))
 }
 
-async fn list(state: &AppState, q: &HashMap<String, String>) -> ApiResult {
-    let l = state.runs.list(q.get("state").map(String::as_str)).await?;
-    reply(StatusCode::OK, &l)
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
 }
 
-async fn get_run(state: &AppState, id: &str) -> ApiResult {
-    reply(StatusCode::OK, &state.runs.status(id).await?)
+/// `GET /v1/runs[?state=S]`: run summaries.
+pub async fn list(State(state): App, Q(q): Q<ListQuery>) -> ApiResult {
+    reply(StatusCode::OK, &state.runs.list(q.state.as_deref()).await?)
 }
 
-/// Events with `seq >= after`. With `wait_ms`, a long poll: answers as soon as there is such
-/// an event or the run is finished, or when the wait is over.
-async fn history(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
-    let (after, wait) = (num(q, "after")?, num(q, "wait_ms")?);
-    reply(StatusCode::OK, &state.runs.history(id, after, wait).await?)
+/// `GET /v1/runs/{id}`: the run, its steps and its DAG's edges.
+pub async fn get_run(State(state): App, RunId(id): RunId) -> ApiResult {
+    reply(StatusCode::OK, &state.runs.status(&id).await?)
 }
 
-/// The DAG with live status, rendered (`format=dot|mermaid`).
-async fn graph(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
-    let format = q.get("format").map_or("dot", String::as_str);
-    if !matches!(format, "dot" | "mermaid") {
-        return Err(ApiError::BadRequest(format!(
-            "format={format}: expected dot or mermaid"
-        )));
-    }
-    let s = state.runs.status(id).await?;
-    let text = if format == "dot" {
-        render::graph::graph_dot(&s.steps, &s.edges)
-    } else {
-        render::graph::graph_mermaid(&s.steps, &s.edges)
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+/// `GET /v1/runs/{id}/history[?after=N&wait_ms=M]`: events with `seq >= after`. With
+/// `wait_ms`, a long poll: answers as soon as there is such an event or the run is finished,
+/// or when the wait is over.
+pub async fn history(State(state): App, RunId(id): RunId, Q(q): Q<HistoryQuery>) -> ApiResult {
+    let page = state.runs.history(&id, q.after, q.wait_ms).await?;
+    reply(StatusCode::OK, &page)
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum GraphFormat {
+    #[default]
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphQuery {
+    #[serde(default)]
+    format: GraphFormat,
+}
+
+/// `GET /v1/runs/{id}/graph[?format=dot|mermaid]`: the run's DAG with its steps' states,
+/// rendered (for the page and tools; the CLI renders `GET /v1/runs/{id}` itself).
+pub async fn graph(State(state): App, RunId(id): RunId, Q(q): Q<GraphQuery>) -> ApiResult {
+    let s = state.runs.status(&id).await?;
+    let (format, text) = match q.format {
+        GraphFormat::Dot => ("dot", crate::render::graph::graph_dot(&s.steps, &s.edges)),
+        GraphFormat::Mermaid => (
+            "mermaid",
+            crate::render::graph::graph_mermaid(&s.steps, &s.edges),
+        ),
     };
     Ok(Reply::ok(json!({ "format": format, "text": text })))
 }
 
 fn plan_reply(plan: Plan) -> ApiResult {
     let (blocked, no_changes) = (plan.blocked(), plan.no_changes());
-    reply(
-        StatusCode::OK,
-        &PlanReply {
-            api_version: API_VERSION,
-            plan,
-            blocked,
-            no_changes,
-        },
-    )
+    let r = PlanReply {
+        api_version: API_VERSION,
+        plan,
+        blocked,
+        no_changes,
+    };
+    reply(StatusCode::OK, &r)
 }
 
-async fn plan_run(state: &AppState, id: &str, q: &HashMap<String, String>) -> ApiResult {
-    plan_reply(state.runs.plan_run(id, flag(q, "offline")?).await?)
+#[derive(Debug, Deserialize)]
+pub struct PlanQuery {
+    #[serde(default, deserialize_with = "flag")]
+    offline: bool,
 }
 
-async fn plan_new(state: &AppState, body: &Bytes) -> ApiResult {
-    let req: SpecRequest = parse_body(body)?;
+/// `GET /v1/runs/{id}/plan[?offline]`: what the run has left to do.
+pub async fn plan_run(State(state): App, RunId(id): RunId, Q(q): Q<PlanQuery>) -> ApiResult {
+    plan_reply(state.runs.plan_run(&id, q.offline).await?)
+}
+
+/// `POST /v1/plan`: the dry run of a new run.
+pub async fn plan_new(State(state): App, JsonBody(req): JsonBody<SpecRequest>) -> ApiResult {
     plan_reply(state.runs.plan_new(&req).await?)
 }
 
-async fn submit(state: &AppState, body: &Bytes) -> ApiResult {
+/// `POST /v1/runs`: create a run (the daemon drives it).
+pub async fn submit(State(state): App, JsonBody(req): JsonBody<SpecRequest>) -> ApiResult {
     state.writable()?;
-    let req: SpecRequest = parse_body(body)?;
     let run = state.runs.submit(&req).await?;
-    reply(
-        StatusCode::CREATED,
-        &RunReply {
-            api_version: API_VERSION,
-            run,
-        },
-    )
+    let r = RunReply {
+        api_version: API_VERSION,
+        run,
+    };
+    reply(StatusCode::CREATED, &r)
 }
 
-async fn resume(state: &AppState, body: &Bytes) -> ApiResult {
+/// `POST /v1/resume`: unpause the named runs; name the unfinished ones to follow.
+pub async fn resume_runs(State(state): App, JsonBody(req): JsonBody<ResumeRequest>) -> ApiResult {
     state.writable()?;
-    let req: ResumeRequest = parse_body(body)?;
     reply(StatusCode::OK, &state.runs.resume(&req).await?)
 }
 
-async fn control(state: &AppState, id: &str, action: &str, body: &Bytes) -> ApiResult {
-    let action = Action::from_name(action)
-        .ok_or_else(|| ApiError::NotFound(format!("no such action: {action}")))?;
+async fn act(state: &AppState, id: &str, action: Action, body: ControlBody) -> ApiResult {
     state.writable()?;
-    let body: ControlBody = parse_body(body)?;
     let run = state
         .runs
         .control(id, &ControlRequest { action, body })
         .await?;
-    reply(
-        StatusCode::OK,
-        &RunReply {
-            api_version: API_VERSION,
-            run,
-        },
-    )
+    let r = RunReply {
+        api_version: API_VERSION,
+        run,
+    };
+    reply(StatusCode::OK, &r)
+}
+
+/// `POST /v1/runs/{id}/cancel` `{"teardown"}`.
+pub async fn cancel(
+    State(s): App,
+    RunId(id): RunId,
+    JsonBody(b): JsonBody<ControlBody>,
+) -> ApiResult {
+    act(&s, &id, Action::Cancel, b).await
+}
+
+/// `POST /v1/runs/{id}/retry` `{"from", "amend": {"input"}}`.
+pub async fn retry(
+    State(s): App,
+    RunId(id): RunId,
+    JsonBody(b): JsonBody<ControlBody>,
+) -> ApiResult {
+    act(&s, &id, Action::Retry, b).await
+}
+
+/// `POST /v1/runs/{id}/pause`.
+pub async fn pause(
+    State(s): App,
+    RunId(id): RunId,
+    JsonBody(b): JsonBody<ControlBody>,
+) -> ApiResult {
+    act(&s, &id, Action::Pause, b).await
+}
+
+/// `POST /v1/runs/{id}/resume` (unpause).
+pub async fn resume(
+    State(s): App,
+    RunId(id): RunId,
+    JsonBody(b): JsonBody<ControlBody>,
+) -> ApiResult {
+    act(&s, &id, Action::Resume, b).await
+}
+
+/// `POST /v1/runs/{id}/signal` `{"signal"}`.
+pub async fn signal(
+    State(s): App,
+    RunId(id): RunId,
+    JsonBody(b): JsonBody<ControlBody>,
+) -> ApiResult {
+    act(&s, &id, Action::Signal, b).await
 }

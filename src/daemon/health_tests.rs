@@ -1,19 +1,22 @@
 //! `/v1/health` and `/metrics` tell the truth: a store whose writes fail (injected with
 //! `FailingStore`) turns health into 503 naming the cause, and the metric into 0.
 
-use super::api::{self, AppState};
+use super::api::AppState;
 use super::metrics::Metrics;
+use super::router::router;
+use axum::http::{Request, StatusCode};
 use failback_engine::testkit::{registry, Journal};
 use failback_engine::{CrashPoints, Engine, EngineConfig, SystemClock};
 use failback_state::{FailingStore, MemStore, StateStore};
-use hyper::{Method, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn get(state: &AppState, path: &str) -> (StatusCode, String) {
-    let resp = api::handle(state, &Method::GET, path, "", bytes::Bytes::new())
-        .await
-        .into_response();
+async fn get(state: &Arc<AppState>, path: &str) -> (StatusCode, String) {
+    use tower::ServiceExt as _;
+    let req = Request::get(path)
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let Ok(resp) = router(state.clone()).oneshot(req).await;
     let status = resp.status();
     let body = http_body_util::BodyExt::collect(resp.into_body())
         .await
@@ -32,10 +35,10 @@ async fn a_failed_store_write_makes_health_503_with_its_cause() {
         CrashPoints::none(),
         EngineConfig::default(),
     );
-    let state = AppState::new(
+    let state = Arc::new(AppState::new(
         crate::service::local::LocalRuns::new(engine.clone()),
         Metrics::start(&engine, None),
-    );
+    ));
     let (status, body) = get(&state, "/v1/health").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("\"healthy\":true"), "{body}");

@@ -4,11 +4,13 @@
 
 pub mod api;
 pub mod client;
+pub mod extract;
 #[cfg(test)]
 mod health_tests;
 pub mod limits;
 pub mod metrics;
 pub mod page;
+pub mod router;
 pub mod server;
 
 use anyhow::{anyhow, bail, Context as _, Result};
