@@ -11,7 +11,8 @@ const GLOBAL: &str = "Global options";
     name = "failback",
     version,
     about = "Durable failback of Azure Site Recovery process servers",
-    after_help = examples::TOP
+    after_help = examples::TOP,
+    max_term_width = 100
 )]
 pub struct Cli {
     /// Where runs are kept (default: $XDG_STATE_HOME/failback or ~/.local/state/failback).
@@ -155,7 +156,7 @@ pub enum Command {
         )]
         output: OutputFormat,
     },
-    /// All runs, newest last.
+    /// All runs, with their state and next wake.
     #[command(after_help = examples::LIST)]
     List {
         /// Only runs in this state: pending, running, waiting, paused, succeeded, failed,

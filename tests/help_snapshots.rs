@@ -2,9 +2,10 @@
 //! insta snapshots; every argument has a description, every verb has examples, and every
 //! example parses with the real flags.
 //!
-//! The help does not depend on the machine: clap is built without `wrap_help`, so it never
-//! looks at the terminal's width, and the environment that could show through (colour,
-//! `FAILBACK_STATE_DIR`'s value) is fixed here.
+//! The help does not depend on the machine: clap wraps it at the terminal's width (at most 100
+//! columns), and with no terminal — here stdin, stdout and stderr are not — at `COLUMNS`, set
+//! to 100 here with the rest of the environment that could show through (colour,
+//! `FAILBACK_STATE_DIR`'s value).
 
 use assert_cmd::Command;
 use clap::{CommandFactory, Parser};
