@@ -53,8 +53,18 @@ struct Headed {
 /// `failback ARGS | head -c 10`, for real: spawn with stdout a small pipe, read up to 10
 /// bytes, close the read end, wait (at most two minutes) for the exit.
 fn head_c_10(r: &Rehearsal, args: &[&str]) -> Headed {
-    let (mut reader, writer, capacity) = small_pipe();
-    let err_path = r.path(&format!("stderr-{}.txt", args.join("_").replace('/', "_")));
+    head_c(r, args, 10)
+}
+
+/// `failback ARGS | head -c N`; with N = 0 the read end is closed before the command starts,
+/// so its first write meets a closed pipe whatever the timing.
+fn head_c(r: &Rehearsal, args: &[&str], n: usize) -> Headed {
+    let (reader, writer, capacity) = small_pipe();
+    let mut reader = (n > 0).then_some(reader);
+    let err_path = r.path(&format!(
+        "stderr-{n}-{}.txt",
+        args.join("_").replace('/', "_")
+    ));
     let err = File::create(&err_path).expect("stderr file");
     let mut child = {
         let mut c = r.failback_std(args);
@@ -65,11 +75,11 @@ fn head_c_10(r: &Rehearsal, args: &[&str]) -> Headed {
         // `c` and its copy of the write end are dropped here: only the child writes.
     };
     let mut read = Vec::new();
-    let mut buf = [0u8; 10];
-    while read.len() < 10 {
-        match reader.read(&mut buf[..10 - read.len()]) {
+    let mut buf = vec![0u8; n];
+    while let Some(reader) = reader.as_mut().filter(|_| read.len() < n) {
+        match reader.read(&mut buf[..n - read.len()]) {
             Ok(0) => break,
-            Ok(n) => read.extend_from_slice(&buf[..n]),
+            Ok(got) => read.extend_from_slice(&buf[..got]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => panic!("reading {args:?}: {e}"),
         }
@@ -95,15 +105,22 @@ fn head_c_10(r: &Rehearsal, args: &[&str]) -> Headed {
     }
 }
 
+/// Nothing panicked or complained about the pipe.
+fn quiet(args: &[&str], h: &Headed) {
+    assert!(
+        !h.stderr.contains("panicked")
+            && !h.stderr.contains("Broken pipe")
+            && !h.stderr.contains("writing to standard output"),
+        "{args:?} stderr: {}",
+        h.stderr
+    );
+}
+
 /// The checks every case shares: something was printed, nothing panicked or complained about
 /// the pipe, and the status is 0 or 141.
 fn ends_quietly(args: &[&str], h: &Headed) {
     assert!(!h.read.is_empty(), "{args:?} printed nothing: {}", h.stderr);
-    assert!(
-        !h.stderr.contains("panicked") && !h.stderr.contains("Broken pipe"),
-        "{args:?} stderr: {}",
-        h.stderr
-    );
+    quiet(args, h);
     assert!(
         h.code == Some(0) || h.code == Some(EXIT_PIPE),
         "{args:?} exited {:?}; stderr: {}",
@@ -134,6 +151,21 @@ fn measured(r: &Rehearsal, args: &[&str]) -> Option<i32> {
             h.stderr
         );
     }
+    // Its reader gone before it starts: the first write fails, always. (clap prints the help
+    // and exits 0 whether or not the write failed.)
+    let gone = head_c(r, args, 0);
+    quiet(args, &gone);
+    let expected = if args.contains(&"--help") {
+        0
+    } else {
+        EXIT_PIPE
+    };
+    assert_eq!(
+        gone.code,
+        Some(expected),
+        "{args:?} with its reader gone; stderr: {}",
+        gone.stderr
+    );
     h.code
 }
 
@@ -219,4 +251,16 @@ fn every_verb_that_follows_a_run_ends_quietly_and_loses_nothing() {
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
     assert_eq!(v["run"]["state"], "cancelled", "{v:#}");
     assert_eq!(r.left_behind(), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "demo and sim still print with println!, which panics on a closed pipe; \
+            src/commands/{demo,sim}.rs are another branch's: run with --ignored once it lands"]
+fn demo_and_sim_end_quietly_when_their_reader_is_gone() {
+    let r = Rehearsal::start();
+    for args in [&["demo"][..], &["sim"][..]] {
+        let gone = head_c(&r, args, 0);
+        quiet(args, &gone);
+        assert_eq!(gone.code, Some(EXIT_PIPE), "{args:?}: {}", gone.stderr);
+    }
 }
