@@ -1,6 +1,8 @@
 //! docs/cli.md against the code: every ```json example parses and is the CLI's current JSON
-//! (`schema_version`, RFC 3339 times), the exit-code table lists exactly the `EXIT_*`
-//! constants, and the page's own links point at its headings.
+//! (`schema_version`, RFC 3339 times, the keys a real run prints), the exit-code table lists
+//! exactly the `EXIT_*` constants, and the page's own links point at its headings.
+
+mod support;
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -228,4 +230,81 @@ fn links_within_the_page_point_at_its_headings() {
         .filter(|a| !anchors.contains(*a))
         .collect();
     assert!(missing.is_empty(), "links to no heading: {missing:?}");
+}
+
+/// Key paths of a JSON value down to `depth` levels (array elements merged): its shape, not its
+/// data. Below keys whose content varies by case (a spec, a status or event variant, labels,
+/// outputs) it does not look.
+fn shape(v: &Value, prefix: &str, depth: usize, out: &mut BTreeSet<String>) {
+    const OPAQUE: [&str; 6] = ["input", "status", "kind", "labels", "details", "output"];
+    if depth == 0 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = format!("{prefix}.{k}");
+                out.insert(p.clone());
+                if !OPAQUE.contains(&k.as_str()) {
+                    shape(x, &p, depth - 1, out);
+                }
+            }
+        }
+        Value::Array(a) => a
+            .iter()
+            .for_each(|x| shape(x, &format!("{prefix}[]"), depth, out)),
+        _ => {}
+    }
+}
+
+fn shape_of(v: &Value) -> BTreeSet<String> {
+    let mut s = BTreeSet::new();
+    shape(v, "", 3, &mut s);
+    s
+}
+
+/// The documented examples have the shape the binary prints today: the same keys in each
+/// document (status, list, history, a follow line, plan), compared with a real run's.
+#[test]
+fn the_documented_json_has_the_shape_the_binary_prints() {
+    let r = support::Rehearsal::start();
+    r.failback(&["apply", "--yes", "--run-id", "d1"])
+        .assert()
+        .success();
+    let run = |args: &[&str]| -> String {
+        let out = r.failback(args).output().expect("failback runs");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        support::stdout(&out)
+    };
+    let doc_of = |text: &str| serde_json::from_str::<Value>(text).expect("JSON");
+    let follow = run(&["status", "d1", "--follow", "-o", "json"]);
+    let real: Vec<(&str, Value)> = vec![
+        ("edges", doc_of(&run(&["status", "d1", "-o", "json"]))),
+        ("runs", doc_of(&run(&["list", "-o", "json"]))),
+        ("events", doc_of(&run(&["history", "d1", "-o", "json"]))),
+        (
+            "description",
+            doc_of(follow.lines().last().expect("a follow line")),
+        ),
+        (
+            "summary",
+            doc_of(&run(&["plan", "--offline", "--run-id", "d2", "-o", "json"])),
+        ),
+    ];
+    let doc = read("docs/cli.md");
+    let mut checked = BTreeSet::new();
+    for (line, text) in fenced(&doc, "json") {
+        for example in documents(line, &text) {
+            let Some((key, printed)) = real.iter().find(|(k, _)| example.get(*k).is_some()) else {
+                panic!("docs/cli.md:{line}: an example of no known document");
+            };
+            assert_eq!(
+                shape_of(&example),
+                shape_of(printed),
+                "docs/cli.md:{line}: the example's keys are not what `{key}`'s command prints"
+            );
+            checked.insert(*key);
+        }
+    }
+    assert_eq!(checked.len(), real.len(), "examples of every document");
 }
