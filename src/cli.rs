@@ -3,24 +3,29 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "failback",
     version,
-    about = "Durable failback of Azure Site Recovery process servers"
+    about = "Durable failback of Azure Site Recovery process servers",
+    after_help = examples::TOP,
+    max_term_width = 100
 )]
 pub struct Cli {
     /// Where runs are kept (default: $XDG_STATE_HOME/failback or ~/.local/state/failback).
-    #[arg(long, global = true, env = "FAILBACK_STATE_DIR")]
+    #[arg(long, global = true, env = "FAILBACK_STATE_DIR", help_heading = GLOBAL)]
     pub state_dir: Option<PathBuf>,
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text")]
+    #[arg(long, global = true, value_enum, default_value = "text", help_heading = GLOBAL)]
     pub log_format: LogFormat,
     /// More logging (-v info, -vv debug).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Colour in text output: auto (a terminal, and NO_COLOR unset), always or never.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    #[arg(long, global = true, value_enum, default_value = "auto", help_heading = GLOBAL)]
     pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
@@ -62,7 +67,9 @@ pub enum GraphFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented example spec.
+    #[command(after_help = examples::INIT)]
     Init {
+        /// Where to write the spec.
         #[arg(default_value = "failback.toml")]
         path: PathBuf,
         /// Overwrite an existing file.
@@ -70,7 +77,9 @@ pub enum Command {
         force: bool,
     },
     /// Show what a run would do (dry run), or what an existing run has left to do.
+    #[command(after_help = examples::PLAN)]
     Plan {
+        /// The spec to plan (not read with --run: a run keeps its own copy).
         #[arg(long, default_value = "failback.toml")]
         spec: PathBuf,
         /// Plan an existing run instead of a new one.
@@ -82,7 +91,7 @@ pub enum Command {
         /// Make no Azure reads.
         #[arg(long)]
         offline: bool,
-        /// Output format.
+        /// Output format: text, json, dot (Graphviz) or mermaid.
         #[arg(
             short = 'o',
             long = "output",
@@ -93,13 +102,15 @@ pub enum Command {
         output: PlanFormat,
     },
     /// Create a run from the spec and drive it in the foreground.
+    #[command(after_help = examples::APPLY)]
     Apply {
+        /// The spec to apply (the run keeps a copy; secrets as references only).
         #[arg(long, default_value = "failback.toml")]
         spec: PathBuf,
-        /// Run id (default: generated).
+        /// Run id (default: generated, fb- and 8 hex digits); resource names derive from it.
         #[arg(long)]
         run_id: Option<String>,
-        /// Do not ask for confirmation.
+        /// Do not ask for confirmation (needed without a terminal).
         #[arg(long)]
         yes: bool,
         /// Output format: text or json (one JSON event per line while following).
@@ -113,6 +124,7 @@ pub enum Command {
         output: OutputFormat,
     },
     /// Drive unfinished runs (after a crash, reboot or Ctrl-C) until they finish.
+    #[command(after_help = examples::RESUME)]
     Resume {
         /// Wait for these runs (default: every unfinished run).
         runs: Vec<String>,
@@ -127,13 +139,14 @@ pub enum Command {
         output: OutputFormat,
     },
     /// One run: its state, every step's in DAG order and the next action; without RUN, all runs.
+    #[command(after_help = examples::STATUS)]
     Status {
         /// The run's id (see `failback list`); without it, the list of runs.
         run: Option<String>,
         /// Keep printing the run's events until it finishes (Ctrl-C stops watching only).
         #[arg(short, long, requires = "run")]
         follow: bool,
-        /// Output format: text or json (one JSON event per line while following).
+        /// Output format: text or json (with --follow: one JSON event per line).
         #[arg(
             short = 'o',
             long = "output",
@@ -143,12 +156,14 @@ pub enum Command {
         )]
         output: OutputFormat,
     },
-    /// All runs.
+    /// All runs, with their state and next wake.
+    #[command(after_help = examples::LIST)]
     List {
-        /// Only runs in this state (pending, running, waiting, paused, succeeded, failed, ...).
+        /// Only runs in this state: pending, running, waiting, paused, succeeded, failed,
+        /// cancelling or cancelled.
         #[arg(long)]
         state: Option<String>,
-        /// Output format: text or json (one JSON event per line while following).
+        /// Output format: text (a table) or json (one document).
         #[arg(
             short = 'o',
             long = "output",
@@ -158,11 +173,12 @@ pub enum Command {
         )]
         output: OutputFormat,
     },
-    /// A run's event log.
+    /// A run's event log, oldest first.
+    #[command(after_help = examples::HISTORY)]
     History {
         /// The run's id (see `failback list`).
         run: String,
-        /// Output format: text or json (one JSON event per line while following).
+        /// Output format: text or json (one document with every event).
         #[arg(
             short = 'o',
             long = "output",
@@ -173,6 +189,7 @@ pub enum Command {
         output: OutputFormat,
     },
     /// A run's DAG with live status.
+    #[command(after_help = examples::GRAPH)]
     Graph {
         /// The run's id (see `failback list`).
         run: String,
@@ -187,6 +204,7 @@ pub enum Command {
         output: GraphFormat,
     },
     /// Stop a run; with --teardown, delete what it created first.
+    #[command(after_help = examples::CANCEL)]
     Cancel {
         /// The run's id (see `failback list`).
         run: String,
@@ -209,10 +227,12 @@ pub enum Command {
     },
     /// Send a signal to a run (`failback-complete` ends the wait for failback and starts
     /// teardown, so it shows what will be deleted and asks first).
+    #[command(after_help = examples::SIGNAL)]
     Signal {
         /// The run's id (see `failback list`).
         run: String,
-        /// The signal: failback-complete.
+        /// The signal's name; the only one is failback-complete (the servers failed back:
+        /// stop waiting and tear down).
         signal: String,
         /// Do not ask (needed without a terminal when something would be deleted).
         #[arg(long)]
@@ -229,10 +249,12 @@ pub enum Command {
     },
     /// Continue a failed run from its failed step, or from --from STEP; with --spec FILE,
     /// first amend what has not succeeded (protected items, poll interval, deadline).
+    #[command(after_help = examples::RETRY)]
     Retry {
         /// The run's id (see `failback list`).
         run: String,
-        /// Reset this step and every step after it, instead of only the failed ones.
+        /// Reset this step (an id from `failback status RUN`, e.g. vnet-a/create-vm) and every
+        /// step after it, instead of only the failed ones.
         #[arg(long)]
         from: Option<String>,
         /// Amend the run with this spec: shows the difference from the run's input and
@@ -252,6 +274,7 @@ pub enum Command {
     /// List what no run should still have: failback's NICs, VMs and disks whose run this store
     /// does not hold or that a finished run should have deleted, and process servers whose VM
     /// is gone; --delete removes the Azure resources after a confirmation.
+    #[command(after_help = examples::SWEEP)]
     Sweep {
         /// The spec naming the subscription, the networks' resource groups and the fabric.
         #[arg(long, default_value = "failback.toml")]
@@ -262,7 +285,7 @@ pub enum Command {
         /// With --delete: do not ask (scripts).
         #[arg(long, requires = "delete")]
         yes: bool,
-        /// Output format: text or json (one JSON event per line while following).
+        /// Output format: text or json (one document: the orphans and what was deleted).
         #[arg(
             short = 'o',
             long = "output",
@@ -274,6 +297,7 @@ pub enum Command {
     },
     /// Drive every run in the background and serve the local API (Unix socket
     /// `<state dir>/failback.sock`), `/metrics` and a status page, until SIGTERM or SIGINT.
+    #[command(after_help = examples::DAEMON)]
     Daemon {
         /// Start with every unfinished run paused (resume them one by one after an incident).
         #[arg(long)]
@@ -292,7 +316,9 @@ pub enum Command {
         max_steps: u16,
     },
     /// Run the local Azure emulator for rehearsals.
+    #[command(after_help = examples::SIM)]
     Sim {
+        /// Address to serve on; port 0 picks a free one (printed with the environment to use).
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
         /// Scenario file (default: the built-in two-network scenario).
@@ -309,6 +335,7 @@ pub enum Command {
         no_tls: bool,
     },
     /// A whole failback against the embedded emulator, with a crash and a resume.
+    #[command(after_help = examples::DEMO)]
     Demo {
         /// Simulated seconds per real second.
         #[arg(long, default_value_t = 400.0)]
@@ -317,11 +344,167 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Shell completions.
+    /// Print a shell completion script.
+    #[command(after_help = examples::COMPLETIONS)]
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// The examples at the end of each `--help`.
+mod examples {
+    pub const TOP: &str = "\
+Examples:
+  # Write a spec, check it against Azure, then run it in the foreground
+  failback init && $EDITOR failback.toml
+  failback plan
+  failback apply
+
+  # From another shell: every run, then one followed until it ends
+  failback status
+  failback status fb-1a2b3c4d --follow
+
+Run `failback COMMAND --help` for a command's options and examples.
+Exit codes: 0 ok, 1 error or failed run, 2 blocked plan or usage error, 130 Ctrl-C,
+141 standard output closed early (docs/cli.md).";
+
+    pub const INIT: &str = "\
+Examples:
+  failback init
+  failback init prod.toml --force";
+
+    pub const PLAN: &str = "\
+Examples:
+  # Dry run of failback.toml: what would be created, what is already there, what blocks
+  failback plan
+
+  # Check the spec without Azure reads; names as `apply --run-id fb-1a2b3c4d` will make them
+  failback plan --offline --run-id fb-1a2b3c4d
+
+  # What an existing run has left to do, and what drifted
+  failback plan --run fb-1a2b3c4d
+
+  # Machine-readable, or drawn
+  failback plan -o json | jq '.steps[] | select(.change == \"blocked\") | .reason'
+  failback plan -o dot | dot -Tsvg > plan.svg";
+
+    pub const APPLY: &str = "\
+Examples:
+  # Plan, ask, then drive the run here until it ends (Ctrl-C: stop, `failback resume` later)
+  failback apply
+
+  # Without a terminal: no question, one JSON event per line
+  failback apply --spec prod.toml --run-id fb-1a2b3c4d --yes -o json | jq -r .description";
+
+    pub const RESUME: &str = "\
+Examples:
+  # Every unfinished run (after a crash, a reboot or Ctrl-C)
+  failback resume
+
+  # One run (unpauses it if paused)
+  failback resume fb-1a2b3c4d";
+
+    pub const STATUS: &str = "\
+Examples:
+  # Every run
+  failback status
+
+  # One run: its steps in DAG order, the next operator action, what is awaited
+  failback status fb-1a2b3c4d
+
+  # Follow the run until it ends (Ctrl-C stops watching, not the run)
+  failback status fb-1a2b3c4d --follow
+
+  failback status fb-1a2b3c4d -o json | jq '.steps[] | {step_id, status: .status.status}'";
+
+    pub const LIST: &str = "\
+Examples:
+  failback list
+  failback list --state failed
+  failback list -o json | jq -r '.runs[].id'";
+
+    pub const HISTORY: &str = "\
+Examples:
+  failback history fb-1a2b3c4d | less
+  failback history fb-1a2b3c4d -o json | jq -r '.events[] | \"\\(.at) \\(.description)\"'";
+
+    pub const GRAPH: &str = "\
+Examples:
+  failback graph fb-1a2b3c4d | dot -Tsvg > run.svg
+  failback graph fb-1a2b3c4d -o mermaid";
+
+    pub const CANCEL: &str = "\
+Examples:
+  # Stop the run; nothing in Azure is deleted
+  failback cancel fb-1a2b3c4d
+
+  # Show what the run created, ask, delete it, then stop
+  failback cancel fb-1a2b3c4d --teardown
+
+  # The same in a script (no terminal to ask on)
+  failback cancel fb-1a2b3c4d --teardown --yes";
+
+    pub const SIGNAL: &str = "\
+Examples:
+  # The servers failed back: stop waiting, show what teardown deletes, ask, tear down
+  failback signal fb-1a2b3c4d failback-complete
+
+  # The same in a script
+  failback signal fb-1a2b3c4d failback-complete --yes -o json";
+
+    pub const RETRY: &str = "\
+Examples:
+  # Run the failed steps again
+  failback retry fb-1a2b3c4d
+
+  # Start again from a step and everything after it
+  failback retry fb-1a2b3c4d --from vnet-a/create-vm
+
+  # Fix a protected item's name in the spec, then retry with it
+  failback retry fb-1a2b3c4d --spec failback.toml";
+
+    pub const SWEEP: &str = "\
+Examples:
+  failback sweep
+  failback sweep -o json | jq -r '.orphans[].id'
+
+  # Delete the orphaned NICs, VMs and disks (asks first; --yes in scripts)
+  failback sweep --delete
+  failback sweep --delete --yes";
+
+    pub const DAEMON: &str = "\
+Examples:
+  failback daemon
+
+  # After an incident: start with every run paused, then `failback resume RUN` one by one
+  failback daemon --paused
+
+  # Also serve the API, /metrics and the status page on loopback TCP (bearer token)
+  failback daemon --listen-tcp 127.0.0.1:9464 --token-file /etc/failback/token";
+
+    pub const SIM: &str = "\
+Examples:
+  # An emulator whose clock runs 100 times faster; paste the printed exports into your shell
+  failback sim --clock-speed 100
+
+  # A fixed port and a world that survives restarts
+  failback sim --listen 127.0.0.1:8443 --state-file /tmp/reh/sim.json";
+
+    pub const DEMO: &str = "\
+Examples:
+  failback demo
+
+  # Keep the spec, the CA and the store to look at afterwards
+  failback demo --dir /tmp/fb-demo
+  FAILBACK_STATE_DIR=/tmp/fb-demo/state failback history demo-run";
+
+    pub const COMPLETIONS: &str = "\
+Examples:
+  failback completions bash > /etc/bash_completion.d/failback
+  failback completions zsh > \"${fpath[1]}/_failback\"
+  failback completions fish > ~/.config/fish/completions/failback.fish";
 }
 
 fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
