@@ -318,21 +318,9 @@ pub enum Command {
     /// Run the local Azure emulator for rehearsals.
     #[command(after_help = examples::SIM)]
     Sim {
-        /// Address to serve on; port 0 picks a free one (printed with the environment to use).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: std::net::SocketAddr,
-        /// Scenario file (default: the built-in two-network scenario).
-        #[arg(long)]
-        scenario: Option<PathBuf>,
-        /// Simulated seconds per real second.
-        #[arg(long, default_value_t = 1.0)]
-        clock_speed: f64,
-        /// Persist the emulator's state here (restartable rehearsals).
-        #[arg(long)]
-        state_file: Option<PathBuf>,
-        /// Serve plain HTTP instead of HTTPS.
-        #[arg(long)]
-        no_tls: bool,
+        /// The same flags and defaults as the `failback-sim` binary (HTTPS unless --no-tls).
+        #[command(flatten)]
+        args: failback_sim::cli::SimArgs,
     },
     /// A whole failback against the embedded emulator, with a crash and a resume.
     #[command(after_help = examples::DEMO)]

@@ -133,22 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             })
             .await
         }
-        Command::Sim {
-            listen,
-            ref scenario,
-            clock_speed,
-            ref state_file,
-            no_tls,
-        } => {
-            cmd::sim::run(
-                listen,
-                scenario.clone(),
-                clock_speed,
-                state_file.clone(),
-                !no_tls,
-            )
-            .await
-        }
+        Command::Sim { ref args } => cmd::sim::run(args.clone()).await,
         Command::Demo { speed, ref dir } => cmd::demo::run(speed, dir.clone()).await,
         Command::Completions { shell } => Ok(cmd::completions::run(shell)),
         _ => run_verb(&cli).await,

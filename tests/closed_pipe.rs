@@ -254,13 +254,12 @@ fn every_verb_that_follows_a_run_ends_quietly_and_loses_nothing() {
 }
 
 #[test]
-#[ignore = "demo and sim still print with println!, which panics on a closed pipe; \
-            src/commands/{demo,sim}.rs are another branch's: run with --ignored once it lands"]
-fn demo_and_sim_end_quietly_when_their_reader_is_gone() {
+/// `failback sim` is left out on purpose: a server whose log reader went away keeps serving
+/// until a signal (as `python3 -m http.server | head` does); it ignores the failed write.
+fn demo_ends_quietly_when_its_reader_is_gone() {
     let r = Rehearsal::start();
-    for args in [&["demo"][..], &["sim"][..]] {
-        let gone = head_c(&r, args, 0);
-        quiet(args, &gone);
-        assert_eq!(gone.code, Some(EXIT_PIPE), "{args:?}: {}", gone.stderr);
-    }
+    let args = &["demo"][..];
+    let gone = head_c(&r, args, 0);
+    quiet(args, &gone);
+    assert_eq!(gone.code, Some(EXIT_PIPE), "{args:?}: {}", gone.stderr);
 }

@@ -63,7 +63,11 @@ pub async fn resume(svc: Arc<dyn Runs>, runs: Vec<String>, output: OutputFormat)
         }
     };
     if reply.runs.is_empty() {
-        outln!("no unfinished runs");
+        // With -o json, stdout carries only events (there are none).
+        match output {
+            OutputFormat::Text => outln!("no unfinished runs"),
+            OutputFormat::Json => eprintln!("no unfinished runs"),
+        }
         return Ok(worst(super::EXIT_OK));
     }
     if output == OutputFormat::Text {

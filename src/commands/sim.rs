@@ -4,25 +4,9 @@
 use anyhow::{Context, Result};
 use failback_sim::cli::{self, SimArgs};
 use std::io::Write;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 
-pub async fn run(
-    listen: SocketAddr,
-    scenario: Option<PathBuf>,
-    clock_speed: f64,
-    state_file: Option<PathBuf>,
-    tls: bool,
-) -> Result<i32> {
-    let what = scenario.as_ref().map(|p| p.display().to_string());
-    let args = SimArgs {
-        listen,
-        scenario,
-        clock_speed,
-        state_file,
-        no_tls: !tls,
-        ..SimArgs::default()
-    };
+pub async fn run(args: SimArgs) -> Result<i32> {
+    let what = args.scenario.as_ref().map(|p| p.display().to_string());
     let (sim, lines) = cli::start(&args).await.with_context(|| match what {
         Some(p) => format!("starting the emulator with scenario {p}"),
         None => "starting the emulator".to_owned(),

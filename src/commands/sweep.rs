@@ -379,7 +379,11 @@ async fn remove(azure: &Arc<Azure>, o: &Orphan) -> Result<(), ArmError> {
 fn print(orphans: &[Orphan], deleted: &[String], output: OutputFormat) {
     match output {
         OutputFormat::Json => {
-            let v = json!({ "orphans": orphans, "deleted": deleted });
+            let v = json!({
+                "schema_version": crate::service::json::SCHEMA_VERSION,
+                "orphans": orphans,
+                "deleted": deleted,
+            });
             crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         OutputFormat::Text => {
