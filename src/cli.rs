@@ -58,6 +58,20 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `-o` of the verbs that follow a run (`apply`, `resume`, `cancel`, `signal`, `retry`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct FollowOutput {
+    /// Output format: text or json (one JSON event per line while following).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_enum,
+        default_value = "text",
+        visible_alias = "format"
+    )]
+    pub output: OutputFormat,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum GraphFormat {
     Dot,
@@ -113,30 +127,16 @@ pub enum Command {
         /// Do not ask for confirmation (needed without a terminal).
         #[arg(long)]
         yes: bool,
-        /// Output format: text or json (one JSON event per line while following).
-        #[arg(
-            short = 'o',
-            long = "output",
-            value_enum,
-            default_value = "text",
-            visible_alias = "format"
-        )]
-        output: OutputFormat,
+        #[command(flatten)]
+        out: FollowOutput,
     },
     /// Drive unfinished runs (after a crash, reboot or Ctrl-C) until they finish.
     #[command(after_help = examples::RESUME)]
     Resume {
         /// Wait for these runs (default: every unfinished run).
         runs: Vec<String>,
-        /// Output format: text or json (one JSON event per line while following).
-        #[arg(
-            short = 'o',
-            long = "output",
-            value_enum,
-            default_value = "text",
-            visible_alias = "format"
-        )]
-        output: OutputFormat,
+        #[command(flatten)]
+        out: FollowOutput,
     },
     /// One run: its state, every step's in DAG order and the next action; without RUN, all runs.
     #[command(after_help = examples::STATUS)]
@@ -215,15 +215,8 @@ pub enum Command {
         /// Do not ask (needed without a terminal when something would be deleted).
         #[arg(long)]
         yes: bool,
-        /// Output format: text or json (one JSON event per line while following).
-        #[arg(
-            short = 'o',
-            long = "output",
-            value_enum,
-            default_value = "text",
-            visible_alias = "format"
-        )]
-        output: OutputFormat,
+        #[command(flatten)]
+        out: FollowOutput,
     },
     /// Send a signal to a run (`failback-complete` ends the wait for failback and starts
     /// teardown, so it shows what will be deleted and asks first).
@@ -237,15 +230,8 @@ pub enum Command {
         /// Do not ask (needed without a terminal when something would be deleted).
         #[arg(long)]
         yes: bool,
-        /// Output format: text or json (one JSON event per line while following).
-        #[arg(
-            short = 'o',
-            long = "output",
-            value_enum,
-            default_value = "text",
-            visible_alias = "format"
-        )]
-        output: OutputFormat,
+        #[command(flatten)]
+        out: FollowOutput,
     },
     /// Continue a failed run from its failed step, or from --from STEP; with --spec FILE,
     /// first amend what has not succeeded (protected items, poll interval, deadline).
@@ -261,15 +247,8 @@ pub enum Command {
         /// applies it to the steps that have not succeeded.
         #[arg(long)]
         spec: Option<std::path::PathBuf>,
-        /// Output format: text or json (one JSON event per line while following).
-        #[arg(
-            short = 'o',
-            long = "output",
-            value_enum,
-            default_value = "text",
-            visible_alias = "format"
-        )]
-        output: OutputFormat,
+        #[command(flatten)]
+        out: FollowOutput,
     },
     /// List what no run should still have: failback's NICs, VMs and disks whose run this store
     /// does not hold or that a finished run should have deleted, and process servers whose VM
