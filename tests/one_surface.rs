@@ -48,8 +48,14 @@ fn mask_word(w: &str) -> String {
     out
 }
 
-/// A line with masked words, one space between them, runs of durations as one.
+/// A line with masked words, one space between them, runs of durations as one. A process
+/// server's health (by its heartbeat's age on the emulator's clock) is a time too.
 fn mask_line(line: &str) -> String {
+    let line = ["Normal", "Warning", "Critical"]
+        .iter()
+        .fold(line.to_owned(), |l, h| {
+            l.replace(&format!("health {h}"), "health <h>")
+        });
     let mut words: Vec<String> = Vec::new();
     for w in line.split_whitespace().map(mask_word) {
         let dur_after_dur =
@@ -292,6 +298,8 @@ fn script(s: &mut Side) {
     s.run(Shape::Exact, &["graph", "one"]);
     s.run(Shape::Exact, &["graph", "one", "-o", "mermaid"]);
     s.run(Shape::Exact, &["plan", "--run", "one"]);
+    s.run(Shape::Json, &["plan", "--run", "one", "-o", "json"]);
+    s.run(Shape::Json, &["sweep", "--spec", spec0, "-o", "json"]);
     s.run(Shape::Exact, &["retry", "one"]);
     s.run(Shape::Exact, &["status", "onf"]);
     s.run(Shape::Exact, &["list", "--state", "runing"]);
