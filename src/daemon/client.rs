@@ -125,9 +125,4 @@ impl DaemonClient {
         let bytes = self.send(Method::POST, path, body).await?;
         self.decode(&bytes)
     }
-
-    /// `GET` of an untyped JSON document (health, tests).
-    pub async fn get_value(&self, path: &str) -> Result<Value, ServiceError> {
-        self.get(path).await
-    }
 }
