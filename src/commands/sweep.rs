@@ -60,9 +60,18 @@ pub async fn run(
     let clock = crate::context::clock().await?;
     let pool = failback_workflows::AzurePool::from_env(clock);
     let azure = pool.get(&spec).map_err(|e| anyhow!("{e}"))?;
-    let orphans = find(&azure, &spec, &known)
+    let mut orphans = find(&azure, &spec, &known)
         .await
         .map_err(|e| anyhow!("reading Azure: {e}"))?;
+    // Azure lists in no promised order: by name within each kind, kinds as `find` groups them
+    // (the order deletion goes in).
+    let kinds: Vec<&'static str> = orphans.iter().fold(Vec::new(), |mut k, o| {
+        if !k.contains(&o.kind) {
+            k.push(o.kind);
+        }
+        k
+    });
+    orphans.sort_by_key(|o| (kinds.iter().position(|k| *k == o.kind), o.name.clone()));
     if !delete {
         print(&orphans, &[], output);
         return Ok(super::EXIT_OK);
