@@ -10,8 +10,8 @@
 use crate::crash::{AFTER_INTENT, BEFORE_INTENT};
 use crate::definition::RetryPolicy;
 use crate::definition::WorkflowDef;
-use crate::engine::{Amendment, Inner};
 use crate::progress::ProgressEvent;
+use crate::shared::{Command, Inner};
 use crate::step::{Step, StepContext, StepOutcome};
 use crate::EngineError;
 use failback_state::{
@@ -21,46 +21,10 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-
-type Reply = oneshot::Sender<Result<RunRecord, EngineError>>;
-
-/// Messages to a run's driver.
-pub(crate) enum Command {
-    /// Look at the run again (start, timer due).
-    Wake,
-    Pause(Reply),
-    Resume(Reply),
-    Cancel {
-        compensate: bool,
-        reply: Reply,
-    },
-    Retry {
-        from: Option<String>,
-        amend: Option<Amendment>,
-        reply: Reply,
-    },
-    Signal {
-        name: String,
-        reply: Reply,
-    },
-}
-
-impl Command {
-    pub(crate) fn reject(self, e: EngineError) {
-        let reply = match self {
-            Command::Wake => return,
-            Command::Pause(r) | Command::Resume(r) => r,
-            Command::Cancel { reply, .. }
-            | Command::Retry { reply, .. }
-            | Command::Signal { reply, .. } => reply,
-        };
-        let _ = reply.send(Err(e));
-    }
-}
 
 /// What a finished execution hands back to the driver.
 struct Finished {
@@ -92,8 +56,8 @@ pub(crate) struct RunDriver {
     run_id: String,
     rx: mpsc::UnboundedReceiver<Command>,
     pending_cmds: Vec<Command>,
-    run: Option<RunRecord>,
-    def: Option<Arc<WorkflowDef>>,
+    run: RunRecord,
+    def: Arc<WorkflowDef>,
     steps: Vec<StepRecord>,
     outputs: Arc<BTreeMap<String, Value>>,
     tasks: JoinSet<Finished>,
@@ -105,71 +69,17 @@ pub(crate) struct RunDriver {
     cancel: CancellationToken,
 }
 
-impl RunDriver {
-    pub(crate) fn new(
-        inner: Arc<Inner>,
-        run_id: String,
-        rx: mpsc::UnboundedReceiver<Command>,
-    ) -> Self {
-        Self {
-            inner,
-            run_id,
-            rx,
-            pending_cmds: Vec::new(),
-            run: None,
-            def: None,
-            steps: Vec::new(),
-            outputs: Arc::new(BTreeMap::new()),
-            tasks: JoinSet::new(),
-            task_idx: HashMap::new(),
-            in_flight: HashMap::new(),
-            events: Vec::new(),
-            cancel: CancellationToken::new(),
-        }
-    }
+/// A run's command channel before its run is loaded (and after its driver failed).
+pub(crate) struct Mailbox {
+    inner: Arc<Inner>,
+    run_id: String,
+    rx: mpsc::UnboundedReceiver<Command>,
+    pending_cmds: Vec<Command>,
+}
 
-    pub(crate) async fn run(mut self) {
-        let span = tracing::info_span!("run", run_id = %self.run_id);
-        async move {
-            if let Err(e) = self.drive().await {
-                if matches!(&e, EngineError::Store(s) if s.is_write_failure()) {
-                    // Said once by the engine's health, not once per run.
-                    tracing::debug!(error = %e, "run driver stopped: the store cannot be written");
-                } else {
-                    tracing::error!(error = %e, "run driver stopped");
-                }
-                // Leave the run as stored: the next wake or restart picks it up again.
-                for cmd in self.pending_cmds.drain(..) {
-                    cmd.reject(EngineError::InvalidState {
-                        run: self.run_id.clone(),
-                        message: e.to_string(),
-                    });
-                }
-                while let Ok(cmd) = self.rx.try_recv() {
-                    cmd.reject(EngineError::InvalidState {
-                        run: self.run_id.clone(),
-                        message: e.to_string(),
-                    });
-                }
-                let mut rest = Vec::new();
-                self.inner
-                    .try_deregister(&self.run_id, &mut self.rx, &mut rest);
-                for cmd in rest {
-                    cmd.reject(EngineError::ShuttingDown);
-                }
-            }
-        }
-        .instrument(span)
-        .await
-    }
-
-    fn run_ref(&self) -> &RunRecord {
-        // `load` sets it before any use; drive() returns early otherwise.
-        self.run.as_ref().expect("run loaded")
-    }
-
+impl Mailbox {
     /// Answer every queued command with `make()`'s error and exit.
-    fn exit_rejecting(&mut self, make: impl Fn() -> EngineError) -> Result<(), EngineError> {
+    fn exit_rejecting(&mut self, make: impl Fn() -> EngineError) {
         loop {
             for cmd in self.pending_cmds.drain(..) {
                 cmd.reject(make());
@@ -178,22 +88,107 @@ impl RunDriver {
                 .inner
                 .try_deregister(&self.run_id, &mut self.rx, &mut self.pending_cmds)
             {
-                return Ok(());
+                return;
             }
         }
     }
 
-    async fn drive(&mut self) -> Result<(), EngineError> {
-        match self.load_or_quarantine().await? {
-            load::Loaded::Ready => {}
+    /// The driver stopped on `e`: leave the run as stored (the next wake or restart picks it
+    /// up again) and answer what was asked of it.
+    fn stop(mut self, e: EngineError) {
+        if matches!(&e, EngineError::Store(s) if s.is_write_failure()) {
+            // Said once by the engine's health, not once per run.
+            tracing::debug!(error = %e, "run driver stopped: the store cannot be written");
+        } else {
+            tracing::error!(error = %e, "run driver stopped");
+        }
+        let refuse = || EngineError::InvalidState {
+            run: self.run_id.clone(),
+            message: e.to_string(),
+        };
+        for cmd in self.pending_cmds.drain(..) {
+            cmd.reject(refuse());
+        }
+        while let Ok(cmd) = self.rx.try_recv() {
+            cmd.reject(refuse());
+        }
+        let mut rest = Vec::new();
+        self.inner
+            .try_deregister(&self.run_id, &mut self.rx, &mut rest);
+        for cmd in rest {
+            cmd.reject(EngineError::ShuttingDown);
+        }
+    }
+}
+
+/// Drive `run_id` until it has nothing to do (or the engine stops): load it, then drive it.
+pub(crate) async fn run(inner: Arc<Inner>, run_id: String, rx: mpsc::UnboundedReceiver<Command>) {
+    let span = tracing::info_span!("run", run_id = %run_id);
+    let mut mb = Mailbox {
+        inner,
+        run_id,
+        rx,
+        pending_cmds: Vec::new(),
+    };
+    async move {
+        let loaded = match mb.load_or_quarantine().await {
+            Ok(l) => l,
+            Err(e) => return mb.stop(e),
+        };
+        match loaded {
+            load::Loaded::Ready(run) => {
+                let mut driver = RunDriver::new(mb, *run);
+                if let Err(e) = driver.drive().await {
+                    driver.into_mailbox().stop(e);
+                }
+            }
             load::Loaded::Absent => {
-                let id = self.run_id.clone();
-                return self.exit_rejecting(|| EngineError::RunNotFound(id.clone()));
+                let id = mb.run_id.clone();
+                mb.exit_rejecting(|| EngineError::RunNotFound(id.clone()));
             }
             load::Loaded::Quarantined(q) => {
-                return self.exit_rejecting(|| EngineError::Quarantined(q.clone()))
+                mb.exit_rejecting(|| EngineError::Quarantined(q.clone()));
             }
         }
+    }
+    .instrument(span)
+    .await
+}
+
+impl RunDriver {
+    fn new(mb: Mailbox, loaded: load::LoadedRun) -> Self {
+        Self {
+            inner: mb.inner,
+            run_id: mb.run_id,
+            rx: mb.rx,
+            pending_cmds: mb.pending_cmds,
+            run: loaded.run,
+            def: loaded.def,
+            steps: loaded.steps,
+            outputs: Arc::new(loaded.outputs),
+            tasks: JoinSet::new(),
+            task_idx: HashMap::new(),
+            in_flight: HashMap::new(),
+            events: Vec::new(),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Back to the mailbox (in-flight executions are dropped: they run again later).
+    fn into_mailbox(self) -> Mailbox {
+        Mailbox {
+            inner: self.inner,
+            run_id: self.run_id,
+            rx: self.rx,
+            pending_cmds: self.pending_cmds,
+        }
+    }
+
+    fn run_ref(&self) -> &RunRecord {
+        &self.run
+    }
+
+    async fn drive(&mut self) -> Result<(), EngineError> {
         loop {
             while let Ok(cmd) = self.rx.try_recv() {
                 self.pending_cmds.push(cmd);
@@ -239,13 +234,13 @@ impl RunDriver {
     }
 
     fn def(&self) -> Arc<WorkflowDef> {
-        self.def.clone().expect("definition loaded")
+        self.def.clone()
     }
 
     fn event(&mut self, txn: &mut Txn, step: Option<usize>, kind: EventKind) {
         let now = self.inner.clock.now();
         let step_id = step.map(|i| self.steps[i].step_id.clone());
-        let run = self.run.as_mut().expect("run loaded");
+        let run = &mut self.run;
         run.updated_at = now;
         txn.event(run, now, step_id.as_deref(), kind.clone());
         self.events.push(ProgressEvent {
@@ -258,7 +253,7 @@ impl RunDriver {
     }
 
     fn set_state(&mut self, state: RunState) {
-        let run = self.run.as_mut().expect("run loaded");
+        let run = &mut self.run;
         run.state = state;
     }
 

@@ -6,20 +6,20 @@
 
 use crate::clock::Clock;
 use crate::crash::CrashPoints;
-use crate::driver::{Command, RunDriver};
+use crate::driver;
 use crate::health::{spawn_watched, Fatal, Health, HealthReport};
 use crate::progress::ProgressEvent;
 use crate::quarantine;
 use crate::registry::WorkflowRegistry;
+pub use crate::shared::Amendment;
+use crate::shared::{lock, Command, Inner};
 use crate::EngineError;
-use failback_state::{
-    Millis, QuarantineRecord, RunFilter, RunRecord, RunState, StateStore, StepRecord,
-};
+use failback_state::{QuarantineRecord, RunFilter, RunRecord, RunState, StateStore, StepRecord};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// Engine settings.
@@ -39,37 +39,6 @@ impl Default for EngineConfig {
             progress_capacity: 4096,
         }
     }
-}
-
-/// A new input for a failed run (`failback retry --spec`), with the changes in words.
-#[derive(Debug, Clone)]
-pub struct Amendment {
-    pub input: Value,
-    /// One line per changed field, for the history.
-    pub changes: Vec<String>,
-}
-
-pub(crate) struct Inner {
-    pub store: StateStore,
-    pub registry: WorkflowRegistry,
-    pub clock: Arc<dyn Clock>,
-    pub crash: Arc<CrashPoints>,
-    pub progress: broadcast::Sender<ProgressEvent>,
-    pub permits: Arc<Semaphore>,
-    pub shutdown: CancellationToken,
-    pub health: Health,
-    active: Mutex<HashMap<String, mpsc::UnboundedSender<Command>>>,
-    timers: Mutex<BTreeSet<(Millis, String)>>,
-    timer_changed: Notify,
-    idle: Notify,
-    /// Per-run change counters for waiters, so a waiter wakes only for its own run.
-    watches: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded maps are updated by single inserts/removes, so a poisoned lock still holds
-    // consistent data.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Inner {
@@ -104,77 +73,14 @@ impl Inner {
             let _ = tx.send(cmd);
         }
         active.insert(run_id.to_owned(), tx);
-        let driver = RunDriver::new(self.clone(), run_id.to_owned(), rx);
+        let driver = driver::run(self.clone(), run_id.to_owned(), rx);
         let run_id = run_id.to_owned();
         spawn_watched(
-            driver.run(),
+            driver,
             self.health.clone(),
             self.shutdown.clone(),
             move |why| Fatal::DriverDied { run_id, why },
         );
-    }
-
-    /// Called by a driver that has nothing left to do. Returns false (and the driver goes on)
-    /// if a command arrived meanwhile: commands are only sent under the same lock.
-    pub(crate) fn try_deregister(
-        &self,
-        run_id: &str,
-        rx: &mut mpsc::UnboundedReceiver<Command>,
-        pending: &mut Vec<Command>,
-    ) -> bool {
-        let mut active = lock(&self.active);
-        while let Ok(cmd) = rx.try_recv() {
-            pending.push(cmd);
-        }
-        if !pending.is_empty() {
-            return false;
-        }
-        active.remove(run_id);
-        if active.is_empty() {
-            self.idle.notify_waiters();
-        }
-        true
-    }
-
-    /// Wake `run_id` at `at` (its driver has exited).
-    pub(crate) fn schedule(&self, run_id: &str, at: Millis) {
-        let mut timers = lock(&self.timers);
-        let first = timers.first().map(|(t, _)| *t);
-        timers.insert((at, run_id.to_owned()));
-        if first.is_none_or(|f| at < f) {
-            self.timer_changed.notify_one();
-        }
-    }
-
-    /// A run's records changed durably: wake its waiters.
-    pub(crate) fn notify_run(&self, run_id: &str) {
-        let mut w = lock(&self.watches);
-        if let Some(tx) = w.get(run_id) {
-            if tx.receiver_count() == 0 {
-                w.remove(run_id);
-            } else {
-                tx.send_modify(|v| *v += 1);
-            }
-        }
-    }
-
-    fn watch_run(&self, run_id: &str) -> tokio::sync::watch::Receiver<u64> {
-        lock(&self.watches)
-            .entry(run_id.to_owned())
-            .or_insert_with(|| tokio::sync::watch::channel(0).0)
-            .subscribe()
-    }
-
-    fn unwatch_run(&self, run_id: &str) {
-        let mut w = lock(&self.watches);
-        if w.get(run_id).is_some_and(|tx| tx.receiver_count() == 0) {
-            w.remove(run_id);
-        }
-    }
-
-    pub(crate) fn emit(&self, ev: ProgressEvent) {
-        // No receivers is normal (no CLI attached).
-        let _ = self.progress.send(ev);
     }
 
     async fn timer_loop(self: Arc<Self>) {
@@ -242,21 +148,14 @@ impl Engine {
         config: EngineConfig,
     ) -> Self {
         let (progress, _) = broadcast::channel(config.progress_capacity.max(16));
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(Inner::new(
             store,
             registry,
             clock,
-            crash: Arc::new(crash),
+            crash,
             progress,
-            permits: Arc::new(Semaphore::new(config.max_concurrent_steps.max(1))),
-            shutdown: CancellationToken::new(),
-            health: Health::new(),
-            active: Mutex::new(HashMap::new()),
-            timers: Mutex::new(BTreeSet::new()),
-            timer_changed: Notify::new(),
-            idle: Notify::new(),
-            watches: Mutex::new(HashMap::new()),
-        });
+            config.max_concurrent_steps,
+        ));
         let timer = spawn_watched(
             inner.clone().timer_loop(),
             inner.health.clone(),

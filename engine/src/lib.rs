@@ -13,7 +13,9 @@ pub mod planner;
 pub mod progress;
 mod quarantine;
 pub mod registry;
+mod shared;
 pub mod step;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};

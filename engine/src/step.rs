@@ -108,7 +108,8 @@ impl StepContext {
     pub fn has_signal(&self, name: &str) -> bool {
         self.signals.iter().any(|s| s == name)
     }
-    /// A context for unit tests of steps.
+    /// A context for unit tests of steps (feature `testkit`).
+    #[cfg(any(test, feature = "testkit"))]
     pub fn for_test(step_id: &str, input: Value, clock: Arc<dyn Clock>) -> Self {
         Self {
             run_id: "test-run".into(),

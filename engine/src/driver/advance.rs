@@ -27,7 +27,7 @@ impl RunDriver {
     }
 
     pub(super) fn set_running(&mut self) {
-        let run = self.run.as_mut().expect("run loaded");
+        let run = &mut self.run;
         run.state = RunState::Running;
         run.wake_at = None;
     }
@@ -41,7 +41,7 @@ impl RunDriver {
             .all(|s| matches!(s.status, StepStatus::Succeeded { .. }))
         {
             self.set_state(RunState::Succeeded);
-            self.run.as_mut().expect("run loaded").wake_at = None;
+            self.run.wake_at = None;
             self.event(txn, None, EventKind::RunSucceeded);
             return true;
         }
@@ -62,11 +62,11 @@ impl RunDriver {
                     if run.wake_at == Some(at) {
                         return false;
                     }
-                    self.run.as_mut().expect("run loaded").wake_at = Some(at);
+                    self.run.wake_at = Some(at);
                     return true;
                 }
                 self.set_state(RunState::Waiting);
-                self.run.as_mut().expect("run loaded").wake_at = Some(at);
+                self.run.wake_at = Some(at);
                 self.event(txn, None, EventKind::RunWaiting { wake_at: at });
                 true
             }

@@ -3,7 +3,7 @@
 //! not succeeded runs under the new input.
 
 use super::RunDriver;
-use crate::engine::Amendment;
+use crate::shared::Amendment;
 use crate::EngineError;
 use failback_state::{EventKind, Txn};
 use std::sync::Arc;
@@ -34,8 +34,8 @@ impl RunDriver {
                     .to_owned(),
             ));
         }
-        self.run.as_mut().expect("run loaded").input = a.input;
-        self.def = Some(Arc::new(def));
+        self.run.input = a.input;
+        self.def = Arc::new(def);
         self.event(txn, None, EventKind::RunAmended { changes: a.changes });
         Ok(())
     }

@@ -41,7 +41,7 @@ impl RunDriver {
             RunState::Pending | RunState::Running | RunState::Waiting => {
                 let mut txn = self.inner.store.txn();
                 self.set_state(RunState::Paused);
-                self.run.as_mut().expect("run loaded").wake_at = None;
+                self.run.wake_at = None;
                 self.event(&mut txn, None, EventKind::RunPaused);
                 self.commit(txn).await?;
             }
@@ -91,7 +91,7 @@ impl RunDriver {
         let mut txn = self.inner.store.txn();
         self.event(&mut txn, None, EventKind::RunCancelRequested { compensate });
         {
-            let run = self.run.as_mut().expect("run loaded");
+            let run = &mut self.run;
             run.wake_at = None;
         }
         if compensate {
@@ -108,7 +108,7 @@ impl RunDriver {
     async fn retry(
         &mut self,
         from: Option<&str>,
-        amend: Option<crate::engine::Amendment>,
+        amend: Option<crate::shared::Amendment>,
     ) -> Result<RunRecord, EngineError> {
         self.check_retry(from)?;
         // An amended input rebuilds the DAG (refused, changing nothing, if its steps differ);
@@ -137,7 +137,7 @@ impl RunDriver {
             self.event(&mut txn, Some(i), EventKind::StepReset);
         }
         self.set_running();
-        self.run.as_mut().expect("run loaded").error = None;
+        self.run.error = None;
         self.event(
             &mut txn,
             None,
@@ -210,7 +210,7 @@ impl RunDriver {
         let now = self.inner.clock.now();
         let mut txn = self.inner.store.txn();
         {
-            let run = self.run.as_mut().expect("run loaded");
+            let run = &mut self.run;
             if !run.signals.iter().any(|s| s == name) {
                 run.signals.push(name.to_owned());
             }

@@ -1,30 +1,41 @@
 //! Loading a run into its driver: the run record, its workflow, its steps. A run with a
 //! damaged record is quarantined instead (see `crate::quarantine`).
 
-use super::RunDriver;
+use super::Mailbox;
+use crate::definition::WorkflowDef;
 use crate::quarantine;
 use crate::EngineError;
-use failback_state::{QuarantineRecord, StepRecord, StepStatus};
+use failback_state::{QuarantineRecord, RunRecord, StepRecord, StepStatus};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+/// A run as its driver works on it: the record, its workflow, one record per step of the
+/// definition (pending where none is stored yet) and the outputs of those that succeeded.
+pub(super) struct LoadedRun {
+    pub run: RunRecord,
+    pub def: Arc<WorkflowDef>,
+    pub steps: Vec<StepRecord>,
+    pub outputs: BTreeMap<String, Value>,
+}
+
 /// What a driver found when it loaded its run.
 pub(super) enum Loaded {
-    Ready,
+    Ready(Box<LoadedRun>),
     /// Unknown or finished.
     Absent,
     Quarantined(QuarantineRecord),
 }
 
-impl RunDriver {
+impl Mailbox {
     /// Load the run unless it is quarantined; a damaged run or step record quarantines it.
     pub(super) async fn load_or_quarantine(&mut self) -> Result<Loaded, EngineError> {
         if let Some(q) = self.inner.store.load_quarantine(&self.run_id)? {
             return Ok(Loaded::Quarantined(q));
         }
         let e = match self.load() {
-            Ok(true) => return Ok(Loaded::Ready),
-            Ok(false) => return Ok(Loaded::Absent),
+            Ok(Some(run)) => return Ok(Loaded::Ready(Box::new(run))),
+            Ok(None) => return Ok(Loaded::Absent),
             Err(EngineError::Store(e)) => e,
             Err(e) => return Err(e),
         };
@@ -39,10 +50,10 @@ impl RunDriver {
         Ok(Loaded::Quarantined(q))
     }
 
-    /// Load the run and its steps. False if there is nothing to drive.
-    fn load(&mut self) -> Result<bool, EngineError> {
+    /// Load the run and its steps; `None` if there is nothing to drive.
+    fn load(&self) -> Result<Option<LoadedRun>, EngineError> {
         let Some(run) = self.inner.store.load_run(&self.run_id)? else {
-            return Ok(false);
+            return Ok(None);
         };
         let def = match self.inner.registry.build(
             &run.workflow,
@@ -64,7 +75,7 @@ impl RunDriver {
             .map(|s| (s.step_id.clone(), s))
             .collect();
         let now = self.inner.clock.now();
-        self.steps = def
+        let steps: Vec<StepRecord> = def
             .steps()
             .iter()
             .map(|s| {
@@ -74,14 +85,16 @@ impl RunDriver {
             })
             .collect();
         let mut outputs = BTreeMap::new();
-        for s in &self.steps {
+        for s in &steps {
             if let StepStatus::Succeeded { output } = &s.status {
                 outputs.insert(s.step_id.clone(), output.clone());
             }
         }
-        self.outputs = Arc::new(outputs);
-        self.run = Some(run);
-        self.def = Some(def);
-        Ok(true)
+        Ok(Some(LoadedRun {
+            run,
+            def,
+            steps,
+            outputs,
+        }))
     }
 }

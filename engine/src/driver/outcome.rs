@@ -237,7 +237,7 @@ impl RunDriver {
         };
         if fails_run {
             let step_id = self.steps[i].step_id.clone();
-            let run = self.run.as_mut().expect("run loaded");
+            let run = &mut self.run;
             run.state = RunState::Failed;
             run.wake_at = None;
             run.error = Some(format!("step {step_id} failed: {code}: {message}"));
