@@ -4,8 +4,9 @@
 use crate::durable::DurableFiles;
 use crate::failure::WriteFailure;
 use crate::seq::SeqMirror;
-use crate::store::{Batch, BatchOp};
+use crate::store::{check_batch, Batch, BatchOp, Fence};
 use crate::{keys, panics, StoreError};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -129,6 +130,8 @@ pub(crate) struct Committer {
     /// Sequence of the last group written successfully (see [`crate::seq`]).
     pub seq: u64,
     pub mirror: SeqMirror,
+    /// The store's current fence ([`crate::Store::acquire`] moves it on).
+    pub fence: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Committer {
@@ -155,7 +158,47 @@ impl Committer {
         }
     }
 
-    fn commit_group(&mut self, mut group: Vec<Request>) {
+    /// Refuse the requests whose fence is stale or whose `absent` keys exist — as the store
+    /// will be when the group's earlier requests are applied — and answer them at once.
+    fn refuse_failed_checks(&self, group: Vec<Request>) -> Vec<Request> {
+        let current = Fence(self.fence.load(std::sync::atomic::Ordering::SeqCst));
+        let location = self.path.display().to_string();
+        // Keys the group's accepted requests write: Some(true) put, Some(false) deleted.
+        let mut written: HashMap<Vec<u8>, bool> = HashMap::new();
+        let mut kept = Vec::with_capacity(group.len());
+        for req in group {
+            let db = &self.db;
+            let mut exists = |k: &[u8]| match written.get(k) {
+                Some(present) => Ok(*present),
+                None => db
+                    .contains_key(k)
+                    .map_err(|e| StoreError::Backend(e.to_string())),
+            };
+            if let Err(e) = check_batch(&req.batch, current, &location, &mut exists) {
+                self.stats.failed_commits.fetch_add(1, Relaxed);
+                let _ = req.ack.send(Err(e));
+                continue;
+            }
+            for op in &req.batch.ops {
+                match op {
+                    BatchOp::Put(k, _) => written.insert(k.clone(), true),
+                    BatchOp::Delete(k) => written.insert(k.clone(), false),
+                };
+            }
+            kept.push(req);
+        }
+        kept
+    }
+
+    fn commit_group(&mut self, group: Vec<Request>) {
+        let mut group = if self.poisoned.is_some() {
+            group
+        } else {
+            self.refuse_failed_checks(group)
+        };
+        if group.is_empty() {
+            return;
+        }
         let started = Instant::now();
         let result = match &self.poisoned {
             Some(failure) => Err(failure.clone()),

@@ -94,6 +94,16 @@ pub enum StoreError {
     RunNotFound(String),
     #[error("run {0} already exists")]
     RunExists(String),
+    /// A conditional write found its key present: nothing of the batch was written.
+    #[error("a key that must be absent exists: {key}")]
+    ConditionFailed { key: String },
+    /// A batch carried a fence that is no longer current: nothing of it was written.
+    #[error("state store {location}: this writer's ownership was superseded (fence {given}, current {current}); nothing was written")]
+    Fenced {
+        location: String,
+        given: u64,
+        current: u64,
+    },
     #[error("import file is malformed: {0}")]
     BadImport(String),
 }

@@ -71,6 +71,9 @@ impl Store for FailingStore {
     fn export(&self) -> Result<Vec<Entry>, StoreError> {
         self.inner.export()
     }
+    fn acquire(&self) -> Result<crate::store::Fence, StoreError> {
+        self.inner.acquire()
+    }
     fn location(&self) -> String {
         self.inner.location()
     }

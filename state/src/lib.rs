@@ -39,4 +39,4 @@ pub use mem_store::MemStore;
 pub use records::*;
 pub use sled_store::{SledStore, SledStoreOptions};
 pub use state_store::{RunFilter, StateStore, Txn};
-pub use store::{Batch, BatchOp, CommitTicket, Entry, Store};
+pub use store::{check_batch, Batch, BatchOp, CommitTicket, Entry, Fence, Store};

@@ -1,6 +1,6 @@
 //! In-memory [`Store`] for tests of the layers above: same semantics, no durability.
 
-use crate::store::{Batch, BatchOp, CommitTicket, Entry, Store};
+use crate::store::{check_batch, Batch, BatchOp, CommitTicket, Entry, Fence, Store};
 use crate::StoreError;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -8,6 +8,8 @@ use std::sync::Mutex;
 #[derive(Default)]
 pub struct MemStore {
     map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// The current fence; [`Store::acquire`] moves it on.
+    fence: std::sync::atomic::AtomicU64,
 }
 
 impl MemStore {
@@ -43,6 +45,15 @@ impl Store for MemStore {
     }
     fn submit(&self, batch: Batch) -> CommitTicket {
         let mut map = self.lock();
+        let current = Fence(self.fence.load(std::sync::atomic::Ordering::SeqCst));
+        if let Err(e) = check_batch(
+            &batch,
+            current,
+            ":memory:",
+            &mut |k| Ok(map.contains_key(k)),
+        ) {
+            return CommitTicket::ready(Err(e));
+        }
         for op in batch.ops {
             match op {
                 BatchOp::Put(k, v) => {
@@ -61,6 +72,12 @@ impl Store for MemStore {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
+    }
+    fn acquire(&self) -> Result<Fence, StoreError> {
+        // Under the map's lock, so no batch is between its check and its writes.
+        let _map = self.lock();
+        let next = self.fence.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Ok(Fence(next))
     }
     fn location(&self) -> String {
         ":memory:".into()

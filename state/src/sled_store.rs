@@ -49,6 +49,8 @@ pub struct SledStore {
     tx: RwLock<Option<Sender<Request>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<Stats>,
+    /// The current fence, shared with the committer that checks it.
+    fence: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -184,6 +186,7 @@ impl SledStore {
     ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
+        let fence = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let committer = Committer {
             db: db.clone(),
             path: path.clone(),
@@ -196,6 +199,7 @@ impl SledStore {
             poisoned: None,
             seq,
             mirror,
+            fence: fence.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("failback-state-committer".into())
@@ -207,6 +211,7 @@ impl SledStore {
             tx: RwLock::new(Some(tx)),
             committer: Mutex::new(Some(handle)),
             stats,
+            fence,
         })
     }
 
@@ -387,6 +392,12 @@ impl Store for SledStore {
                 .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
                 .collect()
         })
+    }
+    /// The process's exclusive lock on the directory keeps other processes out; within the
+    /// process, a new owner supersedes the fences handed out before.
+    fn acquire(&self) -> Result<crate::store::Fence, StoreError> {
+        let next = self.fence.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Ok(crate::store::Fence(next))
     }
     fn location(&self) -> String {
         self.path.display().to_string()

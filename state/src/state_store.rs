@@ -5,9 +5,8 @@ use crate::failure::WriteFailure;
 use crate::records::*;
 use crate::store::{Batch, Store};
 use crate::{keys, StoreError};
-use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Which runs `list_runs` returns.
@@ -106,10 +105,6 @@ pub struct StateStore {
     store: Arc<dyn Store>,
     /// The first failed commit; set once, watched by the engine (crash-only).
     failed: Arc<watch::Sender<Option<WriteFailure>>>,
-    /// Run ids being created: from a create's existence check to its commit, so two creates
-    /// of one id cannot both pass the check (creates of different ids go on in parallel and
-    /// share group commits).
-    creating: Arc<Mutex<HashSet<String>>>,
 }
 
 impl StateStore {
@@ -117,7 +112,6 @@ impl StateStore {
         Self {
             store,
             failed: Arc::new(watch::channel(None).0),
-            creating: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
@@ -286,12 +280,6 @@ impl StateStore {
         mut run: RunRecord,
         steps: &[StepRecord],
     ) -> Result<RunRecord, StoreError> {
-        let Some(_creating) = Creating::claim(&self.creating, &run.id) else {
-            return Err(StoreError::RunExists(run.id));
-        };
-        if self.store.get(&keys::run(&run.id))?.is_some() {
-            return Err(StoreError::RunExists(run.id));
-        }
         let mut txn = self.txn();
         for s in steps {
             txn.put_step(s);
@@ -299,37 +287,13 @@ impl StateStore {
         let at = run.created_at;
         txn.event(&mut run, at, None, EventKind::RunCreated);
         txn.put_run(&run);
-        self.commit(txn).await?;
-        Ok(run)
-    }
-}
-
-/// A run id claimed for creation; released when dropped (also when the create is abandoned).
-struct Creating<'a> {
-    ids: &'a Mutex<HashSet<String>>,
-    id: String,
-}
-
-impl<'a> Creating<'a> {
-    /// `None` when another create of `id` is in flight: that one decides, this one is a
-    /// duplicate.
-    fn claim(ids: &'a Mutex<HashSet<String>>, id: &str) -> Option<Self> {
-        let fresh = ids
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.to_owned());
-        fresh.then(|| Self {
-            ids,
-            id: id.to_owned(),
-        })
-    }
-}
-
-impl Drop for Creating<'_> {
-    fn drop(&mut self) {
-        self.ids
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
+        // The backend decides, atomically with the writes: a run id is created once.
+        let mut batch = txn.into_batch()?;
+        batch.require_absent(keys::run(&run.id));
+        let result = self.store.submit(batch).await;
+        match self.noted(result) {
+            Err(StoreError::ConditionFailed { .. }) => Err(StoreError::RunExists(run.id)),
+            other => other.map(|()| run),
+        }
     }
 }

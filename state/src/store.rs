@@ -20,7 +20,22 @@ pub enum BatchOp {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
     pub ops: Vec<BatchOp>,
+    /// Keys that must not exist when the batch is applied (a conditional create): if one
+    /// does, nothing of the batch is written and the commit fails with
+    /// [`StoreError::ConditionFailed`]. Checked atomically with the writes.
+    pub absent: Vec<Vec<u8>>,
+    /// The writer's ownership: a batch carrying a fence older than the store's current one
+    /// is refused with [`StoreError::Fenced`], nothing written.
+    pub fence: Option<Fence>,
 }
+
+/// Proof of ownership of a store, from [`Store::acquire`]: every commit may carry it, and the
+/// backend refuses one whose fence is no longer current (the fencing-token pattern). For a
+/// single-process backend (sled, whose file lock already excludes other processes) a new
+/// `acquire` in the same process supersedes the older fences; a shared backend implements it
+/// with leases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fence(pub u64);
 
 impl Batch {
     pub fn new() -> Self {
@@ -31,6 +46,14 @@ impl Batch {
     }
     pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
         self.ops.push(BatchOp::Delete(key.into()));
+    }
+    /// Require `key` to be absent when the batch is applied.
+    pub fn require_absent(&mut self, key: impl Into<Vec<u8>>) {
+        self.absent.push(key.into());
+    }
+    /// Carry `fence`: the batch is refused if it is no longer current.
+    pub fn fenced(&mut self, fence: Fence) {
+        self.fence = Some(fence);
     }
     pub fn len(&self) -> usize {
         self.ops.len()
@@ -121,6 +144,11 @@ pub trait Store: Send + Sync + 'static {
         }
         self.submit(batch).wait()
     }
+    /// Become the store's owner: a new fence, after which batches carrying an older one are
+    /// refused. Backends without ownership return a fence that is always current.
+    fn acquire(&self) -> Result<Fence, StoreError> {
+        Ok(Fence(0))
+    }
     /// Where the store lives, for messages (`":memory:"` for in-memory stores).
     fn location(&self) -> String;
     /// Group-commit counters, for backends that have them (metrics).
@@ -131,4 +159,32 @@ pub trait Store: Send + Sync + 'static {
     fn close(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// What a backend checks before it applies `batch`, atomically with the writes: its fence is
+/// still `current`, and each of its `absent` keys is absent (`exists` answers for the store
+/// as it is, including what was applied before in the same group).
+pub fn check_batch(
+    batch: &Batch,
+    current: Fence,
+    location: &str,
+    exists: &mut dyn FnMut(&[u8]) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    if let Some(given) = batch.fence {
+        if given != current {
+            return Err(StoreError::Fenced {
+                location: location.to_owned(),
+                given: given.0,
+                current: current.0,
+            });
+        }
+    }
+    for key in &batch.absent {
+        if exists(key)? {
+            return Err(StoreError::ConditionFailed {
+                key: String::from_utf8_lossy(key).into_owned(),
+            });
+        }
+    }
+    Ok(())
 }

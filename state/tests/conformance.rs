@@ -1,0 +1,268 @@
+//! The storage seam's contract, one suite run against every backend: sled and in-memory here;
+//! a networked backend (Azure Blob Storage, next) adds one `Backend` and gets the same tests.
+//! Atomicity, key order, durability across reopen, conditional create (also under concurrent
+//! committers), fence refusal, concurrent committers, export/import.
+
+use failback_state::{Batch, MemStore, SledStore, SledStoreOptions, Store, StoreError};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A backend under test: opens a store, and opens it again where it is durable.
+trait Backend {
+    fn open(&self) -> Arc<dyn Store>;
+    /// The same store after the handle is closed and dropped; `None` for a store that does
+    /// not outlive its handle.
+    fn reopen(&self, old: Arc<dyn Store>) -> Option<Arc<dyn Store>>;
+}
+
+struct Sled(tempfile::TempDir);
+
+impl Sled {
+    fn new() -> Self {
+        Self(tempfile::tempdir().expect("tempdir"))
+    }
+    fn path(&self) -> PathBuf {
+        self.0.path().join("store")
+    }
+}
+
+impl Backend for Sled {
+    fn open(&self) -> Arc<dyn Store> {
+        Arc::new(SledStore::open(&self.path(), SledStoreOptions::default()).expect("open sled"))
+    }
+    fn reopen(&self, old: Arc<dyn Store>) -> Option<Arc<dyn Store>> {
+        old.close().expect("close");
+        drop(old);
+        Some(self.open())
+    }
+}
+
+struct Mem;
+
+impl Backend for Mem {
+    fn open(&self) -> Arc<dyn Store> {
+        Arc::new(MemStore::new())
+    }
+    fn reopen(&self, _old: Arc<dyn Store>) -> Option<Arc<dyn Store>> {
+        None
+    }
+}
+
+fn put(key: &str, value: &str) -> Batch {
+    let mut b = Batch::new();
+    b.put(key, value.as_bytes().to_vec());
+    b
+}
+
+fn get(s: &dyn Store, key: &str) -> Option<String> {
+    s.get(key.as_bytes())
+        .expect("get")
+        .map(|v| String::from_utf8(v).expect("utf8"))
+}
+
+fn keys(s: &dyn Store, prefix: &str) -> Vec<String> {
+    s.scan_prefix(prefix.as_bytes())
+        .expect("scan")
+        .into_iter()
+        .map(|(k, _)| String::from_utf8(k).expect("utf8"))
+        .collect()
+}
+
+fn batch_is_all_or_nothing(b: &dyn Backend) {
+    let s = b.open();
+    s.submit(put("a/1", "x")).wait().expect("first");
+    let mut both = put("a/2", "y");
+    both.put("a/3", b"z".to_vec());
+    both.require_absent("a/1");
+    let refused = s.submit(both).wait();
+    assert!(
+        matches!(refused, Err(StoreError::ConditionFailed { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        keys(s.as_ref(), "a/"),
+        ["a/1"],
+        "a refused batch wrote nothing"
+    );
+    let mut ok = put("a/2", "y");
+    ok.delete("a/1");
+    s.submit(ok).wait().expect("put and delete");
+    assert_eq!(keys(s.as_ref(), "a/"), ["a/2"]);
+}
+
+fn keys_come_in_order(b: &dyn Backend) {
+    let s = b.open();
+    for k in ["r/b", "r/a/2", "q/z", "r/a/10", "r/c"] {
+        s.submit(put(k, k)).wait().expect("put");
+    }
+    assert_eq!(keys(s.as_ref(), "r/"), ["r/a/10", "r/a/2", "r/b", "r/c"]);
+    let last = s.last_with_prefix(b"r/a/").expect("last").expect("some");
+    assert_eq!(last.0, b"r/a/2");
+    let mut seen = Vec::new();
+    s.for_each_prefix(b"r/", &mut |k, _| seen.push(k.to_vec()))
+        .expect("for_each");
+    assert_eq!(seen.len(), 4);
+}
+
+fn commits_survive_a_reopen(b: &dyn Backend) {
+    let s = b.open();
+    s.submit(put("d/1", "one")).wait().expect("put");
+    let mut del = put("d/2", "two");
+    del.delete("d/1");
+    s.submit(del).wait().expect("put + delete");
+    let Some(s) = b.reopen(s) else { return };
+    assert_eq!(get(s.as_ref(), "d/1"), None);
+    assert_eq!(get(s.as_ref(), "d/2").as_deref(), Some("two"));
+}
+
+fn conditional_create_decides_once(b: &dyn Backend) {
+    let s = b.open();
+    let mut create = put("run/r1", "first");
+    create.require_absent("run/r1");
+    s.submit(create.clone()).wait().expect("first create");
+    let again = s.submit(create).wait();
+    assert!(
+        matches!(&again, Err(StoreError::ConditionFailed { key }) if key == "run/r1"),
+        "{again:?}"
+    );
+    assert_eq!(get(s.as_ref(), "run/r1").as_deref(), Some("first"));
+}
+
+/// Sixteen threads create the same key at once (their batches may share one group commit):
+/// exactly one wins, and its value is the one stored.
+fn concurrent_creates_have_one_winner(b: &dyn Backend) {
+    let s = b.open();
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let mut create = put("run/same", &format!("writer-{i}"));
+                create.put(format!("step/same/{i}"), b"s".to_vec());
+                create.require_absent("run/same");
+                (i, s.submit(create).wait())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("join"))
+        .collect();
+    let winners: Vec<usize> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (_, r) in &results {
+        assert!(
+            r.is_ok() || matches!(r, Err(StoreError::ConditionFailed { .. })),
+            "{r:?}"
+        );
+    }
+    let w = winners[0];
+    assert_eq!(get(s.as_ref(), "run/same"), Some(format!("writer-{w}")));
+    assert_eq!(keys(s.as_ref(), "step/same/"), [format!("step/same/{w}")]);
+}
+
+fn a_stale_fence_is_refused(b: &dyn Backend) {
+    let s = b.open();
+    let old = s.acquire().expect("acquire");
+    let mut write = put("f/1", "old owner");
+    write.fenced(old);
+    s.submit(write.clone()).wait().expect("current fence");
+    let new = s.acquire().expect("acquire again");
+    assert!(new > old, "{new:?} after {old:?}");
+    let mut stale = put("f/2", "old owner again");
+    stale.fenced(old);
+    let refused = s.submit(stale).wait();
+    assert!(
+        matches!(refused, Err(StoreError::Fenced { given, current, .. }) if given == old.0 && current == new.0),
+        "{refused:?}"
+    );
+    assert_eq!(
+        get(s.as_ref(), "f/2"),
+        None,
+        "a fenced-off batch wrote nothing"
+    );
+    let mut fresh = put("f/2", "new owner");
+    fresh.fenced(new);
+    s.submit(fresh).wait().expect("the new owner writes");
+    // Unfenced batches (tools, imports) are not refused.
+    s.submit(put("f/3", "tool")).wait().expect("unfenced");
+}
+
+fn concurrent_committers_all_land(b: &dyn Backend) {
+    let s = b.open();
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let k = format!("c/{t:02}/{i:03}");
+                    s.submit(put(&k, &k)).wait().expect("commit");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("join");
+    }
+    assert_eq!(keys(s.as_ref(), "c/").len(), 400);
+    let Some(s) = b.reopen(s) else { return };
+    assert_eq!(keys(s.as_ref(), "c/").len(), 400, "after reopen");
+}
+
+fn export_then_import_round_trips(b: &dyn Backend) {
+    let s = b.open();
+    for k in ["e/1", "e/2", "x/1"] {
+        s.submit(put(k, k)).wait().expect("put");
+    }
+    let dump = s.export().expect("export");
+    let t = Mem.open();
+    t.import(dump.clone()).expect("import");
+    assert_eq!(t.export().expect("export again"), dump);
+}
+
+/// Every contract test for one backend.
+macro_rules! conformance {
+    ($module:ident, $backend:expr) => {
+        mod $module {
+            use super::*;
+            #[test]
+            fn batch_is_all_or_nothing() {
+                super::batch_is_all_or_nothing(&$backend);
+            }
+            #[test]
+            fn keys_come_in_order() {
+                super::keys_come_in_order(&$backend);
+            }
+            #[test]
+            fn commits_survive_a_reopen() {
+                super::commits_survive_a_reopen(&$backend);
+            }
+            #[test]
+            fn conditional_create_decides_once() {
+                super::conditional_create_decides_once(&$backend);
+            }
+            #[test]
+            fn concurrent_creates_have_one_winner() {
+                super::concurrent_creates_have_one_winner(&$backend);
+            }
+            #[test]
+            fn a_stale_fence_is_refused() {
+                super::a_stale_fence_is_refused(&$backend);
+            }
+            #[test]
+            fn concurrent_committers_all_land() {
+                super::concurrent_committers_all_land(&$backend);
+            }
+            #[test]
+            fn export_then_import_round_trips() {
+                super::export_then_import_round_trips(&$backend);
+            }
+        }
+    };
+}
+
+conformance!(sled, Sled::new());
+conformance!(memory, Mem);
