@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::crash::CrashPoints;
 use crate::driver::{Command, RunDriver};
 use crate::health::{spawn_watched, Fatal, Health, HealthReport};
-use crate::progress::ProgressEvent;
+use crate::progress::{PollEvent, ProgressEvent};
 use crate::quarantine;
 use crate::registry::WorkflowRegistry;
 use crate::EngineError;
@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub crash: Arc<CrashPoints>,
     pub progress: broadcast::Sender<ProgressEvent>,
+    /// Polls of waits, for metrics (a poll is not a progress event).
+    pub polls: broadcast::Sender<PollEvent>,
     pub permits: Arc<Semaphore>,
     pub shutdown: CancellationToken,
     pub health: Health,
@@ -242,12 +244,14 @@ impl Engine {
         config: EngineConfig,
     ) -> Self {
         let (progress, _) = broadcast::channel(config.progress_capacity.max(16));
+        let (polls, _) = broadcast::channel(config.progress_capacity.max(16));
         let inner = Arc::new(Inner {
             store,
             registry,
             clock,
             crash: Arc::new(crash),
             progress,
+            polls,
             permits: Arc::new(Semaphore::new(config.max_concurrent_steps.max(1))),
             shutdown: CancellationToken::new(),
             health: Health::new(),
@@ -286,6 +290,10 @@ impl Engine {
     }
     pub fn subscribe(&self) -> broadcast::Receiver<ProgressEvent> {
         self.inner.progress.subscribe()
+    }
+    /// Polls of waits as they start (each after its intent is durable).
+    pub fn subscribe_polls(&self) -> broadcast::Receiver<PollEvent> {
+        self.inner.polls.subscribe()
     }
 
     /// Create a run of the newest version of `workflow` and start it.
