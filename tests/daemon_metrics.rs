@@ -84,6 +84,16 @@ fn state(d: &Daemon, run_id: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Step `step_id` of run `run_id`, as the daemon shows it.
+fn step(d: &Daemon, run_id: &str, step_id: &str) -> serde_json::Value {
+    let (_, body) = get(&d.socket, &format!("/v1/runs/{run_id}")).expect("GET run");
+    json(&body)["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["step_id"] == step_id))
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// A held run's spec (waits in await-failback) with its own `[failback]` timing.
 fn held_spec(r: &Rehearsal, n: usize, poll_interval: &str, deadline: &str) -> String {
     let name = r.spec_with(n, true);
@@ -223,17 +233,26 @@ fn the_alerting_gauges_move() {
 
     submit(&r, &d, &late, "late");
     submit(&r, &d, &slow, "slow");
-    wait_until(Duration::from_secs(120), "both runs to wait", || {
-        state(&d, "late") == "waiting" && state(&d, "slow") == "waiting"
-    });
-    if state(&d, "late") == "waiting" {
-        assert_eq!(past(&d), 0.0, "late is waiting within its deadline");
-    }
+    wait_until(
+        Duration::from_secs(120),
+        "both runs to wait in await-failback",
+        || {
+            step(&d, "late", "await-failback")["status"]["status"] == "waiting"
+                && step(&d, "slow", "await-failback")["status"]["status"] == "waiting"
+        },
+    );
+    // The deadline is fixed now, about 43 s ahead: far more than this scrape takes.
+    assert_eq!(past(&d), 0.0, "late is waiting within its deadline");
 
     wait_until(
         Duration::from_secs(180),
         "late to pass its deadline and fail",
         || state(&d, "late") == "failed",
+    );
+    let failed = step(&d, "late", "await-failback");
+    assert_eq!(
+        failed["status"]["error"]["code"], "DeadlineExceeded",
+        "{failed}"
     );
     assert_eq!(past(&d), 1.0, "late failed with DeadlineExceeded");
     assert_eq!(awaiting(&d, "failed"), 1.0);

@@ -159,3 +159,101 @@ pub fn render(out: &mut String, engine: &Engine) {
         engine.scheduled_runs() as f64,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failback_state::StepErrorRecord;
+    use serde_json::Value;
+
+    fn run(id: &str, state: RunState, updated_at: Millis) -> RunSummary {
+        RunSummary {
+            id: id.into(),
+            workflow: "failback".into(),
+            definition_version: 1,
+            state,
+            created_at: 0,
+            updated_at,
+            error: None,
+            labels: Default::default(),
+            wake_at: None,
+        }
+    }
+
+    fn step(status: StepStatus, updated_at: Millis) -> StepRecord {
+        let mut s = StepRecord::pending("r", "await-failback", updated_at);
+        s.status = status;
+        s
+    }
+
+    fn waiting(deadline: Option<Millis>, at: Millis) -> StepRecord {
+        step(
+            StepStatus::Waiting {
+                wake_at: at + 300_000,
+                deadline,
+                poll_state: Value::Null,
+                reason: WaitReason::Timer,
+            },
+            at,
+        )
+    }
+
+    #[test]
+    fn a_wait_past_its_deadline_counts_until_retried() {
+        let mut g = RunGauges::default();
+        g.add(
+            &run("a", RunState::Waiting, 0),
+            &[waiting(Some(5_000), 1_000)],
+            4_000,
+        );
+        assert_eq!(g.past_deadline, 0, "within the deadline");
+        g.add(
+            &run("b", RunState::Waiting, 0),
+            &[waiting(Some(5_000), 1_000)],
+            6_000,
+        );
+        assert_eq!(g.past_deadline, 1, "past it, before the next poll fails it");
+        let failed = step(
+            StepStatus::Failed {
+                error: StepErrorRecord {
+                    code: DEADLINE_EXCEEDED.into(),
+                    message: "m".into(),
+                    permanent: true,
+                },
+            },
+            6_000,
+        );
+        g.add(&run("c", RunState::Failed, 6_000), &[failed], 9_000);
+        assert_eq!(g.past_deadline, 2, "failed by it");
+        g.add(
+            &run("d", RunState::Waiting, 0),
+            &[waiting(None, 1_000)],
+            9_000,
+        );
+        assert_eq!(g.past_deadline, 2, "no deadline");
+    }
+
+    #[test]
+    fn operator_waits_and_progress_ages() {
+        let mut g = RunGauges::default();
+        g.add(&run("f", RunState::Failed, 1_000), &[], 61_000);
+        g.add(
+            &run("p", RunState::Paused, 31_000),
+            &[waiting(None, 2_000)],
+            61_000,
+        );
+        assert_eq!(g.awaiting["failed"], 1);
+        assert_eq!(g.awaiting["paused"], 1);
+        assert_eq!(g.oldest_awaiting_ms, 60_000);
+        assert_eq!(
+            g.since_progress_ms, 0,
+            "failed and paused runs are not unfinished"
+        );
+        // The latest of the run's and its steps' changes is its last progress.
+        let steps = [waiting(None, 50_000), waiting(None, 40_000)];
+        g.add(&run("w", RunState::Waiting, 10_000), &steps, 61_000);
+        assert_eq!(g.since_progress_ms, 11_000);
+        g.add(&run("s", RunState::Succeeded, 0), &[], 61_000);
+        assert_eq!(g.since_progress_ms, 11_000, "finished runs do not count");
+    }
+}
