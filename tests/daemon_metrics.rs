@@ -6,6 +6,7 @@
 mod daemon_support;
 
 use daemon_support::*;
+use failback_sim::{FaultAction, FaultMatch, FaultRule, FaultTrigger};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -112,6 +113,26 @@ fn held_spec(r: &Rehearsal, n: usize, poll_interval: &str, deadline: &str) -> St
 #[test]
 fn promtool_finds_nothing_in_a_live_daemons_metrics() {
     let r = Rehearsal::start();
+    // The first VM PUT is throttled: the 429 shows in its operation's series and the throttles.
+    r.sim
+        .add_fault(FaultRule::new(
+            FaultMatch {
+                operation: Some("PUT virtualMachines".into()),
+                ..Default::default()
+            },
+            FaultAction::Status {
+                status: 429,
+                retry_after: Some(1),
+                code: None,
+                message: None,
+            },
+            FaultTrigger {
+                nth: Some(1),
+                count: Some(1),
+                ..Default::default()
+            },
+        ))
+        .expect("fault");
     let d = r.daemon(&[]);
     submit(&r, &d, &r.spec_for(1), "done");
     submit(&r, &d, &r.spec_with(2, true), "held");
@@ -189,6 +210,10 @@ fn promtool_finds_nothing_in_a_live_daemons_metrics() {
             "failback_arm_requests_total",
             vec![("operation", "GET operationStatus"), ("code", "2xx")],
         ),
+        (
+            "failback_arm_requests_total",
+            vec![("operation", "PUT virtualMachines"), ("code", "429")],
+        ),
         ("failback_arm_throttled_total", vec![]),
         ("failback_arm_retries_total", vec![]),
         ("failback_checkpoint_commit_latency_seconds_total", vec![]),
@@ -200,6 +225,12 @@ fn promtool_finds_nothing_in_a_live_daemons_metrics() {
     ] {
         assert!(has(name, &with), "no {name} {with:?}:\n{text}");
     }
+    let throttled: f64 = all
+        .iter()
+        .filter(|s| s.name == "failback_arm_throttled_total")
+        .map(|s| s.value)
+        .sum();
+    assert!(throttled >= 1.0, "the injected 429 is counted: {text}");
     contrib_names_exist(&text);
     // Bounded labels: no network name in a step label, no resource name in an operation.
     for s in &all {
