@@ -174,6 +174,20 @@ fn promtool_finds_nothing_in_a_live_daemons_metrics() {
         "promtool: {said}\n{text}"
     );
 
+    // Families and series are unique (promtool checks that each has HELP and TYPE).
+    let mut seen = std::collections::BTreeSet::new();
+    for l in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        assert!(
+            seen.insert(l.split_whitespace().nth(2)),
+            "family twice: {l}"
+        );
+    }
+    let mut series = std::collections::BTreeSet::new();
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let key = l.rsplit_once(' ').map_or(l, |(k, _)| k);
+        assert!(series.insert(key), "series twice: {key}");
+    }
+
     // The families the dashboard and alert rules use, with series a real run made.
     let all = samples(&text);
     let has = |name: &str, with: &[(&str, &str)]| {
