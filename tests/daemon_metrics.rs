@@ -230,7 +230,10 @@ fn promtool_finds_nothing_in_a_live_daemons_metrics() {
         ),
         ("failback_arm_throttled_total", vec![]),
         ("failback_arm_retries_total", vec![]),
-        ("failback_checkpoint_commit_latency_seconds_total", vec![]),
+        (
+            "failback_checkpoint_commit_latency_seconds_bucket",
+            vec![("le", "+Inf")],
+        ),
         ("process_resident_memory_bytes", vec![]),
         ("process_cpu_seconds_total", vec![]),
         ("process_open_fds", vec![]),
