@@ -13,7 +13,9 @@ pub fn render(out: &mut String, stats: &[(String, ArmStatsSnapshot)]) {
         out,
         name,
         "counter",
-        "ARM requests (each in-call retry included) by subscription, operation (method and resource type, or operationStatus for LRO polls) and code (2xx, 4xx, 429, 5xx; error: no response).",
+        "ARM requests (each in-call retry included) by subscription, operation (method and \
+         resource type, or operationStatus for LRO polls) and code (2xx, 4xx, 429, 5xx; error: \
+         no response).",
     );
     for (sub, s) in stats {
         for ((op, code), n) in &s.operations {
@@ -34,7 +36,8 @@ pub fn render(out: &mut String, stats: &[(String, ArmStatsSnapshot)]) {
         ),
         (
             "failback_arm_throttle_wait_seconds_total",
-            "Time ARM requests waited for throttling (Retry-After in-call and the client-side rate limiter), by subscription.",
+            "Time ARM requests waited for throttling (Retry-After in-call and the client-side \
+             rate limiter), by subscription.",
             |s| s.throttle_wait().as_secs_f64(),
         ),
     ];

@@ -7,10 +7,27 @@ use failback_state::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
 
 pub fn render(out: &mut String, s: &CommitStats) {
     let counters = [
-        ("failback_checkpoint_commits_total", "Checkpoint batches acknowledged durable.", s.commits),
-        ("failback_checkpoint_commit_failures_total", "Checkpoint batches that failed.", s.failed_commits),
-        ("failback_checkpoint_groups_total", "Group commits (one fdatasync each); batches per group = rate of commits and failures over rate of groups.", s.groups),
-        ("failback_checkpoint_ops_total", "Puts and deletes in acknowledged batches.", s.ops),
+        (
+            "failback_checkpoint_commits_total",
+            "Checkpoint batches acknowledged durable.",
+            s.commits,
+        ),
+        (
+            "failback_checkpoint_commit_failures_total",
+            "Checkpoint batches that failed.",
+            s.failed_commits,
+        ),
+        (
+            "failback_checkpoint_groups_total",
+            "Group commits (one fdatasync each); batches per group = rate of commits and \
+             failures over rate of groups.",
+            s.groups,
+        ),
+        (
+            "failback_checkpoint_ops_total",
+            "Puts and deletes in acknowledged batches.",
+            s.ops,
+        ),
     ];
     for (name, help, v) in counters {
         counter(out, name, help, v);

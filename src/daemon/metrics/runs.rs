@@ -111,53 +111,69 @@ fn scan(engine: &Engine) -> RunGauges {
     g
 }
 
+/// One gauge family with a single label.
+fn labelled(out: &mut String, name: &str, help: &str, label: &str, v: &BTreeMap<&str, u64>) {
+    header(out, name, "gauge", help);
+    for (value, n) in v {
+        text::sample(out, name, &labels(&[(label, value)]), *n as f64);
+    }
+}
+
 pub fn render(out: &mut String, engine: &Engine) {
     let g = scan(engine);
-    header(out, "failback_runs", "gauge", "Runs by state.");
-    for (state, n) in &g.by_state {
-        text::sample(
-            out,
-            "failback_runs",
-            &labels(&[("state", state)]),
-            *n as f64,
-        );
+    labelled(out, "failback_runs", "Runs by state.", "state", &g.by_state);
+    labelled(
+        out,
+        "failback_runs_awaiting_operator",
+        "Runs that move only when an operator acts, by reason: failed (retry or cancel) and \
+         paused (resume).",
+        "reason",
+        &g.awaiting,
+    );
+    let gauges = [
+        (
+            "failback_runs_past_deadline",
+            "Runs with a wait past its deadline: a waiting step whose deadline has passed (it \
+             fails at its next poll), or a step failed with DeadlineExceeded, not yet retried.",
+            g.past_deadline as f64,
+        ),
+        (
+            "failback_runs_awaiting_operator_max_age_seconds",
+            "Engine-clock seconds the longest-waiting of the runs awaiting an operator has \
+             waited (since its last change); 0 when none.",
+            g.oldest_awaiting_ms as f64 / 1000.0,
+        ),
+        (
+            "failback_step_seconds_since_progress",
+            "Max over unfinished runs (pending, running, waiting, cancelling) of engine-clock \
+             seconds since a step of the run last changed or polled; 0 when none. A waiting run \
+             polls every poll interval, so this stays below that interval while runs are driven.",
+            g.since_progress_ms as f64 / 1000.0,
+        ),
+        (
+            "failback_steps_polling",
+            "Steps of waiting runs polling their wait (polling (n) in status).",
+            g.polling_steps as f64,
+        ),
+        (
+            "failback_step_wait_polls",
+            "Polls so far of those steps' current waits (not attempts).",
+            g.polls as f64,
+        ),
+        (
+            "failback_active_runs",
+            "Runs holding a driver task.",
+            engine.active_runs() as f64,
+        ),
+        (
+            "failback_scheduled_runs",
+            "Runs parked on a timer.",
+            engine.scheduled_runs() as f64,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        gauge(out, name, help, v);
     }
-    gauge(out, "failback_runs_past_deadline", "Runs with a wait past its deadline: a waiting step whose deadline has passed (it fails at its next poll), or a failed step whose wait did (DeadlineExceeded) and no retry yet.", g.past_deadline as f64);
-    header(out, "failback_runs_awaiting_operator", "gauge", "Runs that move only when an operator acts, by reason: failed (retry or cancel) and paused (resume).");
-    for (reason, n) in &g.awaiting {
-        text::sample(
-            out,
-            "failback_runs_awaiting_operator",
-            &labels(&[("reason", reason)]),
-            *n as f64,
-        );
-    }
-    gauge(out, "failback_runs_awaiting_operator_max_age_seconds", "Engine-clock seconds the longest-waiting of those runs has waited (since its last change); 0 when none.", g.oldest_awaiting_ms as f64 / 1000.0);
-    gauge(out, "failback_step_seconds_since_progress", "Max over unfinished runs (pending, running, waiting, cancelling) of engine-clock seconds since a step of the run last changed or polled; 0 when none. A waiting run polls every poll interval, so this stays below that interval while runs are driven.", g.since_progress_ms as f64 / 1000.0);
-    gauge(
-        out,
-        "failback_steps_polling",
-        "Steps of waiting runs polling their wait (polling (n) in status).",
-        g.polling_steps as f64,
-    );
-    gauge(
-        out,
-        "failback_step_wait_polls",
-        "Polls so far of those steps' current waits (not attempts).",
-        g.polls as f64,
-    );
-    gauge(
-        out,
-        "failback_active_runs",
-        "Runs holding a driver task.",
-        engine.active_runs() as f64,
-    );
-    gauge(
-        out,
-        "failback_scheduled_runs",
-        "Runs parked on a timer.",
-        engine.scheduled_runs() as f64,
-    );
 }
 
 #[cfg(test)]

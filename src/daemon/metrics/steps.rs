@@ -136,7 +136,10 @@ impl StepCounters {
             out,
             name,
             "histogram",
-            "Step attempts (and compensations) from their start to their outcome on the engine clock, waits and polls included, by workflow, step kind and outcome: succeeded, failed, retry, or waiting (start to the beginning of a wait; the attempt's final outcome counts too).",
+            "Step attempts (and compensations) from their start to their outcome on the engine \
+             clock, waits and polls included, by workflow, step kind and outcome: succeeded, \
+             failed, retry, or waiting (start to the beginning of a wait; the attempt's final \
+             outcome counts too).",
         );
         for ((workflow, step, outcome), h) in &self.durations {
             let l = labels(&[("workflow", workflow), ("step", step), ("outcome", outcome)]);

@@ -43,7 +43,8 @@ fn resource_type(segments: &[&str]) -> String {
     let mut i = 0;
     while i < segments.len() {
         if segments[i].eq_ignore_ascii_case("providers") {
-            // A collection right after the namespace is a type of its own (`…/Microsoft.Compute/skus`).
+            // A collection right after the namespace is a type of its own
+            // (`…/Microsoft.Compute/skus`).
             last_type = None;
             i += 2;
             continue;
