@@ -114,7 +114,7 @@ fn a_polled_wait_shows_polls_in_metrics_and_status_not_attempts() {
     );
     // Only await-failback polls now (the rest succeeded): the gauges are its own.
     assert_eq!(metric("failback_steps_polling"), 1.0);
-    assert!(metric("failback_step_polls") >= 3.0);
+    assert!(metric("failback_step_wait_polls") >= 3.0);
     let events_then = {
         let (_, body) = get(&d.socket, "/v1/runs/p1/history").expect("history");
         json(&body)["events"].as_array().map_or(0, Vec::len)

@@ -178,7 +178,8 @@ fn fifty_runs_survive_sigkill_and_sigterm_of_the_daemon() {
         samples
             .iter()
             .any(|s| s.name == "failback_arm_requests_total"
-                && s.labels.get("status").map(String::as_str) == Some("200")
+                && s.labels.get("code").map(String::as_str) == Some("2xx")
+                && s.labels.get("operation").map(String::as_str) == Some("PUT virtualMachines")
                 && s.value > 0.0),
         "{text}"
     );

@@ -10,7 +10,7 @@
 use crate::crash::{AFTER_INTENT, BEFORE_INTENT};
 use crate::definition::RetryPolicy;
 use crate::definition::WorkflowDef;
-use crate::progress::ProgressEvent;
+use crate::progress::{PollEvent, ProgressEvent};
 use crate::shared::{Command, Inner};
 use crate::step::{Step, StepContext, StepOutcome};
 use crate::EngineError;
@@ -429,9 +429,19 @@ impl RunDriver {
         let run = self.run_ref();
         let run_input = Arc::new(run.input.clone());
         let signals = Arc::new(run.signals.clone());
+        let workflow = run.workflow.clone();
         for l in launches {
             let sdef = &def.steps()[l.idx];
             self.inner.crash.hit(&sdef.id, AFTER_INTENT);
+            if l.poll {
+                // No receivers is normal (no metrics).
+                let _ = self.inner.polls.send(PollEvent {
+                    run_id: self.run_id.clone(),
+                    workflow: workflow.clone(),
+                    step_id: sdef.id.clone(),
+                    at: self.inner.clock.now(),
+                });
+            }
             let step = if l.compensation {
                 match &sdef.compensation {
                     Some(c) => c.clone(),

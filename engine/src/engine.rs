@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::crash::CrashPoints;
 use crate::driver;
 use crate::health::{spawn_watched, Fatal, Health, HealthReport};
-use crate::progress::ProgressEvent;
+use crate::progress::{PollEvent, ProgressEvent};
 use crate::quarantine;
 use crate::registry::WorkflowRegistry;
 pub use crate::shared::Amendment;
@@ -148,12 +148,14 @@ impl Engine {
         config: EngineConfig,
     ) -> Self {
         let (progress, _) = broadcast::channel(config.progress_capacity.max(16));
+        let (polls, _) = broadcast::channel(config.progress_capacity.max(16));
         let inner = Arc::new(Inner::new(
             store,
             registry,
             clock,
             crash,
             progress,
+            polls,
             config.max_concurrent_steps,
         ));
         let timer = spawn_watched(
@@ -185,6 +187,10 @@ impl Engine {
     }
     pub fn subscribe(&self) -> broadcast::Receiver<ProgressEvent> {
         self.inner.progress.subscribe()
+    }
+    /// Polls of waits as they start (each after its intent is durable).
+    pub fn subscribe_polls(&self) -> broadcast::Receiver<PollEvent> {
+        self.inner.polls.subscribe()
     }
 
     /// Create a run of the newest version of `workflow` and start it.

@@ -24,6 +24,6 @@ pub use definition::{RetryPolicy, StepDef, WorkflowDef};
 pub use engine::{valid_run_id, Amendment, Engine, EngineConfig, ResumeReport};
 pub use error::EngineError;
 pub use health::{Fatal, HealthReport};
-pub use progress::ProgressEvent;
+pub use progress::{PollEvent, ProgressEvent};
 pub use registry::WorkflowRegistry;
 pub use step::{PlanChange, PlanContext, Step, StepContext, StepFailure, StepOutcome, StepPlan};

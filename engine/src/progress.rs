@@ -12,3 +12,13 @@ pub struct ProgressEvent {
     /// The run's state after this event.
     pub run_state: RunState,
 }
+
+/// A poll of a wait started (after its intent is durable): not an attempt and not a
+/// transition, so it is no [`ProgressEvent`] and appends no history; metrics count it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PollEvent {
+    pub run_id: String,
+    pub workflow: String,
+    pub step_id: String,
+    pub at: Millis,
+}

@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::crash::CrashPoints;
 use crate::health::Health;
-use crate::progress::ProgressEvent;
+use crate::progress::{PollEvent, ProgressEvent};
 use crate::registry::WorkflowRegistry;
 use crate::EngineError;
 use failback_state::{Millis, RunRecord, StateStore};
@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub crash: Arc<CrashPoints>,
     pub progress: broadcast::Sender<ProgressEvent>,
+    /// Polls of waits, for metrics (a poll is not a progress event).
+    pub polls: broadcast::Sender<PollEvent>,
     pub permits: Arc<Semaphore>,
     pub shutdown: CancellationToken,
     pub health: Health,
@@ -92,6 +94,7 @@ impl Inner {
         clock: Arc<dyn Clock>,
         crash: CrashPoints,
         progress: broadcast::Sender<ProgressEvent>,
+        polls: broadcast::Sender<PollEvent>,
         max_steps: usize,
     ) -> Self {
         Self {
@@ -100,6 +103,7 @@ impl Inner {
             clock,
             crash: Arc::new(crash),
             progress,
+            polls,
             permits: Arc::new(Semaphore::new(max_steps.max(1))),
             shutdown: CancellationToken::new(),
             health: Health::new(),

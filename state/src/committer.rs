@@ -43,6 +43,11 @@ impl Request {
     }
 }
 
+/// Upper bounds, microseconds, of the commit latency histogram's buckets.
+pub const COMMIT_LATENCY_BUCKETS_US: [u64; 12] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+];
+
 /// A snapshot of the committer's counters (see [`crate::SledStore::stats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitStats {
@@ -64,6 +69,9 @@ pub struct CommitStats {
     pub total_commit_latency_us: u64,
     /// Sum of apply + flush + sync times of all groups, microseconds.
     pub total_write_us: u64,
+    /// Acknowledged batches whose latency was at most each of
+    /// [`COMMIT_LATENCY_BUCKETS_US`] (cumulative, as a Prometheus histogram's buckets).
+    pub commit_latency_buckets: [u64; COMMIT_LATENCY_BUCKETS_US.len()],
 }
 
 impl CommitStats {
@@ -88,6 +96,8 @@ pub(crate) struct Stats {
     last_commit_latency_us: AtomicU64,
     total_commit_latency_us: AtomicU64,
     total_write_us: AtomicU64,
+    /// Per bucket (not cumulative): acknowledged batches in it.
+    latency_buckets: [AtomicU64; COMMIT_LATENCY_BUCKETS_US.len()],
 }
 
 impl Stats {
@@ -102,6 +112,23 @@ impl Stats {
             last_commit_latency_us: self.last_commit_latency_us.load(Relaxed),
             total_commit_latency_us: self.total_commit_latency_us.load(Relaxed),
             total_write_us: self.total_write_us.load(Relaxed),
+            commit_latency_buckets: self.cumulative_buckets(),
+        }
+    }
+
+    fn cumulative_buckets(&self) -> [u64; COMMIT_LATENCY_BUCKETS_US.len()] {
+        let mut out = [0; COMMIT_LATENCY_BUCKETS_US.len()];
+        let mut total = 0;
+        for (o, b) in out.iter_mut().zip(&self.latency_buckets) {
+            total += b.load(Relaxed);
+            *o = total;
+        }
+        out
+    }
+
+    fn observe_latency(&self, us: u64) {
+        if let Some(i) = COMMIT_LATENCY_BUCKETS_US.iter().position(|b| us <= *b) {
+            self.latency_buckets[i].fetch_add(1, Relaxed);
         }
     }
 }
@@ -225,6 +252,7 @@ impl Committer {
                     s.bytes.fetch_add(req.bytes as u64, Relaxed);
                     s.last_commit_latency_us.store(latency, Relaxed);
                     s.total_commit_latency_us.fetch_add(latency, Relaxed);
+                    s.observe_latency(latency);
                 }
                 Err(_) => {
                     s.failed_commits.fetch_add(1, Relaxed);
@@ -269,5 +297,28 @@ impl Committer {
         }
         self.seq = seq;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_buckets_are_cumulative_and_leave_out_the_slowest() {
+        let s = Stats::default();
+        for us in [50, 100, 101, 3_000, 2_000_000] {
+            s.observe_latency(us);
+        }
+        let b = s.snapshot().commit_latency_buckets;
+        assert_eq!(b[0], 2, "<= 100 us");
+        assert_eq!(b[1], 3, "<= 250 us");
+        assert_eq!(b[4], 3, "<= 2.5 ms");
+        assert_eq!(b[5], 4, "<= 5 ms");
+        assert_eq!(
+            b[COMMIT_LATENCY_BUCKETS_US.len() - 1],
+            4,
+            "2 s is past every bound"
+        );
     }
 }

@@ -31,7 +31,7 @@ pub mod sled_store;
 pub mod state_store;
 pub mod store;
 
-pub use committer::CommitStats;
+pub use committer::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
 pub use error::{CodecError, StoreError};
 pub use failing_store::FailingStore;
 pub use failure::WriteFailure;

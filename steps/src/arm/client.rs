@@ -6,6 +6,7 @@ use super::cloud::Cloud;
 use super::credential::{self, CredentialConfig, CredentialError};
 use super::error::{ArmError, ErrorClass};
 use super::inflight::InFlight;
+use super::operation;
 use super::ratelimit::{OpKind, RateLimiter};
 use super::stats::{ArmStats, ArmStatsSnapshot};
 use super::ApiVersions;
@@ -124,6 +125,13 @@ struct Call<'a> {
     extra: &'a [(&'a str, &'a str)],
     kind: OpKind,
     scope: &'a str,
+}
+
+impl Call<'_> {
+    /// The bounded metrics name of this call (`PUT virtualMachines`).
+    fn operation(&self) -> String {
+        operation::operation_name(self.method, self.url)
+    }
 }
 
 fn op_kind(m: &Method) -> OpKind {
@@ -327,6 +335,8 @@ impl ArmClient {
         let resp = self.send_once(call, &token, &client_request_id).await?;
         let status = resp.status().as_u16();
         self.stats.record_status(status);
+        self.stats
+            .record_operation(&call.operation(), &operation::code_class(status));
         let headers = resp.headers().clone();
         self.observe_remaining(&headers);
         let body = read_body(resp, call.op).await?;
@@ -401,6 +411,8 @@ impl ArmClient {
         }
         req.send().await.map_err(|e| {
             self.stats.record_connection_error();
+            self.stats
+                .record_operation(&call.operation(), operation::NO_RESPONSE);
             let op = call.op;
             tracing::info!(op, %client_request_id, error = %e, "arm request failed");
             ArmError::local(

@@ -9,6 +9,7 @@ pub mod credential;
 pub mod error;
 pub mod inflight;
 pub mod lro;
+pub mod operation;
 pub mod ratelimit;
 pub mod stats;
 

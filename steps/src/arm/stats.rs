@@ -1,6 +1,8 @@
 //! Counters one ARM client keeps for metrics: requests by HTTP status (connection failures
 //! apart), in-call retries, and time spent waiting because of throttling (Retry-After waits
-//! in the client, and waits for a token from the client-side rate limiter).
+//! in the client, and waits for a token from the client-side rate limiter). Requests are also
+//! counted by operation and status class (see [`super::operation`]), with a bounded number of
+//! operations: past [`MAX_OPERATIONS`] distinct names the rest count as `other`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,9 +12,18 @@ use std::time::Duration;
 /// The `status` label of requests that got no HTTP response.
 pub const CONNECTION_ERROR: &str = "connection_error";
 
+/// Most distinct operation names counted apart; the rest count under [`OTHER_OPERATION`].
+pub const MAX_OPERATIONS: usize = 200;
+/// The operation label past [`MAX_OPERATIONS`].
+pub const OTHER_OPERATION: &str = "other";
+
+/// (operation, code class) → requests.
+pub type OperationCounts = BTreeMap<(String, String), u64>;
+
 #[derive(Debug, Default)]
 pub struct ArmStats {
     by_status: Mutex<BTreeMap<u16, u64>>,
+    by_operation: Mutex<OperationCounts>,
     connection_errors: AtomicU64,
     retries: AtomicU64,
     retry_after_wait_ms: AtomicU64,
@@ -23,6 +34,9 @@ pub struct ArmStats {
 pub struct ArmStatsSnapshot {
     /// Requests by exact HTTP status code ("200", "429", …) or [`CONNECTION_ERROR`].
     pub requests: BTreeMap<String, u64>,
+    /// Requests by (operation, code class): `("PUT virtualMachines", "2xx")`, code `error`
+    /// when no response came.
+    pub operations: OperationCounts,
     /// In-call retries (each re-send of a request).
     pub retries: u64,
     /// Time waited in-call because the server sent Retry-After.
@@ -51,6 +65,9 @@ impl ArmStatsSnapshot {
         for (k, n) in &other.requests {
             *self.requests.entry(k.clone()).or_default() += n;
         }
+        for (k, n) in &other.operations {
+            *self.operations.entry(k.clone()).or_default() += n;
+        }
         self.retries += other.retries;
         self.retry_after_wait += other.retry_after_wait;
         self.rate_limiter_wait += other.rate_limiter_wait;
@@ -61,6 +78,25 @@ impl ArmStats {
     pub fn record_status(&self, status: u16) {
         let mut m = self.by_status.lock().unwrap_or_else(|e| e.into_inner());
         *m.entry(status).or_default() += 1;
+    }
+
+    /// One request of `operation` answered with `code` (a class from
+    /// [`super::operation::code_class`], or [`super::operation::NO_RESPONSE`]).
+    pub fn record_operation(&self, operation: &str, code: &str) {
+        let mut m = self.by_operation.lock().unwrap_or_else(|e| e.into_inner());
+        let known = m.keys().any(|(op, _)| op == operation);
+        let distinct = || {
+            m.keys()
+                .map(|(op, _)| op)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        };
+        let op = if known || distinct() < MAX_OPERATIONS {
+            operation
+        } else {
+            OTHER_OPERATION
+        };
+        *m.entry((op.to_owned(), code.to_owned())).or_default() += 1;
     }
 
     pub fn record_connection_error(&self) {
@@ -89,8 +125,14 @@ impl ArmStats {
         if conn > 0 {
             requests.insert(CONNECTION_ERROR.into(), conn);
         }
+        let operations = self
+            .by_operation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         ArmStatsSnapshot {
             requests,
+            operations,
             retries: self.retries.load(Ordering::Relaxed),
             retry_after_wait: Duration::from_millis(
                 self.retry_after_wait_ms.load(Ordering::Relaxed),
@@ -110,6 +152,9 @@ mod tests {
         s.record_status(200);
         s.record_status(200);
         s.record_status(429);
+        s.record_operation("PUT virtualMachines", "2xx");
+        s.record_operation("PUT virtualMachines", "2xx");
+        s.record_operation("GET operationStatus", "429");
         s.record_connection_error();
         s.record_retry();
         s.record_retry_after_wait(Duration::from_secs(2));
@@ -124,5 +169,25 @@ mod tests {
         snap.merge(&other);
         assert_eq!(snap.requests["200"], 4);
         assert_eq!(snap.retries, 2);
+        let key = |op: &str, code: &str| (op.to_owned(), code.to_owned());
+        assert_eq!(snap.operations[&key("PUT virtualMachines", "2xx")], 4);
+        assert_eq!(snap.operations[&key("GET operationStatus", "429")], 2);
+    }
+
+    #[test]
+    fn operations_past_the_bound_count_as_other() {
+        let s = ArmStats::default();
+        for i in 0..MAX_OPERATIONS + 5 {
+            s.record_operation(&format!("GET t{i}"), "2xx");
+        }
+        s.record_operation("GET t0", "4xx");
+        let snap = s.snapshot(Duration::ZERO);
+        let ops: std::collections::BTreeSet<_> = snap.operations.keys().map(|(o, _)| o).collect();
+        assert_eq!(ops.len(), MAX_OPERATIONS + 1);
+        assert_eq!(
+            snap.operations[&(OTHER_OPERATION.to_owned(), "2xx".to_owned())],
+            5
+        );
+        assert_eq!(snap.operations[&("GET t0".to_owned(), "4xx".to_owned())], 1);
     }
 }
