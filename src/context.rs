@@ -25,6 +25,12 @@ pub fn open_store(state_dir: &Path) -> Result<StateStore> {
     try_open_store(state_dir).map_err(|e| anyhow!("{e}"))
 }
 
+/// The store of a state directory, as a URL: `sled:///<state dir>/store`.
+pub fn store_url(state_dir: &Path) -> String {
+    let dir = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    format!("sled://{}", dir.join("store").display())
+}
+
 /// Whether [`try_open_store`] failed because another process holds the store.
 pub fn held_elsewhere(e: &failback_state::StoreError) -> bool {
     matches!(e, failback_state::StoreError::Locked { .. })
@@ -47,7 +53,7 @@ pub fn try_open_store(state_dir: &Path) -> Result<StateStore, failback_state::St
         ))
     })?;
     set_owner_only(state_dir);
-    StateStore::open(&state_dir.join("store"))
+    StateStore::open_url(&store_url(state_dir))
 }
 
 fn set_owner_only(dir: &Path) {

@@ -94,6 +94,8 @@ pub enum StoreError {
     RunNotFound(String),
     #[error("run {0} already exists")]
     RunExists(String),
+    #[error("store URL {url:?}: {why}")]
+    BadUrl { url: String, why: String },
     /// A conditional write found its key present: nothing of the batch was written.
     #[error("a key that must be absent exists: {key}")]
     ConditionFailed { key: String },

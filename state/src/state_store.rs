@@ -151,6 +151,28 @@ impl StateStore {
         Self::open_with(dir, crate::SledStoreOptions::default())
     }
 
+    /// Open the store a URL names: `sled:///absolute/dir` (the CLI's default, from
+    /// `--state-dir`) or `memory:` (tests; gone with the process). Other schemes are refused
+    /// naming the ones known.
+    pub fn open_url(url: &str) -> Result<Self, StoreError> {
+        let bad = |why: &str| StoreError::BadUrl {
+            url: url.to_owned(),
+            why: why.to_owned(),
+        };
+        let (scheme, rest) = url.split_once(':').ok_or_else(|| bad("no scheme"))?;
+        match scheme {
+            "sled" => {
+                let path = rest
+                    .strip_prefix("//")
+                    .filter(|p| p.starts_with('/'))
+                    .ok_or_else(|| bad("expected sled:///absolute/path"))?;
+                Self::open(Path::new(path))
+            }
+            "memory" if rest.is_empty() => Ok(Self::in_memory()),
+            _ => Err(bad("known schemes: sled:///path, memory:")),
+        }
+    }
+
     /// [`StateStore::open`] with explicit options.
     pub fn open_with(dir: &Path, opts: crate::SledStoreOptions) -> Result<Self, StoreError> {
         let store = crate::SledStore::open(dir, opts)?;

@@ -266,3 +266,23 @@ macro_rules! conformance {
 
 conformance!(sled, Sled::new());
 conformance!(memory, Mem);
+
+#[test]
+fn stores_open_from_urls() {
+    use failback_state::StateStore;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sled://{}", dir.path().join("store").display());
+    let s = StateStore::open_url(&url).expect("sled URL");
+    assert!(s.raw().location().ends_with("store"));
+    drop(s);
+    StateStore::open_url("memory:").expect("memory URL");
+    for bad in [
+        "sled://relative/path",
+        "azblob://acct/container",
+        "/no/scheme",
+        "memory:x",
+    ] {
+        let e = StateStore::open_url(bad).err().expect("refused");
+        assert!(matches!(e, StoreError::BadUrl { .. }), "{bad}: {e}");
+    }
+}
