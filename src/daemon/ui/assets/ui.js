@@ -1,0 +1,89 @@
+// failback console: confirm and post actions without leaving the page, follow a run's
+// event stream (Server-Sent Events) to recolour its DAG and append history, filter history.
+"use strict";
+(function () {
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  function say(text, bad) {
+    var out = $("#action-result");
+    if (!out) return;
+    out.textContent = text;
+    out.className = bad ? "error" : "";
+  }
+
+  // Actions: a confirmation, then a POST with the form's fields (its CSRF token among them).
+  $$("form.action").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!window.confirm(form.getAttribute("data-confirm"))) return;
+      var body = new URLSearchParams(new FormData(form));
+      fetch(form.action, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      }).then(function (r) {
+        return r.json().then(function (j) { return { ok: r.ok, j: j }; });
+      }).then(function (res) {
+        if (res.ok) { say(res.j.action + ": run is " + res.j.state); setRunState(res.j.state); }
+        else { say(res.j.error || "refused", true); }
+      }).catch(function (e) { say("the request failed: " + e, true); });
+    });
+  });
+
+  function setRunState(state) {
+    var b = $("#run-state");
+    if (!b || !state) return;
+    b.textContent = state;
+    b.className = "badge " + state;
+    document.body.setAttribute("data-run-state", state);
+  }
+
+  function setStep(id, status, label) {
+    $$('svg#dag g.node').forEach(function (g) {
+      if (g.getAttribute("data-step") !== id) return;
+      g.setAttribute("class", "node " + status);
+      g.setAttribute("data-status", status);
+      var t = g.querySelector("text.state"); if (t) t.textContent = status;
+    });
+    $$("#steps tr").forEach(function (tr) {
+      if (tr.getAttribute("data-step") !== id) return;
+      var td = tr.querySelector("td.status");
+      if (td) { td.textContent = label; td.setAttribute("data-status", status); }
+    });
+  }
+
+  function filterHistory() {
+    var f = $("#history-filter");
+    var q = f ? f.value.trim().toLowerCase() : "";
+    $$("#history tbody tr").forEach(function (tr) {
+      tr.hidden = q !== "" && tr.textContent.toLowerCase().indexOf(q) < 0;
+    });
+  }
+  var hf = $("#history-filter");
+  if (hf) hf.addEventListener("input", filterHistory);
+
+  // Live updates of a run page.
+  var run = $("#run");
+  var hist = $("#history");
+  if (run && hist && window.EventSource) {
+    var live = $("#live");
+    var src = new EventSource(run.getAttribute("data-events") + "?after=" + hist.getAttribute("data-next"));
+    src.onopen = function () { if (live) live.textContent = "live"; };
+    src.onerror = function () { if (live) live.textContent = "reconnecting…"; };
+    src.addEventListener("history", function (ev) {
+      var d = JSON.parse(ev.data);
+      var body = hist.querySelector("tbody");
+      if (body.querySelector('tr[data-seq="' + d.seq + '"]')) return;
+      body.insertAdjacentHTML("beforeend", d.html);
+      filterHistory();
+    });
+    src.addEventListener("state", function (ev) {
+      var d = JSON.parse(ev.data);
+      setRunState(d.run);
+      Object.keys(d.steps).forEach(function (id) { setStep(id, d.steps[id].status, d.steps[id].label); });
+      var n = $("#next"); if (n) n.textContent = d.next;
+    });
+    src.addEventListener("end", function () { src.close(); if (live) live.textContent = "run finished"; });
+    src.addEventListener("failed", function (ev) { src.close(); if (live) live.textContent = "live updates stopped: " + ev.data; });
+  }
+}());
