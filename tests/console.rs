@@ -193,6 +193,8 @@ fn login_link_cookie_csrf_and_the_run_page() {
         let a = http(&addr, "GET", path, &[], "");
         assert_eq!(a.status, 401, "GET {path}: {}", a.body);
     }
+    // The assets are static and public: the login page is styled too.
+    assert_eq!(http(&addr, "GET", "/ui/assets/ui.css", &[], "").status, 200);
     wait_held(&d, RUN);
     let before = history_len(&d, RUN);
     for action in ACTIONS {

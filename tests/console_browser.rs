@@ -373,6 +373,21 @@ fn chromium_logs_in_opens_a_run_and_signals_and_cancels_without_a_reload() {
         json!("succeeded"),
         "the node was recoloured live"
     );
+    assert_eq!(
+        cdp.eval("document.querySelector('#guidance').textContent.indexOf('Awaiting') < 0"),
+        json!(true),
+        "what the run waits on was updated live"
+    );
+    // Usable at 400 px: nothing wider than the viewport but the scrolling DAG and tables.
+    let narrow = json!({ "width": 400, "height": 900, "deviceScaleFactor": 1, "mobile": true });
+    cdp.call("Emulation.setDeviceMetricsOverride", narrow);
+    assert_eq!(
+        cdp.eval("document.documentElement.scrollWidth <= 400"),
+        json!(true),
+        "the page scrolls sideways at 400 px"
+    );
+    cdp.screenshot(&shots.join("run-400px.png"));
+    cdp.call("Emulation.clearDeviceMetricsOverride", json!({}));
 
     cdp.call(
         "Page.navigate",

@@ -107,6 +107,7 @@ async fn state_event(state: &AppState, id: &str) -> Option<Event> {
         "error": s.run.error,
         "steps": steps,
         "next": g.next,
+        "guidance": super::pages::guidance_html(&g, s.run.error.as_deref()),
     });
     Some(Event::default().event("state").data(data.to_string()))
 }

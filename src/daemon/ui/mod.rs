@@ -62,6 +62,11 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/ui/runs/{id}/events", get(events))
         .route("/ui/runs/{id}/{action}", post(actions::act))
         .route("/ui/logout", post(logout))
+        .route_layer(middleware::from_fn_with_state(state, guard));
+    Router::new()
+        .route("/login", get(login))
+        .route("/v1/ui/login", post(mint))
+        // Static and secret-free: the login page is styled too.
         .route(
             "/ui/assets/ui.css",
             get(|| async { asset("text/css; charset=utf-8", CSS) }),
@@ -70,10 +75,6 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/ui/assets/ui.js",
             get(|| async { asset("text/javascript; charset=utf-8", JS) }),
         )
-        .route_layer(middleware::from_fn_with_state(state, guard));
-    Router::new()
-        .route("/login", get(login))
-        .route("/v1/ui/login", post(mint))
         .merge(guarded)
 }
 
@@ -118,8 +119,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     resp
 }
 
-/// Every `/ui/` request needs a live session: without one a page answers 401 (saying how to
-/// log in) and anything else 403.
+/// Every `/ui/` request but the two assets needs a live session: without one a page answers
+/// 401 (saying how to log in) and anything else 403.
 async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let found = session::cookie_value(req.headers())
         .and_then(|id| state.console.sessions.session(&id).map(|s| (id, s)));

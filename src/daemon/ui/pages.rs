@@ -5,7 +5,7 @@
 use super::svg::dag_svg;
 use crate::commands::control::{created, depths};
 use crate::daemon::page::escape;
-use crate::render::next::guidance;
+use crate::render::next::{guidance, Guidance};
 use crate::render::{event_text, fmt_utc, status_label};
 use crate::service::types::{RunList, RunStatus};
 use failback_state::{EventRecord, RunState, RunSummary, StepRecord, StepStatus};
@@ -123,19 +123,25 @@ fn next_box(b: &mut String, s: &RunStatus) {
     let _ = write!(
         b,
         "<section class=\"next\" aria-labelledby=\"next-h\"><h2 id=\"next-h\">Next action</h2>\
-         <p id=\"next\">{}</p>",
-        escape(&g.next)
+         <p id=\"next\">{}</p><div id=\"guidance\">{}</div></section>",
+        escape(&g.next),
+        guidance_html(&g, s.run.error.as_deref())
     );
+}
+
+/// What the run waits on, the manual steps and the error (the live stream sends it again).
+pub(crate) fn guidance_html(g: &Guidance, error: Option<&str>) -> String {
+    let mut b = String::new();
     if let Some(a) = &g.awaiting {
         let _ = write!(b, "<p>Awaiting: {}</p>", escape(a));
     }
     for (step, what) in &g.manual {
         let _ = write!(b, "<p>Manual ({}): {}</p>", escape(step), escape(what));
     }
-    if let Some(e) = &s.run.error {
+    if let Some(e) = error {
         let _ = write!(b, "<p class=\"error\">Error: {}</p>", escape(e));
     }
-    b.push_str("</section>");
+    b
 }
 
 /// What `cancel --teardown` would delete, deepest first (as the CLI's preview).
@@ -261,23 +267,42 @@ fn last_error(s: &StepRecord) -> String {
     }
 }
 
+/// What a succeeded step created: Azure resource ids link to the Azure portal.
+fn created_html(st: &StepRecord) -> String {
+    created(st)
+        .iter()
+        .map(|what| {
+            if what.starts_with("/subscriptions/") {
+                format!(
+                    "<a href=\"https://portal.azure.com/#resource{id}\" rel=\"noreferrer\" target=\"_blank\"><code>{id}</code></a>",
+                    id = escape(what)
+                )
+            } else {
+                escape(what)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 fn steps_table(b: &mut String, s: &RunStatus) {
     b.push_str(
         "<section aria-labelledby=\"steps-h\"><h2 id=\"steps-h\">Steps</h2><div class=\"scroll\"><table id=\"steps\">\
          <thead><tr><th>step</th><th>state</th><th>attempts</th><th>retries</th><th>polls</th>\
-         <th>last poll</th><th>last error</th></tr></thead><tbody>",
+         <th>last poll</th><th>last error</th><th>created</th></tr></thead><tbody>",
     );
     for st in &s.steps {
         let _ = write!(
             b,
             "<tr id=\"step-{id}\" data-step=\"{id}\"><td>{id}</td><td class=\"status\" data-status=\"{n}\">{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"err\">{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"err\">{}</td><td>{}</td></tr>",
             escape(&status_label(st)),
             st.attempt,
             st.retries,
             st.polls,
             st.last_poll_at.map(fmt_utc).unwrap_or_default(),
             escape(&last_error(st)),
+            created_html(st),
             id = escape(&st.step_id),
             n = st.status.name(),
         );

@@ -82,6 +82,7 @@
       setRunState(d.run);
       Object.keys(d.steps).forEach(function (id) { setStep(id, d.steps[id].status, d.steps[id].label); });
       var n = $("#next"); if (n) n.textContent = d.next;
+      var g = $("#guidance"); if (g) g.innerHTML = d.guidance;
     });
     src.addEventListener("end", function () { src.close(); if (live) live.textContent = "run finished"; });
     src.addEventListener("failed", function (ev) { src.close(); if (live) live.textContent = "live updates stopped: " + ev.data; });
