@@ -169,125 +169,151 @@ fn assert_untouched(d: &Daemon, id: &str, events_before: usize) {
     }
 }
 
+/// No cookie: every page 401, every action 403, nothing changed; the bearer token still
+/// guards /v1/ and does not open /ui/.
+fn refused_without_a_session(addr: &str, d: &Daemon, run: &str) {
+    for path in [
+        "/ui/runs".to_owned(),
+        format!("/ui/runs/{run}"),
+        format!("/ui/runs/{run}/events"),
+    ] {
+        let a = http(addr, "GET", &path, &[], "");
+        assert_eq!(a.status, 401, "GET {path}: {}", a.body);
+    }
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    assert_eq!(http(addr, "GET", "/ui/runs", &auth, "").status, 401);
+    // The assets are static and public: the login page is styled too.
+    assert_eq!(http(addr, "GET", "/ui/assets/ui.css", &[], "").status, 200);
+    let before = history_len(d, run);
+    for action in ACTIONS {
+        let path = format!("/ui/runs/{run}/{action}");
+        let a = http(
+            addr,
+            "POST",
+            &path,
+            &auth,
+            "csrf=x&signal=failback-complete",
+        );
+        assert_eq!(a.status, 403, "{action} without a session: {}", a.body);
+    }
+    assert_untouched(d, run, before);
+    assert_eq!(http(addr, "GET", "/v1/runs", &[], "").status, 401);
+    assert_eq!(http(addr, "GET", "/v1/runs", &auth, "").status, 200);
+}
+
+/// The runs list: the run, flagged as needing the operator; the state filter.
+fn check_list(addr: &str, cookie: &str, run: &str) {
+    let with = [("Cookie", cookie)];
+    // The cookie is the console's only: the API still wants the bearer token.
+    assert_eq!(http(addr, "GET", "/v1/runs", &with, "").status, 401);
+    let list = http(addr, "GET", "/ui/runs", &with, "");
+    assert_eq!(list.status, 200, "{}", list.body);
+    let row = format!("data-run=\"{run}\"");
+    assert!(list.body.contains(&row), "{}", list.body);
+    assert!(
+        list.body.contains("class=\"attention\""),
+        "a held run needs the operator"
+    );
+    let filtered = http(addr, "GET", "/ui/runs?state=failed", &with, "");
+    assert_eq!(filtered.status, 200, "{}", filtered.body);
+    assert!(!filtered.body.contains(&row));
+    let searched = http(addr, "GET", "/ui/runs?q=no-such-text", &with, "");
+    assert!(!searched.body.contains(&row));
+}
+
+/// The run page: one SVG edge per DAG dependency, one node per step, the next action. Its
+/// CSRF token.
+fn check_run_page(addr: &str, cookie: &str, d: &Daemon, run: &str) -> String {
+    let page = http(
+        addr,
+        "GET",
+        &format!("/ui/runs/{run}"),
+        &[("Cookie", cookie)],
+        "",
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.header("content-security-policy").is_some());
+    let v = run_json(d, run);
+    let edges = v["edges"].as_array().expect("edges");
+    assert!(!edges.is_empty());
+    assert_eq!(page.body.matches("class=\"edge\"").count(), edges.len());
+    for e in edges {
+        let (from, to) = (e[0].as_str().unwrap_or(""), e[1].as_str().unwrap_or(""));
+        let needle = format!("data-from=\"{from}\" data-to=\"{to}\"");
+        assert!(page.body.contains(&needle), "no SVG edge {needle}");
+    }
+    let steps = v["steps"].as_array().expect("steps").len();
+    assert_eq!(page.body.matches("<g class=\"node ").count(), steps);
+    let next = format!("failback signal {run} failback-complete");
+    assert!(page.body.contains(&next), "the next action");
+    csrf_of(&page.body)
+}
+
+fn form(cookie: &str) -> [(&str, &str); 2] {
+    [
+        ("Cookie", cookie),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ]
+}
+
+/// A wrong or missing CSRF token, or another session's: 403, nothing changed.
+fn refused_with_a_wrong_csrf(addr: &str, cookie: &str, others: &str, d: &Daemon, run: &str) {
+    let before = history_len(d, run);
+    let wrong = format!("csrf={others}&signal=failback-complete");
+    for action in ACTIONS {
+        for body in ["csrf=0000", "", "signal=failback-complete", wrong.as_str()] {
+            let path = format!("/ui/runs/{run}/{action}");
+            let a = http(addr, "POST", &path, &form(cookie), body);
+            assert_eq!(a.status, 403, "{action} with {body:?}: {}", a.body);
+        }
+    }
+    assert_untouched(d, run, before);
+}
+
 #[test]
 fn login_link_cookie_csrf_and_the_run_page() {
     let r = Rehearsal::start();
     token_file(&r);
-    let d = r.daemon(&[
+    let args = [
         "--listen-tcp",
         "127.0.0.1:0",
         "--token-file",
         "token",
         "--ui",
-    ]);
+    ];
+    let d = r.daemon(&args);
     let (addr, link) = printed_link(&d);
     const RUN: &str = "console-run";
     submit_held(&r, &d, 0, RUN);
-
-    // No cookie: every page 401, every action 403; the bearer token still guards /v1/.
-    for path in [
-        "/ui/runs",
-        &format!("/ui/runs/{RUN}"),
-        &format!("/ui/runs/{RUN}/events"),
-    ] {
-        let a = http(&addr, "GET", path, &[], "");
-        assert_eq!(a.status, 401, "GET {path}: {}", a.body);
-    }
-    // The assets are static and public: the login page is styled too.
-    assert_eq!(http(&addr, "GET", "/ui/assets/ui.css", &[], "").status, 200);
     wait_held(&d, RUN);
-    let before = history_len(&d, RUN);
-    for action in ACTIONS {
-        let a = http(
-            &addr,
-            "POST",
-            &format!("/ui/runs/{RUN}/{action}"),
-            &[],
-            "csrf=x",
-        );
-        assert_eq!(a.status, 403, "{action} without a session: {}", a.body);
-    }
-    assert_eq!(http(&addr, "GET", "/v1/runs", &[], "").status, 401);
-    let bearer = format!("Bearer {TOKEN}");
-    assert_eq!(
-        http(&addr, "GET", "/v1/runs", &[("Authorization", &bearer)], "").status,
-        200
-    );
+    refused_without_a_session(&addr, &d, RUN);
 
     let cookie = log_in(&addr, &link);
-    let with = [("Cookie", cookie.as_str())];
-    // The cookie is the console's only: the API still wants the bearer token.
-    assert_eq!(http(&addr, "GET", "/v1/runs", &with, "").status, 401);
-    let list = http(&addr, "GET", "/ui/runs", &with, "");
-    assert_eq!(list.status, 200, "{}", list.body);
-    assert!(
-        list.body.contains(&format!("data-run=\"{RUN}\"")),
-        "{}",
-        list.body
-    );
-    assert!(
-        list.body.contains("class=\"attention\""),
-        "a held run needs the operator"
-    );
-    let filtered = http(&addr, "GET", "/ui/runs?state=failed", &with, "");
-    assert!(!filtered.body.contains(&format!("data-run=\"{RUN}\"")));
-
-    let page = http(&addr, "GET", &format!("/ui/runs/{RUN}"), &with, "");
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.header("content-security-policy").is_some());
-    let v = run_json(&d, RUN);
-    let edges = v["edges"].as_array().expect("edges");
-    assert!(!edges.is_empty());
-    assert_eq!(page.body.matches("class=\"edge\"").count(), edges.len());
-    for e in edges {
-        let needle = format!(
-            "data-from=\"{}\" data-to=\"{}\"",
-            e[0].as_str().unwrap_or(""),
-            e[1].as_str().unwrap_or("")
-        );
-        assert!(page.body.contains(&needle), "no SVG edge {needle}");
-    }
-    let steps = v["steps"].as_array().expect("steps").len();
-    assert_eq!(page.body.matches("<g class=\"node ").count(), steps);
-    assert!(
-        page.body
-            .contains("failback signal console-run failback-complete"),
-        "the next action"
-    );
-
-    // A wrong or missing CSRF token: 403, nothing changed.
-    let csrf = csrf_of(&page.body);
-    let form = [
-        ("Cookie", cookie.as_str()),
-        ("Content-Type", "application/x-www-form-urlencoded"),
-    ];
-    for action in ACTIONS {
-        for body in ["csrf=0000", "", "signal=failback-complete"] {
-            let a = http(
-                &addr,
-                "POST",
-                &format!("/ui/runs/{RUN}/{action}"),
-                &form,
-                body,
-            );
-            assert_eq!(a.status, 403, "{action} with {body:?}: {}", a.body);
-        }
-    }
-    assert_untouched(&d, RUN, before);
+    check_list(&addr, &cookie, RUN);
+    let csrf = check_run_page(&addr, &cookie, &d, RUN);
+    // A second browser, with a link minted over the socket as `failback ui` does.
+    let (status, body) = request(&d.socket, "POST", "/v1/ui/login", b"").expect("mint");
+    assert_eq!(status, 200, "{body}");
+    let other = log_in(&addr, json(&body)["path"].as_str().expect("path"));
+    let other_csrf = check_run_page(&addr, &other, &d, RUN);
+    assert_ne!(csrf, other_csrf, "a CSRF token per session");
+    refused_with_a_wrong_csrf(&addr, &cookie, &other_csrf, &d, RUN);
 
     // The event stream: history rows and the state, live.
     let seen = stream_events(&addr, &cookie, RUN, |t| t.contains("event: state"));
     assert!(seen.contains("event: history"), "{seen}");
 
     // The right token: the signal acts (the page's script asks for JSON).
-    let mut json_form = form.to_vec();
+    let mut json_form = form(&cookie).to_vec();
     json_form.push(("Accept", "application/json"));
+    let body = format!("csrf={csrf}&signal=failback-complete");
     let a = http(
         &addr,
         "POST",
         &format!("/ui/runs/{RUN}/signal"),
         &json_form,
-        &format!("csrf={csrf}&signal=failback-complete"),
+        &body,
     );
     assert_eq!(a.status, 200, "{}", a.body);
     wait_until(
@@ -300,11 +326,12 @@ fn login_link_cookie_csrf_and_the_run_page() {
     const OTHER: &str = "console-run-2";
     submit_held(&r, &d, 1, OTHER);
     wait_held(&d, OTHER);
+    let path = format!("/ui/runs/{OTHER}/cancel");
     let a = http(
         &addr,
         "POST",
-        &format!("/ui/runs/{OTHER}/cancel"),
-        &form,
+        &path,
+        &form(&cookie),
         &format!("csrf={csrf}"),
     );
     assert_eq!(a.status, 303, "{}", a.body);

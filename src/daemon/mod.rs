@@ -131,12 +131,8 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         std::process::id(),
         sock.display()
     );
-    if let (true, Some(addr)) = (opts.ui, state.console.tcp.get()) {
-        // On stderr, with the daemon's other lines: a login link is a secret for a terminal.
-        eprintln!(
-            "failback daemon: console login (one use, 10 minutes): http://{addr}{}",
-            state.console.login_path()
-        );
+    if opts.ui {
+        state.console.print_login();
     }
     tracing::info!(
         nofile_soft = nofile.soft,

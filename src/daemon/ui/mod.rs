@@ -43,6 +43,17 @@ impl Console {
     pub fn login_path(&self) -> String {
         format!("/login?token={}", self.sessions.mint_login())
     }
+
+    /// `daemon --ui`: a login link on stderr, with the daemon's other lines (a login link is a
+    /// secret for a terminal, not for a log collector's stdout).
+    pub fn print_login(&self) {
+        if let Some(addr) = self.tcp.get() {
+            eprintln!(
+                "failback daemon: console login (one use, 10 minutes): http://{addr}{}",
+                self.login_path()
+            );
+        }
+    }
 }
 
 /// The logged-in session a `/ui/` request comes with.
