@@ -321,6 +321,17 @@ fn login_link_cookie_csrf_and_the_run_page() {
         "the signalled run to succeed",
         || run_states(&d.socket)[RUN] == "succeeded",
     );
+    // The history says who signalled: the console, and its user.
+    let (_, body) = get(&d.socket, &format!("/v1/runs/{RUN}/history")).expect("history");
+    let signal = json(&body)["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"]["event"] == "signal")
+        .cloned()
+        .unwrap_or_else(|| panic!("no signal event: {body}"));
+    let by = signal["by"].as_str().unwrap_or_default();
+    assert!(by.starts_with("console: "), "{signal}");
 
     // A plain form post (no script): cancel, redirected back to the run's page.
     const OTHER: &str = "console-run-2";

@@ -47,12 +47,18 @@ pub(crate) enum Command {
         name: String,
         reply: Reply,
     },
+    /// A command on behalf of someone: its events record who.
+    As {
+        by: String,
+        cmd: Box<Command>,
+    },
 }
 
 impl Command {
     pub(crate) fn reject(self, e: EngineError) {
         let reply = match self {
             Command::Wake => return,
+            Command::As { cmd, .. } => return cmd.reject(e),
             Command::Pause(r) | Command::Resume(r) => r,
             Command::Cancel { reply, .. }
             | Command::Retry { reply, .. }
@@ -103,6 +109,8 @@ pub(crate) struct RunDriver {
     events: Vec<ProgressEvent>,
     /// Set once the run was cancelled: in-flight steps see it.
     cancel: CancellationToken,
+    /// Who the command being applied is on behalf of, if anyone: its events say so.
+    actor: Option<String>,
 }
 
 impl RunDriver {
@@ -125,6 +133,7 @@ impl RunDriver {
             in_flight: HashMap::new(),
             events: Vec::new(),
             cancel: CancellationToken::new(),
+            actor: None,
         }
     }
 
@@ -247,7 +256,13 @@ impl RunDriver {
         let step_id = step.map(|i| self.steps[i].step_id.clone());
         let run = self.run.as_mut().expect("run loaded");
         run.updated_at = now;
-        txn.event(run, now, step_id.as_deref(), kind.clone());
+        txn.event_by(
+            run,
+            now,
+            step_id.as_deref(),
+            kind.clone(),
+            self.actor.as_deref(),
+        );
         self.events.push(ProgressEvent {
             run_id: run.id.clone(),
             at: now,

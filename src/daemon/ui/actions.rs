@@ -102,7 +102,7 @@ pub async fn act(
         action,
         body: control_body(action, &form),
     };
-    match state.runs.control(&id, &req).await {
+    match state.runs.acting_as(&super::who()).control(&id, &req).await {
         Ok(run) if json => Reply::ok(
             json!({ "run": run.id, "state": run.state.as_str(), "action": action.as_str() }),
         )

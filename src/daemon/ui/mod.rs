@@ -56,6 +56,17 @@ impl Console {
     }
 }
 
+/// Who acts from the console, for the history: the daemon's user, who alone can mint login
+/// links (the socket is theirs, 0600) or holds the bearer token.
+pub fn who() -> String {
+    // SAFETY: getuid(2) cannot fail and touches no memory.
+    let uid = unsafe { libc::getuid() };
+    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        Ok(name) if !name.is_empty() => format!("console: user {name} (uid {uid})"),
+        _ => format!("console: uid {uid}"),
+    }
+}
+
 /// The logged-in session a `/ui/` request comes with.
 #[derive(Debug, Clone)]
 pub struct SessionCtx {
