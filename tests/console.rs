@@ -353,6 +353,28 @@ fn login_link_cookie_csrf_and_the_run_page() {
     wait_until(Duration::from_secs(60), "the cancelled run to end", || {
         run_states(&d.socket)[OTHER] == "cancelled"
     });
+    stops_cleanly_with_an_open_stream(&r, d, &addr, &cookie);
+}
+
+/// A browser still following a run does not hold up the daemon's clean stop.
+fn stops_cleanly_with_an_open_stream(r: &Rehearsal, mut d: Daemon, addr: &str, cookie: &str) {
+    const HELD: &str = "console-run-3";
+    submit_held(r, &d, 2, HELD);
+    wait_held(&d, HELD);
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let req =
+        format!("GET /ui/runs/{HELD}/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut first = String::new();
+    BufReader::new(&s)
+        .read_line(&mut first)
+        .expect("status line");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    d.signal(libc::SIGTERM);
+    let code = d.wait_exit(Duration::from_secs(30)).code();
+    assert_eq!(code, Some(0), "{}", d.log_text());
 }
 
 /// Read a run's event stream until `done` holds for what came so far (bounded).

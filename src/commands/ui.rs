@@ -76,7 +76,10 @@ async fn serve(listener: tokio::net::TcpListener, socket: PathBuf) -> Result<i32
         let socket = socket.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| forward(socket.clone(), req));
+            // As the daemon's: a client that does not send a whole header in time is dropped.
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(crate::daemon::limits::HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), svc)
                 .await
             {
