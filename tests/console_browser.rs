@@ -301,6 +301,12 @@ fn act_from_page(cdp: &mut Cdp, run: &str, action: &str, want: &str, shot: &Path
         &format!("the run to be {want} without a reload"),
         &format!("window.__sameDocument === true && document.querySelector('#run-state').textContent == '{want}'"),
     );
+    // The action's own history row, which only the event stream brings to this page.
+    cdp.wait_for(
+        "the action's history row (by the console), appended live",
+        "window.__sameDocument === true && Array.from(document.querySelectorAll('#history tbody tr'))\
+         .some(function (tr) { return tr.textContent.indexOf('(by console: ') >= 0; })",
+    );
     cdp.screenshot(shot);
 }
 

@@ -368,3 +368,47 @@ pub fn login_needed() -> String {
          (or <code>failback daemon --ui</code> at start). Each link works once.</p>",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn summary(id: &str, state: RunState, spec: &str, error: Option<&str>) -> RunSummary {
+        RunSummary {
+            id: id.into(),
+            workflow: "failback".into(),
+            definition_version: 1,
+            state,
+            created_at: 0,
+            updated_at: 0,
+            error: error.map(str::to_owned),
+            labels: BTreeMap::from([("spec".to_owned(), spec.to_owned())]),
+            wake_at: None,
+        }
+    }
+
+    #[test]
+    fn the_operator_is_needed_by_failed_paused_and_awaiting_runs_only() {
+        assert!(attention(RunState::Failed, false).is_some());
+        assert!(attention(RunState::Paused, false).is_some());
+        assert!(attention(RunState::Waiting, true).is_some());
+        assert!(attention(RunState::Running, false).is_none());
+        assert!(attention(RunState::Succeeded, true).is_none());
+        assert!(attention(RunState::Cancelled, false).is_none());
+    }
+
+    #[test]
+    fn search_matches_id_spec_and_error_ignoring_case() {
+        let r = summary(
+            "fb-1",
+            RunState::Failed,
+            "/etc/prod.toml",
+            Some("QuotaExceeded"),
+        );
+        for q in ["", "FB-1", "prod", "quotaexceeded"] {
+            assert!(matches(&r, q), "{q}");
+        }
+        assert!(!matches(&r, "staging"));
+    }
+}
