@@ -262,7 +262,13 @@ fn refused_with_a_wrong_csrf(addr: &str, cookie: &str, others: &str, d: &Daemon,
     let before = history_len(d, run);
     let wrong = format!("csrf={others}&signal=failback-complete");
     for action in ACTIONS {
-        for body in ["csrf=0000", "", "signal=failback-complete", wrong.as_str()] {
+        for body in [
+            "csrf=0000",
+            "",
+            "signal=failback-complete",
+            "csrf=0000&typo=1",
+            wrong.as_str(),
+        ] {
             let path = format!("/ui/runs/{run}/{action}");
             let a = http(addr, "POST", &path, &form(cookie), body);
             assert_eq!(a.status, 403, "{action} with {body:?}: {}", a.body);

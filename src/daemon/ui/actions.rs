@@ -19,18 +19,21 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The form's fields (later duplicates win; unknown ones are refused).
-fn fields(body: &[u8]) -> Result<HashMap<String, String>, String> {
+/// The form's known fields (later duplicates win), and the first unknown one if any.
+fn fields(body: &[u8]) -> (HashMap<String, String>, Option<String>) {
     let mut out = HashMap::new();
+    let mut unknown = None;
     for (k, v) in url::form_urlencoded::parse(body) {
         match &*k {
             "csrf" | "signal" | "from" | "teardown" => {
                 out.insert(k.into_owned(), v.into_owned());
             }
-            other => return Err(format!("unknown form field {other:?}")),
+            other => {
+                unknown.get_or_insert_with(|| other.to_owned());
+            }
         }
     }
-    Ok(out)
+    (out, unknown)
 }
 
 fn control_body(action: Action, f: &HashMap<String, String>) -> ControlBody {
@@ -73,13 +76,14 @@ pub async fn act(
     body: Bytes,
 ) -> Response {
     let json = wants_json(&headers);
-    let form = match fields(&body) {
-        Ok(f) => f,
-        Err(e) => return refused(StatusCode::BAD_REQUEST, &e, json),
-    };
+    let (form, unknown) = fields(&body);
     let token = form.get("csrf").map_or("", String::as_str);
     if !same(token.as_bytes(), session.csrf.as_bytes()) {
         return refused(StatusCode::FORBIDDEN, "missing or wrong CSRF token", json);
+    }
+    if let Some(field) = unknown {
+        let why = format!("unknown form field {field:?}");
+        return refused(StatusCode::BAD_REQUEST, &why, json);
     }
     let Some(action) = Action::from_name(&action) else {
         return refused(
