@@ -310,9 +310,9 @@ fn act_from_page(cdp: &mut Cdp, run: &str, action: &str, want: &str, shot: &Path
     cdp.screenshot(shot);
 }
 
-#[test]
-fn chromium_logs_in_opens_a_run_and_signals_and_cancels_without_a_reload() {
-    let r = Rehearsal::start();
+/// A daemon on loopback TCP with two runs held in await-failback, and a login link from
+/// `failback ui`, as an operator gets one.
+fn daemon_with_held_runs(r: &Rehearsal) -> (Daemon, String) {
     let token = "0123456789abcdef-console-browser-token";
     std::fs::write(r.path("token"), token).expect("token");
     {
@@ -321,20 +321,14 @@ fn chromium_logs_in_opens_a_run_and_signals_and_cancels_without_a_reload() {
             .expect("chmod");
     }
     let d = r.daemon(&["--listen-tcp", "127.0.0.1:0", "--token-file", "token"]);
-    submit_held(&r, &d, 0, "browser-signal");
-    submit_held(&r, &d, 1, "browser-cancel");
-    // A login link from `failback ui`, as an operator gets one.
+    submit_held(r, &d, 0, "browser-signal");
+    submit_held(r, &d, 1, "browser-cancel");
     let out = r.run(&["ui"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     let link = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(
-        link.starts_with("http://127.0.0.1:") && link.contains("/login?token="),
-        "{link}"
-    );
+    let ok = link.starts_with("http://127.0.0.1:") && link.contains("/login?token=");
+    assert!(ok, "{link}");
     for id in ["browser-signal", "browser-cancel"] {
         wait_until(
             Duration::from_secs(90),
@@ -349,25 +343,13 @@ fn chromium_logs_in_opens_a_run_and_signals_and_cancels_without_a_reload() {
             },
         );
     }
+    (d, link)
+}
 
-    let (_browser, ws) = chromium(&r.path("chromium-profile"));
-    let mut cdp = Cdp::connect(&ws);
-    let shots = screenshots_dir();
-    cdp.call("Page.navigate", json!({ "url": link }));
-    cdp.wait_for(
-        "the runs list after logging in",
-        "location.pathname == '/ui/runs' && document.querySelectorAll('#runs tr[data-run]').length == 2",
-    );
-    cdp.screenshot(&shots.join("runs.png"));
-
-    act_from_page(
-        &mut cdp,
-        "browser-signal",
-        "signal",
-        "succeeded",
-        &shots.join("run-signalled.png"),
-    );
-    let edges = edges_of(&d, "browser-signal");
+/// The signalled run's page: one SVG edge per dependency, recoloured and re-explained live,
+/// and usable at 400 px.
+fn check_signalled_page(cdp: &mut Cdp, d: &Daemon, shots: &Path) {
+    let edges = edges_of(d, "browser-signal");
     assert!(edges > 0);
     assert_eq!(
         cdp.eval("document.querySelectorAll('svg#dag path.edge').length"),
@@ -394,21 +376,45 @@ fn chromium_logs_in_opens_a_run_and_signals_and_cancels_without_a_reload() {
     );
     cdp.screenshot(&shots.join("run-400px.png"));
     cdp.call("Emulation.clearDeviceMetricsOverride", json!({}));
+}
 
-    cdp.call(
-        "Page.navigate",
-        json!({ "url": link.split("/login").next().map(|b| format!("{b}/ui/runs")) }),
+#[test]
+fn chromium_logs_in_opens_a_run_and_signals_and_cancels_without_a_reload() {
+    let r = Rehearsal::start();
+    let (d, link) = daemon_with_held_runs(&r);
+    let (_browser, ws) = chromium(&r.path("chromium-profile"));
+    let mut cdp = Cdp::connect(&ws);
+    let shots = screenshots_dir();
+    cdp.call("Page.navigate", json!({ "url": link }));
+    cdp.wait_for(
+        "the runs list after logging in",
+        "location.pathname == '/ui/runs' && document.querySelectorAll('#runs tr[data-run]').length == 2",
     );
+    cdp.screenshot(&shots.join("runs.png"));
+
+    let signalled = shots.join("run-signalled.png");
+    act_from_page(
+        &mut cdp,
+        "browser-signal",
+        "signal",
+        "succeeded",
+        &signalled,
+    );
+    check_signalled_page(&mut cdp, &d, &shots);
+
+    let list = link.split("/login").next().map(|b| format!("{b}/ui/runs"));
+    cdp.call("Page.navigate", json!({ "url": list }));
     cdp.wait_for(
         "the runs list",
         "location.pathname == '/ui/runs' && document.readyState == 'complete'",
     );
+    let cancelled = shots.join("run-cancelled.png");
     act_from_page(
         &mut cdp,
         "browser-cancel",
         "cancel",
         "cancelled",
-        &shots.join("run-cancelled.png"),
+        &cancelled,
     );
     assert_eq!(run_states(&d.socket)["browser-cancel"], "cancelled");
     assert_eq!(run_states(&d.socket)["browser-signal"], "succeeded");
