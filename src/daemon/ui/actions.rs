@@ -107,9 +107,12 @@ pub async fn act(
         body: control_body(action, &form),
     };
     match state.runs.acting_as(&super::who()).control(&id, &req).await {
-        Ok(run) if json => Reply::ok(
-            json!({ "run": run.id, "state": run.state.as_str(), "action": action.as_str() }),
-        )
+        Ok(run) if json => Reply::ok(json!({
+            "run": run.id,
+            "state": run.state.as_str(),
+            "action": action.as_str(),
+            "seq": run.next_event_seq,
+        }))
         .into_response(),
         Ok(_) => {
             let to = format!("/ui/runs/{id}");

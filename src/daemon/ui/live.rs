@@ -80,7 +80,7 @@ async fn poll(l: &mut Live) {
         l.queue.push_back(Event::default().comment("keep-alive"));
         return;
     }
-    if let Some(ev) = state_event(&l.state, &l.id).await {
+    if let Some(ev) = state_event(&l.state, &l.id, l.after).await {
         l.queue.push_back(ev);
     }
     if quiet {
@@ -90,8 +90,8 @@ async fn poll(l: &mut Live) {
     }
 }
 
-/// The run's state, each step's and the next action.
-async fn state_event(state: &AppState, id: &str) -> Option<Event> {
+/// The run's state, each step's and the next action, as of at least event `seq`.
+async fn state_event(state: &AppState, id: &str, seq: u64) -> Option<Event> {
     let s = state.runs.status(id).await.ok()?;
     let steps: serde_json::Map<String, serde_json::Value> = s
         .steps
@@ -104,6 +104,7 @@ async fn state_event(state: &AppState, id: &str) -> Option<Event> {
     let g = guidance(&s.run, &s.steps, s.now);
     let data = json!({
         "run": s.run.state.as_str(),
+        "seq": seq.max(s.run.next_event_seq),
         "error": s.run.error,
         "steps": steps,
         "next": g.next,

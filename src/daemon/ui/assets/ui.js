@@ -24,15 +24,19 @@
       }).then(function (r) {
         return r.json().then(function (j) { return { ok: r.ok, j: j }; });
       }).then(function (res) {
-        if (res.ok) { say(res.j.action + ": run is " + res.j.state); setRunState(res.j.state); }
+        if (res.ok) { say(res.j.action + ": done"); setRunState(res.j.state, res.j.seq); }
         else { say(res.j.error || "refused", true); }
       }).catch(function (e) { say("the request failed: " + e, true); });
     });
   });
 
-  function setRunState(state) {
+  // The newest state shown, by the history position it reflects: the live stream and an
+  // action's answer may arrive in either order, and the older must not win.
+  var shownSeq = -1;
+  function setRunState(state, seq) {
     var b = $("#run-state");
-    if (!b || !state) return;
+    if (!b || !state || seq < shownSeq) return;
+    shownSeq = seq;
     b.textContent = state;
     b.className = "badge " + state;
     document.body.setAttribute("data-run-state", state);
@@ -79,7 +83,7 @@
     });
     src.addEventListener("state", function (ev) {
       var d = JSON.parse(ev.data);
-      setRunState(d.run);
+      setRunState(d.run, d.seq);
       Object.keys(d.steps).forEach(function (id) { setStep(id, d.steps[id].status, d.steps[id].label); });
       var n = $("#next"); if (n) n.textContent = d.next;
       var g = $("#guidance"); if (g) g.innerHTML = d.guidance;
