@@ -423,10 +423,17 @@ fn failback_ui_forwards_the_console_of_a_socket_only_daemon() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn failback ui");
-    let mut line = String::new();
-    BufReader::new(ui.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the link");
+    // Its first line, read in a thread so a silent `failback ui` fails the test in time.
+    let stdout = ui.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("failback ui prints its link");
     let (addr, link) = split_link(&line);
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     assert_eq!(http(&addr, "GET", "/ui/runs", &[], "").status, 401);
@@ -438,6 +445,11 @@ fn failback_ui_forwards_the_console_of_a_socket_only_daemon() {
     assert_eq!(a.status, 200, "{}", a.body);
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(ui.id() as i32, libc::SIGINT) };
-    let _ = ui.wait();
+    let out = wait_output(ui, Duration::from_secs(30), &["ui"]);
+    assert!(
+        out.status.success(),
+        "failback ui stops on Ctrl-C: {}",
+        out.status
+    );
     drop(d);
 }

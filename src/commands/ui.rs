@@ -58,20 +58,45 @@ pub async fn run(opts: UiOptions) -> Result<i32> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
+    // Caught from before the link is printed: a Ctrl-C at any moment after it stops cleanly.
+    let stop = Stop::install()?;
     println!("http://{local}{}", minted.path);
     eprintln!(
         "forwarding the console on http://{local} to {}; open the link above (it works once); Ctrl-C stops",
         client.socket().display()
     );
-    serve(listener, client.socket().to_owned()).await
+    serve(listener, client.socket().to_owned(), stop).await
 }
 
-/// Accept until Ctrl-C, one task per connection.
-async fn serve(listener: tokio::net::TcpListener, socket: PathBuf) -> Result<i32> {
+/// SIGINT and SIGTERM, as streams: one that arrives between two polls is not lost.
+struct Stop {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
+/// Accept until Ctrl-C (or SIGTERM), one task per connection.
+async fn serve(listener: tokio::net::TcpListener, socket: PathBuf, mut stop: Stop) -> Result<i32> {
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => r.context("accepting a connection")?,
-            _ = tokio::signal::ctrl_c() => return Ok(super::EXIT_OK),
+            _ = stop.recv() => return Ok(super::EXIT_OK),
         };
         let socket = socket.clone();
         tokio::spawn(async move {
