@@ -405,9 +405,25 @@ fn chromium_logs_in_opens_a_run_and_signals_and_cancels_without_a_reload() {
     let list = link.split("/login").next().map(|b| format!("{b}/ui/runs"));
     cdp.call("Page.navigate", json!({ "url": list }));
     cdp.wait_for(
-        "the runs list",
-        "location.pathname == '/ui/runs' && document.readyState == 'complete'",
+        "the runs list, following its events",
+        "location.pathname == '/ui/runs' && document.readyState == 'complete' \
+         && document.querySelector('#live').textContent == 'live'",
     );
+    // The list follows every run: a pause (by the API) shows without a reload.
+    cdp.eval("window.__sameDocument = true");
+    for action in ["pause", "resume"] {
+        let path = format!("/v1/runs/browser-cancel/{action}");
+        let (status, body) = request(&d.socket, "POST", &path, b"").expect(action);
+        assert_eq!(status, 200, "{body}");
+        if action == "pause" {
+            cdp.wait_for(
+                "the list to show the pause without a reload",
+                "window.__sameDocument === true && document.querySelector\
+                 ('#runs tr[data-run=\"browser-cancel\"]').getAttribute('data-state') == 'paused'",
+            );
+            cdp.screenshot(&shots.join("runs-live.png"));
+        }
+    }
     let cancelled = shots.join("run-cancelled.png");
     act_from_page(
         &mut cdp,

@@ -112,3 +112,29 @@ async fn state_event(state: &AppState, id: &str, seq: u64) -> Option<Event> {
     });
     Some(Event::default().event("state").data(data.to_string()))
 }
+
+/// `GET /ui/runs/events`: every run's state as it changes (`run` events: id and state), from
+/// the engine's progress broadcast; `stale` when this stream fell behind (the page says to
+/// reload). A comment every [`WAIT_MS`] keeps idle connections open.
+pub fn list_events(state: Arc<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.engine.subscribe();
+    Sse::new(stream::unfold(Some(rx), next_change))
+}
+
+type Changes = Option<tokio::sync::broadcast::Receiver<failback_engine::ProgressEvent>>;
+
+async fn next_change(rx: Changes) -> Option<(Result<Event, Infallible>, Changes)> {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut rx = rx?;
+    let wait = std::time::Duration::from_millis(WAIT_MS);
+    let ev = match tokio::time::timeout(wait, rx.recv()).await {
+        Err(_) => Event::default().comment("keep-alive"),
+        Ok(Ok(p)) => {
+            let data = json!({ "id": p.run_id, "state": p.run_state.as_str() });
+            Event::default().event("run").data(data.to_string())
+        }
+        Ok(Err(RecvError::Lagged(_))) => Event::default().event("stale").data("reload"),
+        Ok(Err(RecvError::Closed)) => return None,
+    };
+    Some((Ok(ev), Some(rx)))
+}

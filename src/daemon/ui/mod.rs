@@ -80,6 +80,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/ui", get(to_runs))
         .route("/ui/", get(to_runs))
         .route("/ui/runs", get(runs))
+        .route("/ui/runs/events", get(list_events))
         .route("/ui/runs/{id}", get(run))
         .route("/ui/runs/{id}/events", get(events))
         .route("/ui/runs/{id}/{action}", post(actions::act))
@@ -295,6 +296,11 @@ async fn run(
         StatusCode::OK,
         pages::run_page(&status, &page.events, page.next, &s.csrf),
     )
+}
+
+/// `GET /ui/runs/events`: the runs list's live updates.
+async fn list_events(State(state): State<Arc<AppState>>) -> Response {
+    live::list_events(state).into_response()
 }
 
 #[derive(Debug, Deserialize)]

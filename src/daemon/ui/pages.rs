@@ -81,7 +81,8 @@ pub fn runs_page(list: &RunList, rows: &[ListRow], q: &ListQuery) -> String {
     }
     let _ = write!(
         b,
-        "<p class=\"muted\">{} run(s) shown at {}</p><div class=\"scroll\"><table id=\"runs\">\
+        "<p class=\"muted\">{} run(s) shown at {} · <span id=\"live\">live updates off</span></p>\
+         <p id=\"runs-note\" role=\"status\" aria-live=\"polite\"></p><div class=\"scroll\"><table id=\"runs\" data-events=\"/ui/runs/events\">\
          <thead><tr><th>run</th><th>state</th><th>needs you</th><th>updated</th><th>spec</th></tr></thead><tbody>",
         rows.len(),
         fmt_utc(list.now)

@@ -66,6 +66,25 @@
   var hf = $("#history-filter");
   if (hf) hf.addEventListener("input", filterHistory);
 
+  // Live updates of the runs list: each row's state; a run not listed asks for a reload.
+  var runs = $("#runs[data-events]");
+  if (runs && window.EventSource) {
+    var lv = $("#live");
+    var note = function (t) { var n = $("#runs-note"); if (n) n.textContent = t; };
+    var ls = new EventSource(runs.getAttribute("data-events"));
+    ls.onopen = function () { if (lv) lv.textContent = "live"; };
+    ls.onerror = function () { if (lv) lv.textContent = "reconnecting…"; };
+    ls.addEventListener("run", function (ev) {
+      var d = JSON.parse(ev.data);
+      var row = $$("#runs tbody tr").filter(function (tr) { return tr.getAttribute("data-run") === d.id; })[0];
+      if (!row) { note("Runs changed that this list does not show: reload for them."); return; }
+      row.setAttribute("data-state", d.state);
+      var b = row.querySelector(".badge");
+      if (b) { b.textContent = d.state; b.className = "badge " + d.state; }
+    });
+    ls.addEventListener("stale", function () { note("Missed some changes: reload for the latest."); });
+  }
+
   // Live updates of a run page.
   var run = $("#run");
   var hist = $("#history");
