@@ -174,6 +174,7 @@ fn assert_untouched(d: &Daemon, id: &str, events_before: usize) {
 fn refused_without_a_session(addr: &str, d: &Daemon, run: &str) {
     for path in [
         "/ui/runs".to_owned(),
+        "/ui/runs/events".to_owned(),
         format!("/ui/runs/{run}"),
         format!("/ui/runs/{run}/events"),
     ] {
