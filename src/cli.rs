@@ -287,12 +287,27 @@ pub enum Command {
         /// File holding the bearer token for --listen-tcp.
         #[arg(long, requires = "listen_tcp")]
         token_file: Option<PathBuf>,
+        /// Print a one-time login link for the browser console at start (needs --listen-tcp;
+        /// `failback ui` prints more later).
+        #[arg(long, requires = "listen_tcp")]
+        ui: bool,
         /// How long in-flight steps get to reach a checkpoint at shutdown.
         #[arg(long, default_value = "30s", value_parser = parse_grace)]
         grace: std::time::Duration,
         /// Step executions in flight at once, across all runs.
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
         max_steps: u16,
+    },
+    /// A one-time login link for the browser console of the running daemon. If the daemon
+    /// serves only its socket, listen on loopback TCP and forward the console to it.
+    #[command(after_help = examples::UI)]
+    Ui {
+        /// The forwarder's loopback port (default: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Forward even if the daemon listens on TCP itself.
+        #[arg(long)]
+        forward: bool,
     },
     /// Run the local Azure emulator for rehearsals.
     #[command(after_help = examples::SIM)]
@@ -322,6 +337,12 @@ pub enum Command {
 
 /// The examples at the end of each `--help`.
 mod examples {
+    pub const UI: &str = "\
+Examples:
+  # A login link for a daemon started with --listen-tcp (or a forwarder for one without)
+  failback ui
+  # Always forward, on a fixed port
+  failback ui --forward --port 8765";
     pub const TOP: &str = "\
 Examples:
   # Write a spec, check it against Azure, then run it in the foreground

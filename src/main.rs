@@ -122,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             ref token_file,
             grace,
             max_steps,
+            ui,
         } => {
             failback::daemon::run(DaemonOptions {
                 state_dir: state()?,
@@ -130,6 +131,15 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 token_file: token_file.clone(),
                 grace,
                 max_steps: max_steps.into(),
+                ui,
+            })
+            .await
+        }
+        Command::Ui { port, forward } => {
+            cmd::ui::run(cmd::ui::UiOptions {
+                state_dir: state()?,
+                port,
+                forward,
             })
             .await
         }

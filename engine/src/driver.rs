@@ -67,6 +67,8 @@ pub(crate) struct RunDriver {
     events: Vec<ProgressEvent>,
     /// Set once the run was cancelled: in-flight steps see it.
     cancel: CancellationToken,
+    /// Who the command being applied is on behalf of, if anyone: its events say so.
+    actor: Option<String>,
 }
 
 /// A run's command channel before its run is loaded (and after its driver failed).
@@ -171,6 +173,7 @@ impl RunDriver {
             in_flight: HashMap::new(),
             events: Vec::new(),
             cancel: CancellationToken::new(),
+            actor: None,
         }
     }
 
@@ -242,7 +245,13 @@ impl RunDriver {
         let step_id = step.map(|i| self.steps[i].step_id.clone());
         let run = &mut self.run;
         run.updated_at = now;
-        txn.event(run, now, step_id.as_deref(), kind.clone());
+        txn.event_by(
+            run,
+            now,
+            step_id.as_deref(),
+            kind.clone(),
+            self.actor.as_deref(),
+        );
         self.events.push(ProgressEvent {
             run_id: run.id.clone(),
             at: now,

@@ -121,6 +121,8 @@ impl Inner {
 pub struct Engine {
     inner: Arc<Inner>,
     timer_task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Whom this handle's operator commands are on behalf of ([`Engine::acting_as`]).
+    actor: Option<Arc<str>>,
 }
 
 /// What `resume_all` found.
@@ -173,6 +175,16 @@ impl Engine {
         Self {
             inner,
             timer_task: Arc::new(Mutex::new(Some(timer))),
+            actor: None,
+        }
+    }
+
+    /// The same engine, whose operator commands (pause, unpause, cancel, retry, signal)
+    /// record `by` in the events they append.
+    pub fn acting_as(&self, by: &str) -> Engine {
+        Engine {
+            actor: Some(by.into()),
+            ..self.clone()
         }
     }
 
@@ -362,7 +374,14 @@ impl Engine {
             return Err(EngineError::RunNotFound(run_id.into()));
         }
         let (tx, rx) = oneshot::channel();
-        self.inner.send(run_id, make(tx));
+        let cmd = match &self.actor {
+            Some(by) => Command::As {
+                by: by.to_string(),
+                cmd: Box::new(make(tx)),
+            },
+            None => make(tx),
+        };
+        self.inner.send(run_id, cmd);
         rx.await.unwrap_or(Err(EngineError::ShuttingDown))
     }
 

@@ -36,12 +36,18 @@ pub(crate) enum Command {
         name: String,
         reply: Reply,
     },
+    /// A command on behalf of someone: its events record who.
+    As {
+        by: String,
+        cmd: Box<Command>,
+    },
 }
 
 impl Command {
     pub(crate) fn reject(self, e: EngineError) {
         let reply = match self {
             Command::Wake => return,
+            Command::As { cmd, .. } => return cmd.reject(e),
             Command::Pause(r) | Command::Resume(r) => r,
             Command::Cancel { reply, .. }
             | Command::Retry { reply, .. }

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Azure resource ids (and process-server registrations) a succeeded step's output names.
-fn created(s: &StepRecord) -> Vec<String> {
+pub(crate) fn created(s: &StepRecord) -> Vec<String> {
     let StepStatus::Succeeded { output } = &s.status else {
         return Vec::new();
     };
@@ -43,7 +43,7 @@ fn say(output: OutputFormat, line: &str) {
 }
 
 /// Each step's depth in the DAG (the longest chain of dependencies above it).
-fn depths(edges: &[(String, String)]) -> std::collections::HashMap<&str, usize> {
+pub(crate) fn depths(edges: &[(String, String)]) -> std::collections::HashMap<&str, usize> {
     let mut depth: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     // Relax every edge until nothing changes: at most one round per step.
     for _ in 0..=edges.len() {

@@ -16,6 +16,7 @@ pub mod runs;
 pub mod session;
 pub mod sim;
 pub mod sweep;
+pub mod ui;
 
 use crate::cli::ColorChoice;
 use std::sync::OnceLock;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Why writes are refused (a foreground `apply` serves reads only); `None`: a daemon.
     pub read_only: Option<String>,
+    /// The browser console's sessions and login links.
+    pub console: Arc<super::ui::Console>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             runs,
             metrics,
             read_only: None,
+            console: Arc::default(),
         }
     }
 
@@ -122,7 +125,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,

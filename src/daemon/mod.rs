@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod page;
 pub mod router;
 pub mod server;
+pub mod ui;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use failback_state::RunFilter;
@@ -42,6 +43,8 @@ pub struct DaemonOptions {
     pub grace: Duration,
     /// Step executions in flight at once.
     pub max_steps: usize,
+    /// Print a one-time login link for the browser console at start.
+    pub ui: bool,
 }
 
 /// The bearer token: a regular, owner-only file (as ssh refuses a key others can read).
@@ -109,6 +112,7 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     ));
     let tcp_note = match tcp {
         Some((l, local, token)) => {
+            let _ = state.console.tcp.set(local);
             let tcp_stats = limits::ListenerStats::new("tcp", budget.tcp);
             state.metrics.add_listener(tcp_stats.clone());
             servers.spawn(server::serve_tcp(
@@ -127,6 +131,9 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         std::process::id(),
         sock.display()
     );
+    if opts.ui {
+        state.console.print_login();
+    }
     tracing::info!(
         nofile_soft = nofile.soft,
         nofile_hard = nofile.hard,

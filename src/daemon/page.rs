@@ -111,7 +111,8 @@ pub fn index(engine: &Engine) -> Result<String, ApiError> {
         out,
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
          <title>failback</title><style>{STYLE}</style></head><body><h1>failback</h1>\
-         <p><small>{} run(s) at {}; refreshes every 5 s</small></p><h2>Runs</h2>",
+         <p><small>{} run(s) at {}; refreshes every 5 s. The console (one page per run, \
+         live updates, actions): <code>failback ui</code></small></p><h2>Runs</h2>",
         runs.len(),
         fmt_utc(now)
     );

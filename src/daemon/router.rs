@@ -3,6 +3,7 @@
 //! are in `api`; listeners and connections in `server`.
 
 use super::api::{self, ApiError, AppState, Reply, ServerError};
+use super::ui::session::same;
 use super::MAX_BODY;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -32,6 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/runs/{id}/pause", post(api::pause))
         .route("/v1/runs/{id}/resume", post(api::resume))
         .route("/v1/runs/{id}/signal", post(api::signal))
+        .merge(super::ui::routes(state.clone()))
         .fallback(api::no_such_path)
         .method_not_allowed_fallback(api::wrong_method)
         .with_state(state);
@@ -50,15 +52,11 @@ fn layered(routes: Router) -> Router {
         .layer(middleware::map_response(json_413))
 }
 
-/// The same, for the TCP listener: every request needs `Authorization: Bearer TOKEN`.
+/// The same, for the TCP listener: every request needs `Authorization: Bearer TOKEN`, except
+/// the browser console's, which need its session cookie instead (`ui`).
 pub fn with_bearer(router: Router, token: String) -> Router {
     let token: Arc<str> = token.into();
     router.layer(middleware::from_fn_with_state(token, bearer))
-}
-
-/// Equal-time comparison, so response timing does not reveal how much of a token matched.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -70,7 +68,7 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
 }
 
 async fn bearer(State(token): State<Arc<str>>, req: Request, next: Next) -> Response {
-    if authorized(req.headers(), &token) {
+    if super::ui::is_console_path(req.uri().path()) || authorized(req.headers(), &token) {
         return next.run(req).await;
     }
     let mut resp =

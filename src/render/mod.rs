@@ -4,7 +4,7 @@
 
 mod dag;
 pub mod graph;
-mod next;
+pub(crate) mod next;
 pub mod plan;
 pub mod status;
 mod style;

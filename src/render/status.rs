@@ -266,8 +266,17 @@ pub fn runs_table(runs: &[RunSummary], now_ms: u64) -> String {
     table(&rows)
 }
 
-/// One event in words: `step vnet-a/create-vm waiting until 12:04:05 (attempt 2)`.
+/// One event in words: `step vnet-a/create-vm waiting until 12:04:05 (attempt 2)`, and who
+/// caused it where known: `signal failback-complete received (by console: user alice)`.
 pub fn event_text(e: &EventRecord) -> String {
+    let text = kind_text(e);
+    match &e.by {
+        Some(by) => format!("{text} (by {})", clean(by)),
+        None => text,
+    }
+}
+
+fn kind_text(e: &EventRecord) -> String {
     let step = clean(e.step_id.as_deref().unwrap_or("?"));
     let at = |t: u64| fmt_utc_near(t, e.at);
     match &e.kind {

@@ -439,6 +439,7 @@ fn events() -> Vec<EventRecord> {
         at,
         step_id: step.map(String::from),
         kind,
+        by: None,
     };
     let a = Some("vnet-a/create-vm");
     vec![

@@ -72,6 +72,11 @@ impl LocalRuns {
         &self.engine
     }
 
+    /// The same runs, whose control actions record `by` in the history.
+    pub fn acting_as(&self, by: &str) -> Self {
+        Self::new(self.engine.acting_as(by))
+    }
+
     fn check_id(id: &str) -> ServiceResult<()> {
         if valid_run_id(id) {
             Ok(())

@@ -310,6 +310,10 @@ pub struct EventRecord {
     pub at: Millis,
     pub step_id: Option<String>,
     pub kind: EventKind,
+    /// Who caused it, for an operator's action where that is known (the browser console
+    /// names its user). Absent in older records and for the engine's own events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// Why a run is not driven (`quarantine/{run}`): a record of it does not decode. The run's

@@ -74,12 +74,24 @@ impl Txn {
         step_id: Option<&str>,
         kind: EventKind,
     ) -> &mut Self {
+        self.event_by(run, at, step_id, kind, None)
+    }
+    /// `event`, recording who caused it.
+    pub fn event_by(
+        &mut self,
+        run: &mut RunRecord,
+        at: Millis,
+        step_id: Option<&str>,
+        kind: EventKind,
+        by: Option<&str>,
+    ) -> &mut Self {
         let ev = EventRecord {
             run_id: run.id.clone(),
             seq: run.next_event_seq,
             at,
             step_id: step_id.map(str::to_owned),
             kind,
+            by: by.map(str::to_owned),
         };
         run.next_event_seq += 1;
         self.put(keys::event(&run.id, ev.seq), &ev);

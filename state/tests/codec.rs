@@ -90,6 +90,7 @@ fn truncated_and_garbage_values_never_panic() {
             code: "Conflict".into(),
             message: "m".into(),
         },
+        by: None,
     };
     let full = codec::encode(&event).unwrap();
     for cut in 0..full.len() {

@@ -166,6 +166,7 @@ fn event() -> EventRecord {
             wake_at: 1_700_000_060_000,
             reason: "429 Too Many Requests".into(),
         },
+        by: None,
     }
 }
 
@@ -183,6 +184,7 @@ fn event_amended() -> EventRecord {
         kind: EventKind::RunAmended {
             changes: vec!["failback.protected_items: [\"vm-ap2\"] -> [\"vm-app2\"]".into()],
         },
+        by: None,
     }
 }
 

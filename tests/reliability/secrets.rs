@@ -2,7 +2,7 @@
 //! debug logs, one through the daemon with JSON debug logs — none of them appears in the store
 //! files, the logs, plan output, history, status, metrics or any daemon API response.
 
-use crate::daemon_support::get;
+use crate::daemon_support::{get, request};
 use crate::report::Family;
 use crate::world::{text, Case, PS_PASSWORD};
 use std::path::Path;
@@ -19,6 +19,57 @@ fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// One raw HTTP exchange over the socket: the whole answer, headers included.
+fn raw(socket: &Path, req: &str) -> Vec<u8> {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut s) = std::os::unix::net::UnixStream::connect(socket) else {
+        return Vec::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut out = Vec::new();
+    if s.write_all(req.as_bytes()).is_ok() {
+        let _ = s.read_to_end(&mut out);
+    }
+    out
+}
+
+/// The browser console's pages of a finished run (its event stream ends with the run),
+/// logged in over the socket as `failback ui` forwards a browser.
+fn console_pages(socket: &Path, run: &str) -> Vec<(String, Vec<u8>)> {
+    let minted = request(socket, "POST", "/v1/ui/login", b"")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let link = serde_json::from_str::<serde_json::Value>(&minted)
+        .ok()
+        .and_then(|v| v["path"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let login = text(&raw(
+        socket,
+        &format!("GET {link} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    ));
+    let cookie = login
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .and_then(|l| l.split_once(':'))
+        .and_then(|(_, v)| v.split(';').next())
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    [
+        "/ui/runs".to_owned(),
+        format!("/ui/runs/{run}"),
+        format!("/ui/runs/{run}/events"),
+    ]
+    .into_iter()
+    .map(|path| {
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        );
+        (format!("console GET {path}"), raw(socket, &req))
+    })
+    .collect()
 }
 
 pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
@@ -117,6 +168,17 @@ pub fn run(rt: &tokio::runtime::Runtime, fam: &mut Family) {
                 .map(|(_, b)| b)
                 .unwrap_or_default();
             keep(&format!("daemon GET {path}"), body.into_bytes());
+        }
+        let pages = console_pages(&case.socket(), "sec-daemon");
+        let served = pages
+            .iter()
+            .find(|(_, page)| !page.starts_with(b"HTTP/1.1 200"))
+            .map_or(Ok(()), |(name, page)| {
+                Err(format!("{name}: {}", text(page)))
+            });
+        fam.case("console pages served to a logged-in browser", served);
+        for (name, page) in pages {
+            keep(&name, page);
         }
         d.signal(libc::SIGTERM);
         d.wait_exit(Duration::from_secs(30));

@@ -8,6 +8,12 @@ impl RunDriver {
     pub(super) async fn apply_command(&mut self, cmd: Command) -> Result<(), EngineError> {
         let (reply, result) = match cmd {
             Command::Wake => return Ok(()),
+            Command::As { by, cmd } => {
+                self.actor = Some(by);
+                let applied = Box::pin(self.apply_command(*cmd)).await;
+                self.actor = None;
+                return applied;
+            }
             Command::Pause(reply) => (reply, self.pause().await),
             Command::Resume(reply) => (reply, self.unpause().await),
             Command::Cancel { compensate, reply } => (reply, self.cancel_run(compensate).await),
