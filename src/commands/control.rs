@@ -63,15 +63,20 @@ pub(crate) fn depths(edges: &[(String, String)]) -> std::collections::HashMap<&s
 }
 
 /// What `cancel --teardown` undoes: the steps that created something, in the reverse of
-/// the order they ran in (deepest first).
-fn teardown_preview(id: &str, s: &RunStatus, output: OutputFormat) {
-    let say = |l: String| say(output, &l);
+/// the order they ran in (deepest first, then by id). The console lists the same.
+pub(crate) fn teardown_steps(s: &RunStatus) -> Vec<&StepRecord> {
     let depth = depths(&s.edges);
     let mut done: Vec<&StepRecord> = s.steps.iter().filter(|s| !created(s).is_empty()).collect();
     done.sort_by_key(|s| {
         let d = depth.get(s.step_id.as_str()).copied().unwrap_or(0);
         (std::cmp::Reverse(d), s.step_id.clone())
     });
+    done
+}
+
+fn teardown_preview(id: &str, s: &RunStatus, output: OutputFormat) {
+    let say = |l: String| say(output, &l);
+    let done = teardown_steps(s);
     if done.is_empty() {
         say(format!(
             "Run {id} has created nothing that teardown would delete."

@@ -3,7 +3,7 @@
 //! details, history). The embedded script updates a run page live from its event stream.
 
 use super::svg::dag_svg;
-use crate::commands::control::{created, depths};
+use crate::commands::control::{created, teardown_steps};
 use crate::daemon::page::escape;
 use crate::render::next::{guidance, Guidance};
 use crate::render::{event_text, fmt_utc, status_label};
@@ -147,12 +147,7 @@ pub(crate) fn guidance_html(g: &Guidance, error: Option<&str>) -> String {
 
 /// What `cancel --teardown` would delete, deepest first (as the CLI's preview).
 fn teardown_list(s: &RunStatus) -> String {
-    let depth = depths(&s.edges);
-    let mut done: Vec<&StepRecord> = s.steps.iter().filter(|s| !created(s).is_empty()).collect();
-    done.sort_by_key(|s| {
-        let d = depth.get(s.step_id.as_str()).copied().unwrap_or(0);
-        (std::cmp::Reverse(d), s.step_id.clone())
-    });
+    let done = teardown_steps(s);
     if done.is_empty() {
         return "<p>The run has created nothing that teardown would delete.</p>".into();
     }
