@@ -63,20 +63,25 @@ fn read_token(path: &Path) -> Result<String> {
     Ok(token)
 }
 
-/// Run the daemon until SIGTERM or SIGINT, or until the engine cannot drive any more; returns
-/// the exit code.
-pub async fn run(opts: DaemonOptions) -> Result<i32> {
-    let signals = StopSignals::install()?;
-    let tcp = match (opts.listen_tcp, &opts.token_file) {
+/// `--listen-tcp` (loopback only) with its token, read before anything else starts.
+fn tcp_option(opts: &DaemonOptions) -> Result<Option<(SocketAddr, String)>> {
+    match (opts.listen_tcp, &opts.token_file) {
         (Some(addr), Some(file)) => {
             if !addr.ip().is_loopback() {
                 bail!("--listen-tcp {addr}: only loopback addresses are allowed");
             }
-            Some((addr, read_token(file)?))
+            Ok(Some((addr, read_token(file)?)))
         }
         (Some(_), None) => bail!("--listen-tcp needs --token-file"),
-        (None, _) => None,
-    };
+        (None, _) => Ok(None),
+    }
+}
+
+/// Run the daemon until SIGTERM or SIGINT, or until the engine cannot drive any more; returns
+/// the exit code.
+pub async fn run(opts: DaemonOptions) -> Result<i32> {
+    let signals = StopSignals::install()?;
+    let tcp = tcp_option(&opts)?;
     // Before anything opens a descriptor: the API must not be able to take the store's.
     let nofile = limits::raise_nofile().context("reading RLIMIT_NOFILE")?;
     let budget = limits::Budget::for_limit(nofile.soft, opts.max_steps);
@@ -134,6 +139,14 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     if opts.ui {
         state.console.print_login();
     }
+    log_budget(&nofile, &budget);
+    let code = wait_and_stop(&engine, signals, opts.grace, &stop).await;
+    servers.abort_all();
+    let _ = std::fs::remove_file(&sock);
+    Ok(code)
+}
+
+fn log_budget(nofile: &limits::Nofile, budget: &limits::Budget) {
     tracing::info!(
         nofile_soft = nofile.soft,
         nofile_hard = nofile.hard,
@@ -142,10 +155,6 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         max_tcp_connections = budget.tcp,
         "descriptor budget"
     );
-    let code = wait_and_stop(&engine, signals, opts.grace, &stop).await;
-    servers.abort_all();
-    let _ = std::fs::remove_file(&sock);
-    Ok(code)
 }
 
 /// Resume every unfinished run (or pause them all with `--paused`); (started, scheduled).

@@ -108,22 +108,9 @@ fn https_for_credential(cx: &mut Cx<'_>, azure: &Tbl<'_, '_>, host: &str, cred: 
     }
 }
 
-fn credential(cx: &mut Cx<'_>, azure: &Tbl<'_, '_>, cloud: Option<Cloud>) -> Option<Credential> {
-    let keys = [
-        "kind",
-        "client_id",
-        "client_secret",
-        "certificate",
-        "token_file",
-    ];
-    let t = match azure.table(cx, "credential", &keys) {
-        Got::Absent => {
-            azure.missing(cx, "credential", "add [azure.credential] with kind = one of cli, client-secret, client-certificate, managed-identity, workload-identity");
-            return None;
-        }
-        got => got.ok()?.v,
-    };
-    let kind = match t.raw("kind") {
+/// `[azure.credential] kind`.
+fn credential_kind(cx: &mut Cx<'_>, t: &Tbl<'_, '_>) -> Option<CredentialKind> {
+    match t.raw("kind") {
         None => {
             t.missing(
                 cx,
@@ -134,14 +121,24 @@ fn credential(cx: &mut Cx<'_>, azure: &Tbl<'_, '_>, cloud: Option<Cloud>) -> Opt
         }
         Some(_) => keyword(
             cx,
-            &t,
+            t,
             "kind",
             CredentialKind::Cli,
             &CredentialKind::ALL,
             CredentialKind::parse,
         )
         .map(|v| v.v),
-    }?;
+    }
+}
+
+/// Each of `keys` present only where `kind` uses it, and each it requires present; every
+/// defect reported. True when all is well.
+fn credential_keys_fit(
+    cx: &mut Cx<'_>,
+    t: &Tbl<'_, '_>,
+    kind: CredentialKind,
+    keys: &[&str],
+) -> bool {
     let kind_name = kind.as_str();
     let (required, optional): (&[&str], &[&str]) = match kind {
         CredentialKind::Cli => (&[], &[]),
@@ -151,7 +148,7 @@ fn credential(cx: &mut Cx<'_>, azure: &Tbl<'_, '_>, cloud: Option<Cloud>) -> Opt
         CredentialKind::WorkloadIdentity => (&["client_id"], &["token_file"]),
     };
     let mut ok = true;
-    for key in &keys[1..] {
+    for key in keys {
         let wanted = required.contains(key) || optional.contains(key);
         match t.raw(key) {
             Some(v) if !wanted => {
@@ -171,6 +168,26 @@ fn credential(cx: &mut Cx<'_>, azure: &Tbl<'_, '_>, cloud: Option<Cloud>) -> Opt
             _ => {}
         }
     }
+    ok
+}
+
+fn credential(cx: &mut Cx<'_>, azure: &Tbl<'_, '_>, cloud: Option<Cloud>) -> Option<Credential> {
+    let keys = [
+        "kind",
+        "client_id",
+        "client_secret",
+        "certificate",
+        "token_file",
+    ];
+    let t = match azure.table(cx, "credential", &keys) {
+        Got::Absent => {
+            azure.missing(cx, "credential", "add [azure.credential] with kind = one of cli, client-secret, client-certificate, managed-identity, workload-identity");
+            return None;
+        }
+        got => got.ok()?.v,
+    };
+    let kind = credential_kind(cx, &t)?;
+    let ok = credential_keys_fit(cx, &t, kind, &keys[1..]);
     // Read every field before combining, so each defect is reported.
     let client_id = match t.str(cx, "client_id") {
         Got::Absent => Some(None),
