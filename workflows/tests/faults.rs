@@ -139,13 +139,31 @@ async fn a_wrong_passphrase_fails_registration_without_a_process_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_rejected_as_expired_are_renewed() {
-    // 400 simulated seconds at x1000: azure_identity caches the token (it refreshes only in the
-    // last 5 minutes, on its wall clock) while the emulator refuses it 0.4 s later.
+    // A 400 s token: azure_identity caches it (it refreshes only in the last 5 minutes, on its
+    // wall clock). Once the run has made its first ARM request with it, the emulator's clock
+    // jumps 500 s, so the cached token is expired there, however fast this machine drives.
     let mut s = fast_scenario();
     s.auth.token_lifetime_secs = 400;
     let env = start(s).await;
     export_secrets(&env.sim);
-    let (run, _) = run_one(&env, "t").await;
+    let spec = spec_for(&env.sim, 1, &["vm-app1", "vm-app2"]);
+    let eng = engine_at(None, env.clock.clone(), &env.ca_file);
+    eng.submit(WORKFLOW, "t", run_input(&spec), BTreeMap::new())
+        .await
+        .unwrap();
+    let arm_request = || {
+        env.sim
+            .journal()
+            .iter()
+            .any(|e| e.path.starts_with("/subscriptions/"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !arm_request() {
+        assert!(std::time::Instant::now() < deadline, "no ARM request");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    env.sim.advance(500.0);
+    let run = eng.finished("t").await.unwrap();
     assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
     let expired = env
         .sim
