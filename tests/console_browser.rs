@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A minimal WebSocket client (RFC 6455: one connection, text frames) for the DevTools
@@ -180,22 +180,8 @@ impl Drop for Browser {
 
 /// Headless Chromium with DevTools on a free port; the page target's WebSocket URL.
 fn chromium(profile: &Path) -> (Browser, String) {
-    let exe = Path::new("/usr/bin/chromium");
-    assert!(
-        exe.exists(),
-        "/usr/bin/chromium is absent: `bash .ci/run` installs it"
-    );
-    let child = Command::new(exe)
+    let child = daemon_support::chromium()
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
             "--window-size=1200,1000",
             "--remote-debugging-port=0",
             &format!("--user-data-dir={}", profile.display()),

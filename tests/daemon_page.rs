@@ -66,27 +66,13 @@ fn status_page_shows_runs_and_paused_start_holds_them() {
 /// Load the page in headless Chromium and check the rendered DOM still shows the run and its
 /// steps. Debian's `chromium` is required (`.ci/run` installs it); without it the test fails.
 fn chromium_renders(r: &Rehearsal, html: &str) {
-    let exe = std::path::Path::new("/usr/bin/chromium");
-    assert!(
-        exe.exists(),
-        "/usr/bin/chromium is absent: `bash .ci/run` installs it (apt-get install chromium)"
-    );
     let file = r.path("status.html");
     std::fs::write(&file, html).expect("write page");
     // A fresh profile, and none of Chromium's own network traffic: on a closed network its
     // background fetches fail slowly and can stall the dump.
     let profile = r.path("chromium-profile");
-    let child = std::process::Command::new(exe)
+    let child = chromium()
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
             &format!("--user-data-dir={}", profile.display()),
             "--dump-dom",
             &format!("file://{}", file.display()),

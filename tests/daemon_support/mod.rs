@@ -358,3 +358,27 @@ pub fn run_states(socket: &Path) -> std::collections::BTreeMap<String, String> {
         })
         .collect()
 }
+
+/// Debian's headless Chromium (`.ci/run` installs it; a test without it fails, naming the
+/// set-up), with a fresh-profile-friendly set of flags: none of its own network traffic, which
+/// on a closed network fails slowly and can stall a page.
+pub fn chromium() -> Command {
+    let exe = Path::new("/usr/bin/chromium");
+    assert!(
+        exe.exists(),
+        "/usr/bin/chromium is absent: `bash .ci/run` installs it (apt-get install chromium)"
+    );
+    let mut c = Command::new(exe);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ]);
+    c
+}
