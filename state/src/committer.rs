@@ -1,10 +1,13 @@
-//! The single writer of a [`crate::SledStore`]: takes every queued batch, applies them as one
-//! sled batch, flushes, fdatasyncs, then acknowledges them together (group commit).
+//! The single writer of a [`crate::SledStore`]: takes every queued batch, appends them to the
+//! write-ahead log as one record, fdatasyncs it, applies them to sled as one sled batch (no
+//! flush), then acknowledges them together (group commit). sled itself is flushed and synced
+//! at checkpoints ([`crate::wal`]).
 
 use crate::durable::DurableFiles;
 use crate::failure::WriteFailure;
 use crate::seq::SeqMirror;
 use crate::store::{check_batch, Batch, BatchOp, Fence};
+use crate::wal::{record, Wal};
 use crate::{keys, panics, StoreError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -55,8 +58,10 @@ pub struct CommitStats {
     pub commits: u64,
     /// Batches acknowledged with an error.
     pub failed_commits: u64,
-    /// Groups written: one apply + flush + fdatasync each.
+    /// Groups written: one log append + fdatasync + sled apply each.
     pub groups: u64,
+    /// Checkpoints: sled flushed and synced, the log switched to its other file.
+    pub checkpoints: u64,
     /// Operations (puts + deletes) in acknowledged batches.
     pub ops: u64,
     /// Key + value bytes in acknowledged batches.
@@ -67,7 +72,7 @@ pub struct CommitStats {
     pub last_commit_latency_us: u64,
     /// Sum of submit-to-acknowledge times, microseconds (divide by `commits` for the mean).
     pub total_commit_latency_us: u64,
-    /// Sum of apply + flush + sync times of all groups, microseconds.
+    /// Sum of append + sync + apply times of all groups (checkpoints included), microseconds.
     pub total_write_us: u64,
     /// Acknowledged batches whose latency was at most each of
     /// [`COMMIT_LATENCY_BUCKETS_US`] (cumulative, as a Prometheus histogram's buckets).
@@ -90,6 +95,7 @@ pub(crate) struct Stats {
     commits: AtomicU64,
     failed_commits: AtomicU64,
     groups: AtomicU64,
+    checkpoints: AtomicU64,
     ops: AtomicU64,
     bytes: AtomicU64,
     max_group: AtomicU64,
@@ -106,6 +112,7 @@ impl Stats {
             commits: self.commits.load(Relaxed),
             failed_commits: self.failed_commits.load(Relaxed),
             groups: self.groups.load(Relaxed),
+            checkpoints: self.checkpoints.load(Relaxed),
             ops: self.ops.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             max_group: self.max_group.load(Relaxed),
@@ -157,6 +164,9 @@ pub(crate) struct Committer {
     /// Sequence of the last group written successfully (see [`crate::seq`]).
     pub seq: u64,
     pub mirror: SeqMirror,
+    pub wal: Wal,
+    /// Reused buffer for a group's log record.
+    pub payload: Vec<u8>,
     /// The store's current fence ([`crate::Store::acquire`] moves it on).
     pub fence: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -178,10 +188,14 @@ impl Committer {
             }
             self.commit_group(group);
         }
-        // Clean close: the sidecar names the last group, once that is surely on disk.
-        match self.files.sync() {
+        // Clean close: sled holds everything (the next open re-applies nothing), then the
+        // sidecar names the last group. After a failed write nothing more is written.
+        if self.poisoned.is_some() {
+            return;
+        }
+        match self.checkpoint() {
             Ok(()) => self.mirror.finish(self.seq),
-            Err(e) => tracing::error!(error = %e, "state store: final sync at close failed"),
+            Err(e) => tracing::error!(error = %e, "state store: final checkpoint at close failed"),
         }
     }
 
@@ -271,7 +285,21 @@ impl Committer {
     }
 
     fn write(&mut self, group: &mut [Request]) -> Result<(), WriteFailure> {
-        // Later batches overwrite earlier ones key by key, as if applied one after another.
+        let seq = self.seq + 1;
+        let io = |path: &Path, e: std::io::Error| WriteFailure::from_io(path, &e);
+        self.payload.clear();
+        record::encode_ops(
+            group.iter().flat_map(|r| r.batch.ops.iter()),
+            &mut self.payload,
+        );
+        self.wal
+            .append(seq, &self.payload)
+            .map_err(|e| io(&self.path, e))?;
+        if self.sync {
+            self.wal.sync().map_err(|e| io(&self.path, e))?;
+        }
+        // Durable in the log: now into sled, where reads see it. Later batches overwrite
+        // earlier ones key by key, as if applied one after another.
         let mut batch = sled::Batch::default();
         for req in group.iter_mut() {
             for op in std::mem::take(&mut req.batch.ops) {
@@ -282,20 +310,31 @@ impl Committer {
             }
         }
         // Last, so a batch that carries this key (an import) cannot set it.
-        let seq = self.seq + 1;
         batch.insert(keys::COMMIT_SEQ, seq.to_be_bytes().to_vec());
-        // sled's flush writes the log with sync_file_range only: safe against kill -9, not
-        // against power loss. The fdatasync below makes it durable.
         let db = &self.db;
-        panics::quiet(|| db.apply_batch(batch).and_then(|()| db.flush().map(drop)))
+        panics::quiet(|| db.apply_batch(batch))
             .map_err(|panic| WriteFailure::backend(&self.path, format!("sled panicked: {panic}")))?
             .map_err(|e| sled_failure(&self.path, e))?;
-        if self.sync {
-            self.files
-                .sync()
-                .map_err(|e| WriteFailure::from_io(&self.path, &e))?;
-        }
         self.seq = seq;
+        if self.wal.full() {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Make sled durable up to the last group, then switch the log to its other file.
+    fn checkpoint(&mut self) -> Result<(), WriteFailure> {
+        let db = &self.db;
+        panics::quiet(|| db.flush().map(drop))
+            .map_err(|panic| WriteFailure::backend(&self.path, format!("sled panicked: {panic}")))?
+            .map_err(|e| sled_failure(&self.path, e))?;
+        self.files
+            .sync()
+            .map_err(|e| WriteFailure::from_io(&self.path, &e))?;
+        self.wal
+            .checkpoint(self.seq)
+            .map_err(|e| WriteFailure::from_io(&self.path, &e))?;
+        self.stats.checkpoints.fetch_add(1, Relaxed);
         Ok(())
     }
 }

@@ -25,11 +25,14 @@ pub mod mem_store;
 mod panics;
 mod quarantine;
 pub mod records;
+mod recovery;
 mod seq;
+mod sled_call;
 mod sled_conf;
 pub mod sled_store;
 pub mod state_store;
 pub mod store;
+mod wal;
 
 pub use committer::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
 pub use error::{CodecError, StoreError};

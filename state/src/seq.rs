@@ -87,7 +87,7 @@ impl SeqMirror {
         };
         if let Some(mirrored) = mirrored.filter(|m| *m > store_seq) {
             return Err(damaged(format!(
-                "it lost acknowledged commits: its log ends at commit {store_seq} but {} \
+                "it lost acknowledged commits: its sled and write-ahead logs end at commit {store_seq} but {} \
                  records commit {mirrored} as durable (sled recovers a damaged log only up to \
                  the damage)",
                 path.display()

@@ -1,6 +1,6 @@
 //! sled 0.34.7 backend. One committer thread ([`crate::committer`]) owns every write and
-//! group-commits; reads go straight to sled and may see a batch that is applied but not yet
-//! acknowledged (durable a moment later, or lost with the whole group on a failed sync).
+//! group-commits through a write-ahead log ([`crate::wal`]); reads go straight to sled, which
+//! receives a group only once it is durable in the log.
 
 use crate::access;
 use crate::codec::{self, STORE_FORMAT_VERSION};
@@ -8,7 +8,8 @@ use crate::committer::{CommitStats, Committer, Request, Stats};
 use crate::durable::DurableFiles;
 use crate::lock;
 use crate::records::MetaRecord;
-use crate::seq::{self, SeqMirror};
+use crate::recovery::{self, Recovered};
+use crate::sled_call::{guarded, sled_error};
 use crate::sled_conf;
 use crate::store::{Batch, CommitTicket, Entry, Store};
 use crate::{keys, panics, CodecError, StoreError};
@@ -51,34 +52,6 @@ pub struct SledStore {
     stats: Arc<Stats>,
     /// The current fence, shared with the committer that checks it.
     fence: Arc<std::sync::atomic::AtomicU64>,
-}
-
-fn backend(e: sled::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-/// A sled error, with corruption reported as a damaged store.
-fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
-    match e {
-        sled::Error::Corruption { at, .. } => StoreError::Corrupt {
-            path: dir.to_path_buf(),
-            message: format!(
-                "sled found corrupted data{}",
-                at.map(|a| format!(" at {a:?}")).unwrap_or_default()
-            ),
-        },
-        other => backend(other),
-    }
-}
-
-/// Call into sled; its panics (on some damaged files) become [`StoreError::Corrupt`].
-fn guarded<T>(dir: &Path, f: impl FnOnce() -> sled::Result<T>) -> Result<T, StoreError> {
-    panics::quiet(f)
-        .map_err(|panic| StoreError::Corrupt {
-            path: dir.to_path_buf(),
-            message: format!("sled panicked reading it: {panic}"),
-        })?
-        .map_err(|e| sled_error(dir, e))
 }
 
 /// How long an open waits for a holder that is releasing the store (see
@@ -158,15 +131,16 @@ impl SledStore {
         };
         lock::write_owner(dir);
         // Before anything is written: a store that lost commits must stay as it was found.
-        let prepared = check_seq(&db, dir).and_then(|(seq, mirror)| {
-            let mut files = DurableFiles::open(dir)
-                .map_err(|e| open_err(format!("cannot sync the store files: {e}")))?;
-            if check_meta(&db, dir)? {
-                write_meta(&db, &mut files, opts.sync, dir)?;
+        let prepared = recovery::recover(&db, dir).and_then(|mut r| {
+            if r.replayed > 0 {
+                tracing::info!(store = %dir.display(), groups = r.replayed, "state store: re-applied the write-ahead log");
             }
-            Ok((files, seq, mirror))
+            if check_meta(&db, dir)? {
+                write_meta(&db, &mut r.files, opts.sync, dir)?;
+            }
+            Ok(r)
         });
-        let (files, seq, mirror) = match prepared {
+        let recovered = match prepared {
             Ok(p) => p,
             Err(e) => {
                 lock::remove_owner(dir);
@@ -174,7 +148,7 @@ impl SledStore {
             }
         };
 
-        Self::start(db, path, opts, (files, seq, mirror))
+        Self::start(db, path, opts, recovered)
     }
 
     /// Start the committer thread over an opened, checked store.
@@ -182,7 +156,7 @@ impl SledStore {
         db: sled::Db,
         path: PathBuf,
         opts: SledStoreOptions,
-        (files, seq, mirror): (DurableFiles, u64, SeqMirror),
+        recovered: Recovered,
     ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
@@ -191,14 +165,16 @@ impl SledStore {
             db: db.clone(),
             path: path.clone(),
             rx,
-            files,
+            files: recovered.files,
             sync: opts.sync,
             max_group_batches: opts.max_group_batches.max(1),
             max_group_bytes: opts.max_group_bytes.max(1),
             stats: stats.clone(),
             poisoned: None,
-            seq,
-            mirror,
+            seq: recovered.seq,
+            mirror: recovered.mirror,
+            wal: recovered.wal,
+            payload: Vec::with_capacity(64 << 10),
             fence: fence.clone(),
         };
         let handle = std::thread::Builder::new()
@@ -253,16 +229,6 @@ impl Drop for SledStore {
         }
         lock::remove_owner(&self.path);
     }
-}
-
-/// The store's commit sequence, checked against its sidecar.
-fn check_seq(db: &sled::Db, dir: &Path) -> Result<(u64, SeqMirror), StoreError> {
-    let value = guarded(dir, || db.get(keys::COMMIT_SEQ))?;
-    let seq = seq::stored_seq(value.as_deref()).map_err(|message| StoreError::Corrupt {
-        path: dir.to_path_buf(),
-        message,
-    })?;
-    Ok((seq, SeqMirror::open(dir, seq)?))
 }
 
 /// `Ok(true)` when the store is new (no meta record and nothing else).
