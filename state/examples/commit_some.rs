@@ -1,8 +1,10 @@
 //! A few commits, for checking which sync calls a commit makes:
-//! `strace -f -e trace=fdatasync,fsync,sync_file_range,write \
+//! `strace -f -e trace=fdatasync,fsync,sync_file_range,pwrite64,write \
 //!     target/debug/examples/commit_some 2>&1 | grep -v 'write(1'`
 //! Each commit is marked by a `write(2, "commit N...")` line; between two marks there should
-//! be one `sync_file_range` (sled's flush) and one `fdatasync` (ours).
+//! be one `pwrite64` and one `fdatasync` of the write-ahead log (plus a small `pwrite64` of the
+//! `commit-seq` sidecar after the acknowledgement), and no `sync_file_range`: sled is flushed
+//! at the checkpoint of the close only.
 
 use failback_state::{Batch, SledStore, SledStoreOptions, Store};
 

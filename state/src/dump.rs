@@ -120,14 +120,14 @@ impl StateStore {
             })?;
             if meta.format_version > STORE_FORMAT_VERSION {
                 return Err(StoreError::NewerFormat {
-                    path: path.to_path_buf(),
+                    location: path.display().to_string(),
                     found: meta.format_version,
                     supported: STORE_FORMAT_VERSION,
                 });
             }
         }
         // The target's commit sequence is its own (see `seq`).
-        entries.retain(|(k, _)| k != keys::COMMIT_SEQ);
+        entries.retain(|(k, _)| !keys::is_bookkeeping(k));
         let n = entries.len();
         self.raw().import(entries)?;
         Ok(n)

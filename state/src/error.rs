@@ -1,7 +1,5 @@
 //! Typed errors of the state layer.
 
-use std::path::PathBuf;
-
 /// Decoding or encoding one stored value failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -42,35 +40,35 @@ impl CodecError {
 /// Anything the store can report.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("state store {path} is in use by another process{}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    #[error("state store {location} is in use by another process{}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
     Locked {
-        path: PathBuf,
+        location: String,
         holder: Option<String>,
     },
     #[error(
-        "state store {path} has format version {found}, newer than this build supports ({supported}); \
+        "state store {location} has format version {found}, newer than this build supports ({supported}); \
          use a newer failback release"
     )]
     NewerFormat {
-        path: PathBuf,
+        location: String,
         found: u32,
         supported: u32,
     },
-    #[error("state store {path}: {message}")]
-    Open { path: PathBuf, message: String },
+    #[error("state store {location}: {message}")]
+    Open { location: String, message: String },
     /// The store's files are damaged; what it holds cannot be trusted. Restore a backup.
     #[error(
-        "state store {path} is damaged: {message}; move it aside and restore the state \
+        "state store {location} is damaged: {message}; move it aside and restore the state \
          directory from a backup"
     )]
-    Corrupt { path: PathBuf, message: String },
+    Corrupt { location: String, message: String },
     /// The store's files cannot be read or written by this user; they are not damaged.
     #[error(
-        "state store {path}: permission denied ({what}) for user {user}; give this user \
+        "state store {location}: permission denied ({what}) for user {user}; give this user \
          access to the state directory, or run failback as the user that owns it"
     )]
     PermissionDenied {
-        path: PathBuf,
+        location: String,
         what: String,
         user: String,
     },

@@ -151,7 +151,7 @@ pub fn current_user() -> String {
 /// Permission denied on `path` while opening the store: never called damage.
 pub(crate) fn permission_denied(store: &Path, path: &Path, e: &io::Error) -> crate::StoreError {
     crate::StoreError::PermissionDenied {
-        path: store.to_path_buf(),
+        location: store.display().to_string(),
         what: format!("{}: {e}", path.display()),
         user: current_user(),
     }

@@ -7,9 +7,18 @@
 //! - `ev/{run}/{seq:016x}`          [`crate::EventRecord`]
 //! - `quarantine/{run}`             [`crate::QuarantineRecord`]: why a run is not driven
 //! - `commit_seq`                   last group commit, u64 big-endian (no envelope; see `seq`)
+//! - `wal_in_use`                   sled backend: its write-ahead log files exist (no envelope)
+//!
+//! The last two are a backend's bookkeeping ([`is_bookkeeping`]): not exported, not imported.
 
 pub const META: &[u8] = b"meta";
 pub const COMMIT_SEQ: &[u8] = b"commit_seq";
+pub const WAL_IN_USE: &[u8] = b"wal_in_use";
+
+/// A key of a backend's own bookkeeping, not data to export or import.
+pub fn is_bookkeeping(key: &[u8]) -> bool {
+    key == COMMIT_SEQ || key == WAL_IN_USE
+}
 pub const RUN_PREFIX: &str = "run/";
 pub const STEP_PREFIX: &str = "step/";
 pub const EVENT_PREFIX: &str = "ev/";

@@ -13,12 +13,14 @@
 
 mod access;
 pub mod codec;
+mod commit_stats;
 mod committer;
 pub mod dump;
 mod durable;
 pub mod error;
 pub mod failing_store;
 pub mod failure;
+mod format;
 pub mod keys;
 pub mod lock;
 pub mod mem_store;
@@ -34,7 +36,7 @@ pub mod state_store;
 pub mod store;
 mod wal;
 
-pub use committer::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
+pub use commit_stats::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
 pub use error::{CodecError, StoreError};
 pub use failing_store::FailingStore;
 pub use failure::WriteFailure;

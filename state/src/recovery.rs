@@ -7,7 +7,9 @@
 //! 3. check the sidecar ([`crate::seq`]) against the log's last group: a sidecar ahead of it
 //!    names acknowledged commits that neither sled nor the log holds;
 //! 4. re-apply every group after the checkpoint to sled, in order;
-//! 5. flush and sync sled, then start a new log file whose header names the last group.
+//! 5. flush and sync sled, then start a new log file whose header names the last group;
+//! 6. the first time: mark the store as using the log (`wal_in_use` in sled), so that log
+//!    files missing later are damage, not a store from before the log.
 
 use crate::durable::DurableFiles;
 use crate::keys;
@@ -25,26 +27,33 @@ pub(crate) struct Recovered {
     pub mirror: SeqMirror,
     pub files: DurableFiles,
     pub wal: Wal,
-    /// Groups re-applied from the log.
-    pub replayed: usize,
 }
 
 pub(crate) fn recover(db: &sled::Db, dir: &Path) -> Result<Recovered, StoreError> {
     let damaged = |message: String| StoreError::Corrupt {
-        path: dir.to_path_buf(),
+        location: dir.display().to_string(),
         message,
     };
     let found = wal::read(dir).map_err(damaged)?;
     let value = guarded(dir, || db.get(keys::COMMIT_SEQ))?;
     let sled_seq = seq::stored_seq(value.as_deref()).map_err(damaged)?;
+    let in_use = guarded(dir, || db.contains_key(keys::WAL_IN_USE))?;
+    if in_use && found.checkpoint.is_none() {
+        return Err(damaged(
+            "its write-ahead log files (wal-a, wal-b) are missing".to_owned(),
+        ));
+    }
     let last = check_sequences(&found, sled_seq).map_err(damaged)?;
     let mirror = SeqMirror::open(dir, last)?;
     for (seq, ops) in &found.groups {
         apply(db, dir, *seq, ops)?;
     }
+    if !found.groups.is_empty() {
+        tracing::info!(store = %dir.display(), groups = found.groups.len(), "state store: re-applied the write-ahead log");
+    }
     guarded(dir, || db.flush())?;
     let open_err = |what: &str, e: std::io::Error| StoreError::Open {
-        path: dir.to_path_buf(),
+        location: dir.display().to_string(),
         message: format!("{what}: {e}"),
     };
     let files = DurableFiles::open(dir).map_err(|e| open_err("cannot sync the store files", e))?;
@@ -54,12 +63,21 @@ pub(crate) fn recover(db: &sled::Db, dir: &Path) -> Result<Recovered, StoreError
         wal.checkpoint(last)
             .map_err(|e| open_err("cannot start the write-ahead log", e))?;
     }
+    let mut files = files;
+    if !in_use {
+        // Only once a log file exists: from now on, missing log files are damage.
+        guarded(dir, || {
+            db.insert(keys::WAL_IN_USE, &[1u8][..]).and(db.flush())
+        })?;
+        files
+            .sync()
+            .map_err(|e| open_err("cannot sync the store files", e))?;
+    }
     Ok(Recovered {
         seq: last,
         mirror,
         files,
         wal,
-        replayed: found.groups.len(),
     })
 }
 

@@ -65,11 +65,11 @@ impl SeqMirror {
     pub fn open(dir: &Path, store_seq: u64) -> Result<Self, StoreError> {
         let path = dir.join(SIDECAR);
         let damaged = |message: String| StoreError::Corrupt {
-            path: dir.to_path_buf(),
+            location: dir.display().to_string(),
             message,
         };
         let io_err = |e: io::Error| StoreError::Open {
-            path: dir.to_path_buf(),
+            location: dir.display().to_string(),
             message: format!("{}: {e}", path.display()),
         };
         let mirrored = match std::fs::read(&path) {

@@ -11,7 +11,7 @@ pub(crate) fn backend(e: sled::Error) -> StoreError {
 pub(crate) fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
     match e {
         sled::Error::Corruption { at, .. } => StoreError::Corrupt {
-            path: dir.to_path_buf(),
+            location: dir.display().to_string(),
             message: format!(
                 "sled found corrupted data{}",
                 at.map(|a| format!(" at {a:?}")).unwrap_or_default()
@@ -25,7 +25,7 @@ pub(crate) fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
 pub(crate) fn guarded<T>(dir: &Path, f: impl FnOnce() -> sled::Result<T>) -> Result<T, StoreError> {
     panics::quiet(f)
         .map_err(|panic| StoreError::Corrupt {
-            path: dir.to_path_buf(),
+            location: dir.display().to_string(),
             message: format!("sled panicked reading it: {panic}"),
         })?
         .map_err(|e| sled_error(dir, e))

@@ -3,16 +3,14 @@
 //! receives a group only once it is durable in the log.
 
 use crate::access;
-use crate::codec::{self, STORE_FORMAT_VERSION};
-use crate::committer::{CommitStats, Committer, Request, Stats};
-use crate::durable::DurableFiles;
+use crate::commit_stats::CommitStats;
+use crate::committer::{Committer, Request, Stats};
 use crate::lock;
-use crate::records::MetaRecord;
 use crate::recovery::{self, Recovered};
 use crate::sled_call::{guarded, sled_error};
 use crate::sled_conf;
 use crate::store::{Batch, CommitTicket, Entry, Store};
-use crate::{keys, panics, CodecError, StoreError};
+use crate::{keys, panics, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -71,7 +69,7 @@ fn open_when_released(
     let deadline = Instant::now() + RELEASE_WAIT;
     loop {
         let opened = panics::quiet(|| config.open()).map_err(|panic| StoreError::Corrupt {
-            path: dir.to_path_buf(),
+            location: dir.display().to_string(),
             message: format!("sled panicked recovering it: {panic}"),
         })?;
         match opened {
@@ -89,18 +87,18 @@ fn open_when_released(
 
 impl SledStore {
     /// Open (or create) the store in `dir`. Fails with [`StoreError::Locked`] when another
-    /// process (or another handle in this one) has it open, with [`StoreError::NewerFormat`]
-    /// when a newer release wrote it, and with [`StoreError::Corrupt`] when its files are
-    /// damaged or it lost acknowledged commits (see [`crate::seq`]).
+    /// process (or another handle in this one) has it open, and with [`StoreError::Corrupt`]
+    /// when its files are damaged or it lost acknowledged commits (see [`crate::recovery`]).
+    /// The format record is checked above the backend ([`crate::StateStore::checked`]).
     pub fn open(dir: &Path, opts: SledStoreOptions) -> Result<Self, StoreError> {
         let path = dir.to_path_buf();
         let open_err = |message: String| StoreError::Open {
-            path: path.clone(),
+            location: path.display().to_string(),
             message,
         };
         access::check(dir)?;
         sled_conf::check(dir).map_err(|message| StoreError::Corrupt {
-            path: path.clone(),
+            location: path.display().to_string(),
             message,
         })?;
         // The committer syncs after each group; sled's periodic flusher would only add fsyncs.
@@ -112,14 +110,14 @@ impl SledStore {
             Ok(db) => db,
             Err(e) if lock::is_lock_error(&e) => {
                 return Err(StoreError::Locked {
-                    path: dir.to_path_buf(),
+                    location: dir.display().to_string(),
                     holder: lock::read_owner(dir).map(|o| o.describe()),
                 })
             }
             // Only the files can make sled refuse our (fixed, valid) settings or trip over a bug.
             Err(e @ (sled::Error::Unsupported(_) | sled::Error::ReportableBug(_))) => {
                 return Err(StoreError::Corrupt {
-                    path,
+                    location: path.display().to_string(),
                     message: format!("sled cannot open it: {e}"),
                 })
             }
@@ -131,16 +129,7 @@ impl SledStore {
         };
         lock::write_owner(dir);
         // Before anything is written: a store that lost commits must stay as it was found.
-        let prepared = recovery::recover(&db, dir).and_then(|mut r| {
-            if r.replayed > 0 {
-                tracing::info!(store = %dir.display(), groups = r.replayed, "state store: re-applied the write-ahead log");
-            }
-            if check_meta(&db, dir)? {
-                write_meta(&db, &mut r.files, opts.sync, dir)?;
-            }
-            Ok(r)
-        });
-        let recovered = match prepared {
+        let recovered = match recovery::recover(&db, dir) {
             Ok(p) => p,
             Err(e) => {
                 lock::remove_owner(dir);
@@ -231,80 +220,6 @@ impl Drop for SledStore {
     }
 }
 
-/// `Ok(true)` when the store is new (no meta record and nothing else).
-fn check_meta(db: &sled::Db, dir: &Path) -> Result<bool, StoreError> {
-    let damaged = |message: String| StoreError::Corrupt {
-        path: dir.to_path_buf(),
-        message,
-    };
-    let Some(bytes) = guarded(dir, || db.get(keys::META))? else {
-        // Meta is the first record ever written: other records without it mean damage.
-        let other = guarded(dir, || {
-            db.iter()
-                .find(|r| !matches!(r, Ok((k, _)) if k == keys::COMMIT_SEQ))
-                .transpose()
-        })?;
-        return match other {
-            None => Ok(true),
-            Some((key, _)) => Err(damaged(format!(
-                "its meta record is missing but it holds other records (such as {})",
-                String::from_utf8_lossy(&key)
-            ))),
-        };
-    };
-    let newer = |found| StoreError::NewerFormat {
-        path: dir.to_path_buf(),
-        found,
-        supported: STORE_FORMAT_VERSION,
-    };
-    match codec::decode::<MetaRecord>(&bytes) {
-        Ok(meta) if meta.format_version > STORE_FORMAT_VERSION => Err(newer(meta.format_version)),
-        Ok(_) => Ok(false),
-        Err(CodecError::NewerSchema { .. }) => Err(newer(probe_format_version(&bytes))),
-        Err(e) => Err(damaged(format!("its meta record does not decode: {e}"))),
-    }
-}
-
-/// The format version in a meta record of a newer schema, if its `format_version` field is
-/// still readable; otherwise "newer than ours" is all we know.
-fn probe_format_version(bytes: &[u8]) -> u32 {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        format_version: u32,
-    }
-    bytes
-        .get(3..)
-        .and_then(|body| rmp_serde::from_slice::<Probe>(body).ok())
-        .map(|p| p.format_version)
-        .unwrap_or(STORE_FORMAT_VERSION + 1)
-}
-
-fn write_meta(
-    db: &sled::Db,
-    files: &mut DurableFiles,
-    sync: bool,
-    dir: &Path,
-) -> Result<(), StoreError> {
-    let meta = MetaRecord {
-        format_version: STORE_FORMAT_VERSION,
-        created_by: format!("failback-state {}", env!("CARGO_PKG_VERSION")),
-    };
-    let bytes = codec::encode(&meta).map_err(|source| StoreError::Codec {
-        key: "meta".into(),
-        source,
-    })?;
-    guarded(dir, || {
-        db.insert(keys::META, bytes).and_then(|_| db.flush())
-    })?;
-    if sync {
-        files.sync().map_err(|e| StoreError::Open {
-            path: dir.to_path_buf(),
-            message: format!("cannot sync the meta record: {e}"),
-        })?;
-    }
-    Ok(())
-}
-
 impl Store for SledStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(guarded(&self.path, || self.db.get(key))?.map(|v| v.to_vec()))
@@ -354,7 +269,7 @@ impl Store for SledStore {
         guarded(&self.path, || {
             self.db
                 .iter()
-                .filter(|r| !matches!(r, Ok((k, _)) if k == keys::COMMIT_SEQ))
+                .filter(|r| !matches!(r, Ok((k, _)) if keys::is_bookkeeping(k)))
                 .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
                 .collect()
         })

@@ -158,6 +158,13 @@ impl StateStore {
         Err(StoreError::WriteFailed(failure))
     }
 
+    /// Check (or, for a new store, write) the format record of a backend's store: see
+    /// [`crate::format`]. Every constructor but [`StateStore::new`] does this.
+    pub fn checked(store: Arc<dyn Store>) -> Result<Self, StoreError> {
+        crate::format::check_or_init(&*store)?;
+        Ok(Self::new(store))
+    }
+
     /// Open (or create) the sled store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_with(dir, crate::SledStoreOptions::default())
@@ -180,15 +187,14 @@ impl StateStore {
                     .ok_or_else(|| bad("expected sled:///absolute/path"))?;
                 Self::open(Path::new(path))
             }
-            "memory" if rest.is_empty() => Ok(Self::in_memory()),
+            "memory" if rest.is_empty() => Self::checked(Arc::new(crate::MemStore::new())),
             _ => Err(bad("known schemes: sled:///path, memory:")),
         }
     }
 
     /// [`StateStore::open`] with explicit options.
     pub fn open_with(dir: &Path, opts: crate::SledStoreOptions) -> Result<Self, StoreError> {
-        let store = crate::SledStore::open(dir, opts)?;
-        Ok(Self::new(Arc::new(store)))
+        Self::checked(Arc::new(crate::SledStore::open(dir, opts)?))
     }
 
     /// Group-commit counters of the backend, when it keeps them.

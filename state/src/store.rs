@@ -87,12 +87,11 @@ impl CommitTicket {
             inner: TicketInner::Pending(rx),
         }
     }
-    /// Block the current thread until the commit is decided. Not for async contexts.
+    /// Block the current thread until the commit is decided. Callable anywhere, a runtime's
+    /// worker included (opening a store checks its format record this way); from async code
+    /// prefer awaiting the ticket.
     pub fn wait(self) -> Result<(), StoreError> {
-        match self.inner {
-            TicketInner::Ready(r) => r.unwrap_or(Err(StoreError::Closed)),
-            TicketInner::Pending(rx) => rx.blocking_recv().unwrap_or(Err(StoreError::Closed)),
-        }
+        block_on(self)
     }
 }
 
@@ -107,6 +106,29 @@ impl Future for CommitTicket {
                 Poll::Pending => Poll::Pending,
             },
         }
+    }
+}
+
+/// Wakes the thread that parked in [`block_on`].
+struct Unparker(std::thread::Thread);
+
+impl std::task::Wake for Unparker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Poll `fut` on this thread, parking between polls. Unlike tokio's `blocking_recv` it does
+/// not refuse to run on a runtime's thread; the committer answers within one group commit.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unparker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
     }
 }
 

@@ -1,9 +1,15 @@
 //! The storage seam's contract, one suite run against every backend: sled and in-memory here;
 //! a networked backend (Azure Blob Storage, next) adds one `Backend` and gets the same tests.
 //! Atomicity, key order, durability across reopen, conditional create (also under concurrent
-//! committers), fence refusal, concurrent committers, export/import.
+//! committers), fence refusal, concurrent committers, export/import; and, through the format
+//! layer above every backend (`StateStore::checked`): the format record, a newer format or
+//! schema refused, records without a format record and undecodable records reported as damage,
+//! older schemas upgraded on read.
 
-use failback_state::{Batch, MemStore, SledStore, SledStoreOptions, Store, StoreError};
+use failback_state::codec::{self, STORE_FORMAT_VERSION};
+use failback_state::{
+    keys, Batch, MemStore, MetaRecord, SledStore, SledStoreOptions, StateStore, Store, StoreError,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -224,6 +230,97 @@ fn export_then_import_round_trips(b: &dyn Backend) {
 }
 
 /// Every contract test for one backend.
+/// A new store gets this build's format record, once, however often it is checked.
+fn a_new_store_gets_its_format_record(b: &dyn Backend) {
+    let s = b.open();
+    StateStore::checked(s.clone()).expect("new store");
+    StateStore::checked(s.clone()).expect("checked again");
+    let meta: MetaRecord =
+        codec::decode(&s.get(keys::META).expect("get").expect("meta")).expect("decode");
+    assert_eq!(meta.format_version, STORE_FORMAT_VERSION);
+    assert_eq!(
+        s.export().expect("export").len(),
+        1,
+        "only the format record"
+    );
+}
+
+fn stamp(s: &dyn Store, key: &[u8], value: Vec<u8>) {
+    let mut batch = Batch::new();
+    batch.put(key.to_vec(), value);
+    s.submit(batch).wait().expect("raw write");
+}
+
+/// A store written by a newer release is refused, naming where it is and what to do, whether
+/// its format version or its format record's schema is newer.
+fn a_newer_format_is_refused(b: &dyn Backend) {
+    let newer = MetaRecord {
+        format_version: STORE_FORMAT_VERSION + 1,
+        created_by: "failback-state from the future".into(),
+    };
+    let body = rmp_serde::to_vec_named(&serde_json::json!({
+        "format_version": 7, "created_by": "x", "something_new": [1, 2]
+    }))
+    .expect("msgpack");
+    let mut schema_99 = vec![codec::CODEC_MSGPACK, 0, 99];
+    schema_99.extend(body);
+    let cases = [
+        (
+            codec::encode(&newer).expect("encode"),
+            STORE_FORMAT_VERSION + 1,
+        ),
+        (schema_99, 7),
+    ];
+    for (value, want) in cases {
+        let s = b.open();
+        stamp(&*s, keys::META, value);
+        let e = StateStore::checked(s.clone()).err().expect("refused");
+        let msg = e.to_string();
+        assert!(
+            matches!(e, StoreError::NewerFormat { found, .. } if found == want),
+            "{e:?}"
+        );
+        assert!(msg.contains(&s.location()), "{msg}");
+        assert!(msg.contains("newer failback release"), "{msg}");
+    }
+}
+
+/// Records without a format record, or a format record that does not decode, are damage.
+fn a_store_without_its_format_record_is_damaged(b: &dyn Backend) {
+    let cases: [(&[u8], Vec<u8>); 2] = [
+        (b"run/r1", vec![codec::CODEC_MSGPACK, 0, 1, 0x80]),
+        (keys::META, vec![0x7f, 0, 1, 2]),
+    ];
+    for (key, value) in cases {
+        let s = b.open();
+        stamp(&*s, key, value);
+        let e = StateStore::checked(s).err().expect("refused");
+        let msg = e.to_string();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        assert!(
+            msg.contains("is damaged") && msg.contains("meta record"),
+            "{msg}"
+        );
+    }
+}
+
+/// A record that does not decode is a typed error naming its key (the engine quarantines its
+/// run); one of an older schema is upgraded on read.
+fn records_are_checked_and_upgraded_on_read(b: &dyn Backend) {
+    let s = b.open();
+    let st = StateStore::checked(s.clone()).expect("new store");
+    stamp(&*s, b"run/garbled", vec![codec::CODEC_MSGPACK, 0, 2, 0xc1]);
+    let e = st.load_run("garbled").expect_err("damaged record");
+    assert_eq!(e.damaged_key(), Some("run/garbled"), "{e:?}");
+    let v1 = include_bytes!("../fixtures/golden/run_v1.bin").to_vec();
+    stamp(&*s, b"run/old", v1);
+    let run = st
+        .load_run("old")
+        .expect("schema 1 decodes")
+        .expect("present");
+    assert!(run.labels.is_empty() && run.signals.is_empty(), "{run:?}");
+}
+
 macro_rules! conformance {
     ($module:ident, $backend:expr) => {
         mod $module {
@@ -259,6 +356,22 @@ macro_rules! conformance {
             #[test]
             fn export_then_import_round_trips() {
                 super::export_then_import_round_trips(&$backend);
+            }
+            #[test]
+            fn a_new_store_gets_its_format_record() {
+                super::a_new_store_gets_its_format_record(&$backend);
+            }
+            #[test]
+            fn a_newer_format_is_refused() {
+                super::a_newer_format_is_refused(&$backend);
+            }
+            #[test]
+            fn a_store_without_its_format_record_is_damaged() {
+                super::a_store_without_its_format_record_is_damaged(&$backend);
+            }
+            #[test]
+            fn records_are_checked_and_upgraded_on_read() {
+                super::records_are_checked_and_upgraded_on_read(&$backend);
             }
         }
     };

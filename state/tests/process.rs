@@ -120,8 +120,11 @@ fn locked_by_another_process() {
     let msg = err.to_string();
     eprintln!("{msg}");
     match &err {
-        StoreError::Locked { path, holder: who } => {
-            assert_eq!(path, tmp.path());
+        StoreError::Locked {
+            location,
+            holder: who,
+        } => {
+            assert_eq!(*location, tmp.path().display().to_string());
             let who = who.as_deref().expect("holder read from the owner file");
             assert!(who.contains(&format!("pid {}", holder.id())), "{who}");
         }
