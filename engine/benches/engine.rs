@@ -65,13 +65,12 @@ impl Store for Timed {
         let start = Instant::now();
         let ticket = self.inner.submit(b);
         let lat = self.lat.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
+        // Timed where the driver awaits it: no task (and no task switch) of its own.
+        CommitTicket::from_future(async move {
             let r = ticket.await;
             lat.lock().unwrap().push(start.elapsed());
-            let _ = tx.send(r);
-        });
-        CommitTicket::pending(rx)
+            r
+        })
     }
     fn export(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.inner.export()

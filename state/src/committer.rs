@@ -3,13 +3,14 @@
 //! flush), then acknowledges them together (group commit). sled itself is flushed and synced
 //! at checkpoints ([`crate::wal`]).
 
+use crate::apply::{self, GroupLock};
 use crate::commit_stats::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
 use crate::durable::DurableFiles;
 use crate::failure::WriteFailure;
 use crate::seq::SeqMirror;
 use crate::store::{check_batch, Batch, BatchOp, Fence};
 use crate::wal::{record, Wal};
-use crate::{keys, panics, StoreError};
+use crate::{panics, StoreError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -106,6 +107,8 @@ fn sled_failure(path: &Path, e: sled::Error) -> WriteFailure {
 
 pub(crate) struct Committer {
     pub db: sled::Db,
+    /// Taken exclusively while a group goes into sled (see [`crate::apply`]).
+    pub group_lock: Arc<GroupLock>,
     /// The store directory, for messages.
     pub path: PathBuf,
     pub rx: Receiver<Request>,
@@ -255,23 +258,16 @@ impl Committer {
         if self.sync {
             self.wal.sync().map_err(|e| io(&self.path, e))?;
         }
-        // Durable in the log: now into sled, where reads see it. Later batches overwrite
-        // earlier ones key by key, as if applied one after another.
-        let mut batch = sled::Batch::default();
-        for req in group.iter_mut() {
-            for op in std::mem::take(&mut req.batch.ops) {
-                match op {
-                    BatchOp::Put(k, v) => batch.insert(k, v),
-                    BatchOp::Delete(k) => batch.remove(k),
-                }
-            }
-        }
-        // Last, so a batch that carries this key (an import) cannot set it.
-        batch.insert(keys::COMMIT_SEQ, seq.to_be_bytes().to_vec());
-        let db = &self.db;
-        panics::quiet(|| db.apply_batch(batch))
-            .map_err(|panic| WriteFailure::backend(&self.path, format!("sled panicked: {panic}")))?
-            .map_err(|e| sled_failure(&self.path, e))?;
+        // Durable in the log: now into sled, where reads see it, whole. Later batches
+        // overwrite earlier ones key by key, as if applied one after another.
+        let (db, lock) = (&self.db, &self.group_lock);
+        let ops = group.iter().flat_map(|r| r.batch.ops.iter());
+        panics::quiet(|| {
+            let _whole = lock.write();
+            apply::apply(db, ops, seq)
+        })
+        .map_err(|panic| WriteFailure::backend(&self.path, format!("sled panicked: {panic}")))?
+        .map_err(|e| sled_failure(&self.path, e))?;
         self.seq = seq;
         if self.wal.full() {
             self.checkpoint()?;

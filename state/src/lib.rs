@@ -12,6 +12,7 @@
 //!   quarantined runs (runs with a damaged record) kept apart.
 
 mod access;
+mod apply;
 pub mod codec;
 mod commit_stats;
 mod committer;

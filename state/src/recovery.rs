@@ -15,7 +15,6 @@ use crate::durable::DurableFiles;
 use crate::keys;
 use crate::seq::{self, SeqMirror};
 use crate::sled_call::guarded;
-use crate::store::BatchOp;
 use crate::wal::{self, Found, Wal};
 use crate::StoreError;
 use std::path::Path;
@@ -46,7 +45,7 @@ pub(crate) fn recover(db: &sled::Db, dir: &Path) -> Result<Recovered, StoreError
     let last = check_sequences(&found, sled_seq).map_err(damaged)?;
     let mirror = SeqMirror::open(dir, last)?;
     for (seq, ops) in &found.groups {
-        apply(db, dir, *seq, ops)?;
+        guarded(dir, || crate::apply::apply(db, ops, *seq))?;
     }
     if !found.groups.is_empty() {
         tracing::info!(store = %dir.display(), groups = found.groups.len(), "state store: re-applied the write-ahead log");
@@ -98,16 +97,4 @@ fn check_sequences(found: &Found, sled_seq: u64) -> Result<u64, String> {
         ));
     }
     Ok(last)
-}
-
-fn apply(db: &sled::Db, dir: &Path, seq: u64, ops: &[BatchOp]) -> Result<(), StoreError> {
-    let mut batch = sled::Batch::default();
-    for op in ops {
-        match op {
-            BatchOp::Put(k, v) => batch.insert(k.as_slice(), v.as_slice()),
-            BatchOp::Delete(k) => batch.remove(k.as_slice()),
-        }
-    }
-    batch.insert(keys::COMMIT_SEQ, seq.to_be_bytes().to_vec());
-    guarded(dir, || db.apply_batch(batch))
 }

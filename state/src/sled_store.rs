@@ -3,6 +3,7 @@
 //! receives a group only once it is durable in the log.
 
 use crate::access;
+use crate::apply::GroupLock;
 use crate::commit_stats::CommitStats;
 use crate::committer::{Committer, Request, Stats};
 use crate::lock;
@@ -44,6 +45,8 @@ impl Default for SledStoreOptions {
 
 pub struct SledStore {
     db: sled::Db,
+    /// Readers see whole groups (see [`crate::apply`]).
+    group_lock: Arc<GroupLock>,
     path: PathBuf,
     tx: RwLock<Option<Sender<Request>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
@@ -150,8 +153,10 @@ impl SledStore {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
         let fence = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let group_lock = Arc::new(GroupLock::default());
         let committer = Committer {
             db: db.clone(),
+            group_lock: group_lock.clone(),
             path: path.clone(),
             rx,
             files: recovered.files,
@@ -177,6 +182,7 @@ impl SledStore {
             committer: Mutex::new(Some(handle)),
             stats,
             fence,
+            group_lock,
         })
     }
 
@@ -222,9 +228,12 @@ impl Drop for SledStore {
 
 impl Store for SledStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let _whole = self.group_lock.read();
         Ok(guarded(&self.path, || self.db.get(key))?.map(|v| v.to_vec()))
     }
+    /// One consistent view: no group goes in while the scan runs.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        let _whole = self.group_lock.read();
         guarded(&self.path, || {
             self.db
                 .scan_prefix(prefix)
@@ -238,13 +247,19 @@ impl Store for SledStore {
         f: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<(), StoreError> {
         let mut iter = self.db.scan_prefix(prefix);
-        // Guard each step only: a panic in `f` is the caller's, not the store's.
-        while let Some((k, v)) = guarded(&self.path, || iter.next().transpose())? {
+        // Guard each step only: a panic in `f` is the caller's, not the store's; and `f`
+        // does not hold up commits (each entry is whole, the listing is not one view).
+        let mut next = || {
+            let _whole = self.group_lock.read();
+            guarded(&self.path, || iter.next().transpose())
+        };
+        while let Some((k, v)) = next()? {
             f(&k, &v);
         }
         Ok(())
     }
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
+        let _whole = self.group_lock.read();
         guarded(&self.path, || {
             self.db
                 .scan_prefix(prefix)
@@ -266,6 +281,7 @@ impl Store for SledStore {
     }
     /// Every entry but `commit_seq`: that is this store's bookkeeping, not data to move.
     fn export(&self) -> Result<Vec<Entry>, StoreError> {
+        let _whole = self.group_lock.read();
         guarded(&self.path, || {
             self.db
                 .iter()

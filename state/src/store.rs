@@ -69,9 +69,14 @@ pub struct CommitTicket {
     inner: TicketInner,
 }
 
+/// A commit's outcome, computed by a future (a networked backend's request).
+type CommitFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
 enum TicketInner {
     Ready(Option<Result<(), StoreError>>),
     Pending(tokio::sync::oneshot::Receiver<Result<(), StoreError>>),
+    /// `None` once it has resolved.
+    Future(Option<CommitFuture>),
 }
 
 impl CommitTicket {
@@ -85,6 +90,12 @@ impl CommitTicket {
     pub fn pending(rx: tokio::sync::oneshot::Receiver<Result<(), StoreError>>) -> Self {
         Self {
             inner: TicketInner::Pending(rx),
+        }
+    }
+    /// A ticket decided by `fut`, polled by whoever awaits the ticket (no task of its own).
+    pub fn from_future(fut: impl Future<Output = Result<(), StoreError>> + Send + 'static) -> Self {
+        Self {
+            inner: TicketInner::Future(Some(Box::pin(fut))),
         }
     }
     /// Block the current thread until the commit is decided. Callable anywhere, a runtime's
@@ -104,6 +115,14 @@ impl Future for CommitTicket {
                 Poll::Ready(Ok(r)) => Poll::Ready(r),
                 Poll::Ready(Err(_)) => Poll::Ready(Err(StoreError::Closed)),
                 Poll::Pending => Poll::Pending,
+            },
+            TicketInner::Future(slot) => match slot.as_mut().map(|f| f.as_mut().poll(cx)) {
+                Some(Poll::Ready(r)) => {
+                    *slot = None;
+                    Poll::Ready(r)
+                }
+                Some(Poll::Pending) => Poll::Pending,
+                None => Poll::Ready(Err(StoreError::Closed)),
             },
         }
     }
