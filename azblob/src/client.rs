@@ -1,0 +1,334 @@
+//! The container client: blobs written whole (block blobs), read whole, deleted, listed; each
+//! write conditional on an ETag and/or a lease id when asked.
+
+use crate::auth::{Auth, ProviderCredential, SasPolicy};
+use crate::endpoint::{check_blob_name, Endpoint};
+use crate::error::BlobError;
+use crate::sas::AccountKey;
+use azure_core::credentials::TokenCredential;
+use azure_core::http::policies::Policy;
+use azure_core::http::{ClientOptions, Etag, RequestContent, RetryOptions};
+use azure_storage_blob::models::{
+    BlobClientDeleteOptions, BlobClientDownloadOptions, BlobClientUploadOptions,
+    BlobContainerClientCreateOptions, BlobContainerClientListBlobsOptions,
+};
+use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
+use futures_util::StreamExt;
+use std::fmt;
+use std::sync::Arc;
+
+/// A blob's ETag, as the service gives it (quotes included).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ETag(pub String);
+
+impl fmt::Display for ETag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ETag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ETag({})", self.0)
+    }
+}
+
+/// A lease id (a UUID; the service's or one we proposed).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct LeaseId(pub String);
+
+impl fmt::Display for LeaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which version of the blob a request applies to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Match {
+    /// Whatever is there (or nothing).
+    #[default]
+    Any,
+    /// Only if no blob exists (`If-None-Match: *`): create-only.
+    NoBlob,
+    /// Only if the blob's current ETag is this one (`If-Match`).
+    ETag(ETag),
+}
+
+/// The conditions of a write or delete: an ETag match and/or the lease the writer holds.
+/// On a leased blob every write must carry the lease id (else 412 LeaseIdMissing).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Condition {
+    pub matching: Match,
+    pub lease: Option<LeaseId>,
+}
+
+impl Condition {
+    /// No condition.
+    pub fn none() -> Condition {
+        Condition::default()
+    }
+
+    /// Only if the blob does not exist.
+    pub fn create_only() -> Condition {
+        Condition {
+            matching: Match::NoBlob,
+            lease: None,
+        }
+    }
+
+    /// Only if the blob's ETag is `etag`.
+    pub fn if_match(etag: &ETag) -> Condition {
+        Condition {
+            matching: Match::ETag(etag.clone()),
+            lease: None,
+        }
+    }
+
+    /// The same condition, also carrying `lease`.
+    pub fn with_lease(mut self, lease: &LeaseId) -> Condition {
+        self.lease = Some(lease.clone());
+        self
+    }
+
+    fn if_match_header(&self) -> Option<Etag> {
+        match &self.matching {
+            Match::ETag(e) => Some(Etag::from(e.0.clone())),
+            _ => None,
+        }
+    }
+
+    fn if_none_match_header(&self) -> Option<Etag> {
+        (self.matching == Match::NoBlob).then(|| Etag::from("*"))
+    }
+}
+
+/// A blob read whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blob {
+    pub data: Vec<u8>,
+    pub etag: ETag,
+}
+
+/// One listed blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobEntry {
+    pub name: String,
+    pub etag: Option<ETag>,
+}
+
+/// A listing and how many requests (pages) it took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<BlobEntry>,
+    pub pages: usize,
+}
+
+/// A client for one container. Cheap to clone (the HTTP pipeline is shared). Requests are not
+/// retried here: the caller decides (a storage backend must not blindly retry a fenced write).
+#[derive(Clone)]
+pub struct ContainerClient {
+    inner: Arc<BlobContainerClient>,
+    endpoint: Endpoint,
+}
+
+impl fmt::Debug for ContainerClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContainerClient({})", self.endpoint)
+    }
+}
+
+impl ContainerClient {
+    /// A client for `endpoint`. With `auth` `None`, a SAS in the endpoint URL is used.
+    pub fn new(endpoint: Endpoint, auth: Option<Auth>) -> Result<ContainerClient, BlobError> {
+        let auth = match (auth, endpoint.sas()) {
+            (Some(a), _) => a,
+            (None, Some(sas)) => Auth::Sas(sas.to_owned()),
+            (None, None) => {
+                return Err(BlobError::Invalid {
+                    field: "storage credentials",
+                    reason: format!("{endpoint}: no SAS in the URL and no credential given"),
+                })
+            }
+        };
+        let mut client_options = ClientOptions {
+            retry: RetryOptions::none(),
+            ..Default::default()
+        };
+        let mut credential: Option<Arc<dyn TokenCredential>> = None;
+        match auth {
+            Auth::AccountKey(key) => client_options
+                .per_call_policies
+                .push(Arc::new(SasPolicy::signed(endpoint.account(), key)) as Arc<dyn Policy>),
+            Auth::Sas(sas) => client_options
+                .per_call_policies
+                .push(Arc::new(SasPolicy::fixed(&sas)) as Arc<dyn Policy>),
+            Auth::Bearer(p) => credential = Some(Arc::new(ProviderCredential(p))),
+        }
+        let options = BlobContainerClientOptions {
+            client_options,
+            ..Default::default()
+        };
+        let inner =
+            BlobContainerClient::new(endpoint.container_url().clone(), credential, Some(options))
+                .map_err(|e| BlobError::Invalid {
+                field: "storage URL",
+                reason: crate::error::redact(&e.to_string()),
+            })?;
+        Ok(ContainerClient {
+            inner: Arc::new(inner),
+            endpoint,
+        })
+    }
+
+    /// A client for Azurite's development account (SAS signed with its public key).
+    pub fn azurite(container_url: &str) -> Result<ContainerClient, BlobError> {
+        let endpoint = Endpoint::parse(container_url)?;
+        let key = AccountKey::from_base64(crate::sas::DEV_ACCOUNT_KEY)?;
+        ContainerClient::new(endpoint, Some(Auth::AccountKey(key)))
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub(crate) fn blob(&self, name: &str) -> Result<BlobClient, BlobError> {
+        check_blob_name(name)?;
+        Ok(self.inner.blob_client(name))
+    }
+
+    /// Creates the container; `Ok(false)` if it already existed. One request.
+    pub async fn create_container(&self) -> Result<bool, BlobError> {
+        match self
+            .inner
+            .create(Some(BlobContainerClientCreateOptions::default()))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match BlobError::from_core("create_container", "", e) {
+                BlobError::Conflict { code, .. } if code == "ContainerAlreadyExists" => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Writes `data` as the whole blob if `cond` holds; returns the new ETag. One request
+    /// (up to 4 MiB; larger blobs are staged in 4 MiB blocks then committed under `cond`).
+    pub async fn put_blob(
+        &self,
+        name: &str,
+        data: Vec<u8>,
+        cond: &Condition,
+    ) -> Result<ETag, BlobError> {
+        let blob = self.blob(name)?;
+        let options = BlobClientUploadOptions {
+            if_match: cond.if_match_header(),
+            if_none_match: cond.if_none_match_header(),
+            lease_id: cond.lease.as_ref().map(|l| l.0.clone()),
+            ..Default::default()
+        };
+        let result = blob
+            .upload(RequestContent::from(data), Some(options))
+            .await
+            .map_err(|e| BlobError::from_core("put_blob", name, e))?;
+        result
+            .etag
+            .map(|e| ETag(e.to_string()))
+            .ok_or_else(|| missing("put_blob", name, "ETag"))
+    }
+
+    /// Reads the whole blob and its ETag; `None` if it does not exist. One request (blobs over
+    /// 4 MiB: one per 4 MiB, each pinned to the first answer's ETag).
+    pub async fn get_blob(&self, name: &str) -> Result<Option<Blob>, BlobError> {
+        let blob = self.blob(name)?;
+        let result = match blob
+            .download(Some(BlobClientDownloadOptions::default()))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return match BlobError::from_core("get_blob", name, e) {
+                    BlobError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                }
+            }
+        };
+        let etag = result
+            .properties
+            .etag
+            .clone()
+            .map(|e| ETag(e.to_string()))
+            .ok_or_else(|| missing("get_blob", name, "ETag"))?;
+        let data = result
+            .body
+            .collect()
+            .await
+            .map_err(|e| BlobError::from_core("get_blob", name, e))?;
+        Ok(Some(Blob {
+            data: data.to_vec(),
+            etag,
+        }))
+    }
+
+    /// Deletes the blob if `cond` holds. A missing blob is [`BlobError::NotFound`]. One request.
+    pub async fn delete_blob(&self, name: &str, cond: &Condition) -> Result<(), BlobError> {
+        let blob = self.blob(name)?;
+        let options = BlobClientDeleteOptions {
+            if_match: cond.if_match_header(),
+            if_none_match: cond.if_none_match_header(),
+            lease_id: cond.lease.as_ref().map(|l| l.0.clone()),
+            ..Default::default()
+        };
+        blob.delete(Some(options))
+            .await
+            .map_err(|e| BlobError::from_core("delete_blob", name, e))?;
+        Ok(())
+    }
+
+    /// Every blob whose name starts with `prefix`, in name order, following continuation
+    /// markers. One request per page of up to 5,000 names (`page_size` lowers that).
+    pub async fn list_blobs(
+        &self,
+        prefix: &str,
+        page_size: Option<u32>,
+    ) -> Result<Listing, BlobError> {
+        let options = BlobContainerClientListBlobsOptions {
+            prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+            maxresults: page_size.map(|n| n.clamp(1, 5000) as i32),
+            ..Default::default()
+        };
+        let err = |e| BlobError::from_core("list_blobs", prefix, e);
+        let mut pages = self
+            .inner
+            .list_blobs(Some(options))
+            .map_err(err)?
+            .into_pages();
+        let mut listing = Listing {
+            entries: Vec::new(),
+            pages: 0,
+        };
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(err)?.into_model().map_err(err)?;
+            listing.pages += 1;
+            for item in page.blob_items {
+                let Some(name) = item.name else { continue };
+                let etag = item
+                    .properties
+                    .and_then(|p| p.etag)
+                    .map(|e| ETag(e.to_string()));
+                listing.entries.push(BlobEntry { name, etag });
+            }
+        }
+        Ok(listing)
+    }
+}
+
+pub(crate) fn missing(op: &'static str, blob: &str, what: &str) -> BlobError {
+    BlobError::Http {
+        op,
+        blob: blob.to_owned(),
+        status: 200,
+        code: String::new(),
+        message: format!("answer without {what}"),
+    }
+}

@@ -1,0 +1,165 @@
+//! Azurite (Microsoft's storage emulator, from the npm registry) as a real test component: started
+//! on 127.0.0.1 at a free port with its data in a temporary directory, waited for, restartable on
+//! the same port and data, killed on drop. `bash .ci/run` installs it (pinned 3.35.0) into
+//! `target/azurite`; `FAILBACK_AZURITE` may name another `azurite-blob` executable. A missing
+//! Azurite fails the test: it is never skipped.
+#![allow(dead_code)]
+
+use failback_azblob::ContainerClient;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long Azurite may take to start on a loaded 2-core CI machine.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+pub struct Azurite {
+    bin: PathBuf,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+/// The `azurite-blob` executable: `FAILBACK_AZURITE`, else `target/azurite` under the workspace.
+pub fn azurite_bin() -> PathBuf {
+    let path = match std::env::var_os("FAILBACK_AZURITE") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/azurite/node_modules/.bin/azurite-blob"),
+    };
+    assert!(
+        path.is_file(),
+        "Azurite not found at {}: run `bash .ci/run` (it installs azurite@3.35.0 into \
+         target/azurite), or set FAILBACK_AZURITE to an azurite-blob executable",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+impl Azurite {
+    /// Starts Azurite and waits until it accepts connections.
+    pub fn start() -> Azurite {
+        let mut azurite = Azurite {
+            bin: azurite_bin(),
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir for Azurite"),
+            child: None,
+        };
+        azurite.spawn();
+        azurite
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT/devstoreaccount1/CONTAINER`
+    pub fn container_url(&self, container: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/devstoreaccount1/{container}",
+            self.port
+        )
+    }
+
+    /// A client for `container`, created if missing.
+    pub async fn container(&self, container: &str) -> ContainerClient {
+        let client = ContainerClient::azurite(&self.container_url(container)).expect("client");
+        client.create_container().await.expect("create container");
+        client
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("azurite-stderr.log")
+    }
+
+    fn log_file(&self) -> std::fs::File {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("Azurite's stderr log")
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["--blobHost", "127.0.0.1", "--blobPort"])
+            .arg(self.port.to_string())
+            .args(["--skipApiVersionCheck", "--disableTelemetry", "--silent"])
+            .arg("--location")
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(self.log_file()));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// Polls until the port accepts a connection; fails if Azurite exits or the deadline passes.
+    fn wait_ready(&mut self) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let started = Instant::now();
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let err = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+                    panic!("Azurite exited before answering ({status}): {err}");
+                }
+            }
+            assert!(
+                started.elapsed() < START_DEADLINE,
+                "Azurite did not listen on {addr} within {START_DEADLINE:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops Azurite (SIGTERM, so it saves its metadata; SIGKILL after a deadline).
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Kills Azurite at once (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts Azurite again on the same port with the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
