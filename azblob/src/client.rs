@@ -17,9 +17,20 @@ use futures_util::StreamExt;
 use std::fmt;
 use std::sync::Arc;
 
-/// A blob's ETag, as the service gives it (quotes included).
+/// A blob's ETag in its header form, quotes included (`"0x8D..."`). Listings give ETags
+/// without quotes; [`ETag::new`] adds them, so ETags from any answer compare equal.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ETag(pub String);
+
+impl ETag {
+    pub fn new(text: &str) -> ETag {
+        if text.starts_with('"') || text.starts_with("W/") {
+            ETag(text.to_owned())
+        } else {
+            ETag(format!("\"{text}\""))
+        }
+    }
+}
 
 impl fmt::Display for ETag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -233,7 +244,7 @@ impl ContainerClient {
             .map_err(|e| BlobError::from_core("put_blob", name, e))?;
         result
             .etag
-            .map(|e| ETag(e.to_string()))
+            .map(|e| ETag::new(e.as_ref()))
             .ok_or_else(|| missing("put_blob", name, "ETag"))
     }
 
@@ -257,7 +268,7 @@ impl ContainerClient {
             .properties
             .etag
             .clone()
-            .map(|e| ETag(e.to_string()))
+            .map(|e| ETag::new(e.as_ref()))
             .ok_or_else(|| missing("get_blob", name, "ETag"))?;
         let data = result
             .body
@@ -315,7 +326,7 @@ impl ContainerClient {
                 let etag = item
                     .properties
                     .and_then(|p| p.etag)
-                    .map(|e| ETag(e.to_string()));
+                    .map(|e| ETag::new(e.as_ref()));
                 listing.entries.push(BlobEntry { name, etag });
             }
         }
