@@ -15,6 +15,7 @@ use azure_storage_blob::models::{
 use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
 use futures_util::StreamExt;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A blob's ETag in its header form, quotes included (`"0x8D..."`). Listings give ETags
@@ -141,6 +142,30 @@ pub struct Listing {
 pub struct ContainerClient {
     inner: Arc<BlobContainerClient>,
     endpoint: Endpoint,
+    sent: Arc<AtomicU64>,
+}
+
+/// Counts the HTTP requests the pipeline sends (one per try; we never retry).
+#[derive(Debug)]
+struct CountPolicy(Arc<AtomicU64>);
+
+#[async_trait::async_trait]
+impl Policy for CountPolicy {
+    async fn send(
+        &self,
+        ctx: &azure_core::http::Context,
+        request: &mut azure_core::http::Request,
+        next: &[Arc<dyn Policy>],
+    ) -> azure_core::http::policies::PolicyResult {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        match next.split_first() {
+            Some((policy, rest)) => policy.send(ctx, request, rest).await,
+            None => Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Other,
+                "request counter is the last policy in the pipeline",
+            )),
+        }
+    }
 }
 
 impl fmt::Debug for ContainerClient {
@@ -162,8 +187,10 @@ impl ContainerClient {
                 })
             }
         };
+        let sent = Arc::new(AtomicU64::new(0));
         let mut client_options = ClientOptions {
             retry: RetryOptions::none(),
+            per_try_policies: vec![Arc::new(CountPolicy(sent.clone()))],
             ..Default::default()
         };
         let mut credential: Option<Arc<dyn TokenCredential>> = None;
@@ -189,6 +216,7 @@ impl ContainerClient {
         Ok(ContainerClient {
             inner: Arc::new(inner),
             endpoint,
+            sent,
         })
     }
 
@@ -201,6 +229,11 @@ impl ContainerClient {
 
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// HTTP requests this client (and its clones) sent so far, answered or not.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     pub(crate) fn blob(&self, name: &str) -> Result<BlobClient, BlobError> {

@@ -96,3 +96,39 @@ async fn delete_is_conditional_too() {
         .expect_err("gone");
     assert!(matches!(err, BlobError::NotFound { .. }), "{err:?}");
 }
+
+/// The request costs azblob/README.md states, counted by the client's pipeline.
+#[tokio::test]
+async fn each_small_blob_operation_is_one_request() {
+    let azurite = Azurite::start();
+    let c = azurite.container("cost").await;
+    let lease = failback_azblob::LeaseId("4a0d5a1e-6f40-4e7b-9d1e-5b2f7a1c3e55".into());
+    let mut before = c.requests_sent();
+    let mut cost = |what: &str, c: &failback_azblob::ContainerClient| {
+        let now = c.requests_sent();
+        assert_eq!(now - before, 1, "{what}");
+        before = now;
+    };
+    let e = c
+        .put_blob("b", vec![7; 64 * 1024], &Condition::create_only())
+        .await
+        .unwrap();
+    cost("put_blob", &c);
+    c.get_blob("b").await.unwrap().expect("blob");
+    cost("get_blob", &c);
+    assert!(c.get_blob("missing").await.unwrap().is_none());
+    cost("get_blob of a missing blob", &c);
+    let infinite = failback_azblob::LeaseDuration::Infinite;
+    c.acquire_lease("b", infinite, Some(&lease)).await.unwrap();
+    cost("acquire_lease", &c);
+    c.renew_lease("b", &lease).await.unwrap();
+    cost("renew_lease", &c);
+    c.put_blob("b", vec![1], &Condition::if_match(&e).with_lease(&lease))
+        .await
+        .unwrap();
+    cost("conditional put_blob under a lease", &c);
+    c.release_lease("b", &lease).await.unwrap();
+    cost("release_lease", &c);
+    c.delete_blob("b", &Condition::none()).await.unwrap();
+    cost("delete_blob", &c);
+}

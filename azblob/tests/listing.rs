@@ -23,7 +23,9 @@ async fn listing_follows_continuation_markers_across_pages() {
             .await
             .unwrap();
     }
+    let before = c.requests_sent();
     let listing = c.list_blobs("runs/", Some(2)).await.expect("list");
+    assert_eq!(c.requests_sent() - before, 4, "one request per page");
     let got: Vec<_> = listing
         .entries
         .iter()
