@@ -69,6 +69,7 @@ async fn writes_on_a_leased_blob_need_the_lease_id() {
         matches!(err, BlobError::PreconditionFailed { .. }),
         "{err:?}"
     );
+    assert_code(&err, 412, "LeaseIdMismatchWithBlobOperation");
     let err = c
         .delete_blob("run", &Condition::none())
         .await
@@ -107,6 +108,7 @@ async fn after_a_forced_break_the_old_holder_gets_412_on_write_and_409_on_renew(
         .put_blob("run", b"late".to_vec(), &Condition::none().with_lease(&a))
         .await
         .expect_err("old holder writes after the break");
+    assert_code(&err, 412, "LeaseNotPresentWithBlobOperation");
     assert_eq!(err.status(), Some(412), "{err:?}");
     assert!(err.is_fenced());
     let err = c
@@ -124,6 +126,7 @@ async fn after_a_forced_break_the_old_holder_gets_412_on_write_and_409_on_renew(
         .put_blob("run", b"late".to_vec(), &Condition::none().with_lease(&a))
         .await
         .expect_err("old holder after takeover");
+    assert_code(&err, 412, "LeaseIdMismatchWithBlobOperation");
     assert_eq!(err.status(), Some(412), "{err:?}");
     c.put_blob("run", b"new".to_vec(), &Condition::none().with_lease(&b))
         .await
@@ -149,6 +152,7 @@ async fn a_break_period_holds_acquirers_off_until_it_ends() {
         .acquire_lease("run", LeaseDuration::Infinite, Some(&b))
         .await
         .expect_err("still breaking");
+    assert_code(&err, 409, "LeaseAlreadyPresent");
     assert_eq!(err.status(), Some(409), "{err:?}");
     // Poll (with a deadline) until the break period is over and B gets the lease.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -182,7 +186,7 @@ async fn renew_release_and_change_go_by_lease_id() {
         .release_lease("run", &b)
         .await
         .expect_err("release with another id");
-    assert_eq!(err.status(), Some(409), "{err:?}");
+    assert_code(&err, 409, "LeaseIdMismatchWithLeaseOperation");
     // Change: same lease, new id; the old id no longer writes.
     let changed = c.change_lease("run", &a, &b).await.expect("change");
     assert_eq!(changed, b);
@@ -190,6 +194,7 @@ async fn renew_release_and_change_go_by_lease_id() {
         .put_blob("run", b"x".to_vec(), &Condition::none().with_lease(&a))
         .await
         .expect_err("old id after change");
+    assert_code(&err, 412, "LeaseIdMismatchWithBlobOperation");
     assert_eq!(err.status(), Some(412), "{err:?}");
     // Release: another acquirer gets it at once.
     c.release_lease("run", &b).await.expect("release");
