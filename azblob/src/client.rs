@@ -7,7 +7,7 @@ use crate::error::BlobError;
 use crate::sas::AccountKey;
 use azure_core::credentials::TokenCredential;
 use azure_core::http::policies::Policy;
-use azure_core::http::{ClientOptions, Etag, RequestContent, RetryOptions};
+use azure_core::http::{ClientOptions, Etag, RequestContent, RetryOptions, Transport};
 use azure_storage_blob::models::{
     BlobClientDeleteOptions, BlobClientDownloadOptions, BlobClientUploadOptions,
     BlobContainerClientCreateOptions, BlobContainerClientListBlobsOptions,
@@ -177,6 +177,24 @@ impl fmt::Debug for ContainerClient {
 impl ContainerClient {
     /// A client for `endpoint`. With `auth` `None`, a SAS in the endpoint URL is used.
     pub fn new(endpoint: Endpoint, auth: Option<Auth>) -> Result<ContainerClient, BlobError> {
+        ContainerClient::build(endpoint, auth, None)
+    }
+
+    /// As [`ContainerClient::new`], over the caller's HTTP client (e.g. one that trusts a
+    /// private CA, or shared with the ARM client). Automatic decompression must be off in it.
+    pub fn with_http(
+        endpoint: Endpoint,
+        auth: Option<Auth>,
+        http: reqwest::Client,
+    ) -> Result<ContainerClient, BlobError> {
+        ContainerClient::build(endpoint, auth, Some(Transport::new(Arc::new(http))))
+    }
+
+    fn build(
+        endpoint: Endpoint,
+        auth: Option<Auth>,
+        transport: Option<Transport>,
+    ) -> Result<ContainerClient, BlobError> {
         let auth = match (auth, endpoint.sas()) {
             (Some(a), _) => a,
             (None, Some(sas)) => Auth::Sas(sas.to_owned()),
@@ -191,6 +209,7 @@ impl ContainerClient {
         let mut client_options = ClientOptions {
             retry: RetryOptions::none(),
             per_try_policies: vec![Arc::new(CountPolicy(sent.clone()))],
+            transport,
             ..Default::default()
         };
         let mut credential: Option<Arc<dyn TokenCredential>> = None;

@@ -199,16 +199,23 @@ fn classify(
     }
 }
 
-/// The `<Message>` of a storage error body (first line only: Azure appends request ids and
-/// times), or nothing.
+/// The `<Message>` of a storage error body and its `<AuthenticationErrorDetail>` if any (first
+/// lines only: Azure appends request ids and times), or nothing.
 fn error_message(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let Some(start) = text.find("<Message>") else {
-        return String::new();
-    };
-    let rest = &text[start + "<Message>".len()..];
-    let end = rest.find("</Message>").unwrap_or(rest.len());
-    rest[..end].lines().next().unwrap_or("").trim().to_owned()
+    let message = element(&text, "Message");
+    match element(&text, "AuthenticationErrorDetail") {
+        Some(detail) => format!("{} ({detail})", message.unwrap_or_default()),
+        None => message.unwrap_or_default(),
+    }
+}
+
+fn element(text: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let rest = &text[start..];
+    let end = rest.find(&format!("</{name}>")).unwrap_or(rest.len());
+    Some(rest[..end].lines().next().unwrap_or("").trim().to_owned())
 }
 
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
@@ -278,6 +285,11 @@ mod tests {
         let body = b"<?xml version=\"1.0\"?><Error><Code>LeaseAlreadyPresent</Code><Message>There is already a lease present.\nRequestId:1\nTime:2</Message></Error>";
         assert_eq!(error_message(body), "There is already a lease present.");
         assert_eq!(error_message(b""), "");
+        let body = b"<Error><Code>AuthenticationFailed</Code><Message>Server failed.\nRequestId:1</Message><AuthenticationErrorDetail>Lifetime validation failed. The token is expired.</AuthenticationErrorDetail></Error>";
+        assert_eq!(
+            error_message(body),
+            "Server failed. (Lifetime validation failed. The token is expired.)"
+        );
     }
 
     #[test]

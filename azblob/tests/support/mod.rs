@@ -1,11 +1,11 @@
 //! Azurite (Microsoft's storage emulator, from the npm registry) as a real test component: started
 //! on 127.0.0.1 at a free port with its data in a temporary directory, waited for, restartable on
 //! the same port and data, killed on drop. `bash .ci/run` installs it (pinned 3.35.0) into
-//! `target/azurite`; `FAILBACK_AZURITE` may name another `azurite-blob` executable. A missing
+//! `target/azurite`; HTTPS with bearer tokens on request. `FAILBACK_AZURITE` may name another `azurite-blob` executable. A missing
 //! Azurite fails the test: it is never skipped.
 #![allow(dead_code)]
 
-use failback_azblob::ContainerClient;
+use failback_azblob::{AccountKey, Auth, ContainerClient, Endpoint, DEV_ACCOUNT_KEY};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,6 +19,8 @@ pub struct Azurite {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// HTTPS with `--oauth basic`: the certificate (PEM) clients must trust.
+    cert_pem: Option<String>,
 }
 
 /// The `azurite-blob` executable: `FAILBACK_AZURITE`, else `target/azurite` under the workspace.
@@ -45,14 +47,48 @@ fn free_port() -> u16 {
 impl Azurite {
     /// Starts Azurite and waits until it accepts connections.
     pub fn start() -> Azurite {
-        let mut azurite = Azurite {
+        let mut azurite = Azurite::new();
+        azurite.spawn();
+        azurite
+    }
+
+    /// Starts Azurite over HTTPS (a fresh self-signed certificate for 127.0.0.1) accepting
+    /// bearer tokens (`--oauth basic`: it checks a token's issuer, audience and lifetime, not
+    /// its signature).
+    pub fn start_https() -> Azurite {
+        let mut azurite = Azurite::new();
+        let key = rcgen::KeyPair::generate().expect("TLS key");
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("certificate params")
+            .self_signed(&key)
+            .expect("self-signed certificate");
+        std::fs::write(azurite.dir.path().join("cert.pem"), cert.pem()).expect("write cert");
+        std::fs::write(azurite.dir.path().join("key.pem"), key.serialize_pem()).expect("write key");
+        azurite.cert_pem = Some(cert.pem());
+        azurite.spawn();
+        azurite
+    }
+
+    fn new() -> Azurite {
+        Azurite {
             bin: azurite_bin(),
             port: free_port(),
             dir: tempfile::tempdir().expect("temp dir for Azurite"),
             child: None,
-        };
-        azurite.spawn();
-        azurite
+            cert_pem: None,
+        }
+    }
+
+    /// An HTTP client that trusts this Azurite's certificate (HTTPS mode).
+    pub fn http_client(&self) -> reqwest::Client {
+        let pem = self
+            .cert_pem
+            .as_ref()
+            .expect("Azurite started with start_https");
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).expect("cert PEM")])
+            .build()
+            .expect("HTTP client")
     }
 
     pub fn port(&self) -> u16 {
@@ -61,15 +97,27 @@ impl Azurite {
 
     /// `http://127.0.0.1:PORT/devstoreaccount1/CONTAINER`
     pub fn container_url(&self, container: &str) -> String {
+        let scheme = if self.cert_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!(
-            "http://127.0.0.1:{}/devstoreaccount1/{container}",
+            "{scheme}://127.0.0.1:{}/devstoreaccount1/{container}",
             self.port
         )
     }
 
     /// A client for `container`, created if missing.
     pub async fn container(&self, container: &str) -> ContainerClient {
-        let client = ContainerClient::azurite(&self.container_url(container)).expect("client");
+        let endpoint = Endpoint::parse(&self.container_url(container)).expect("container URL");
+        let key = AccountKey::from_base64(DEV_ACCOUNT_KEY).expect("development key");
+        let auth = Some(Auth::AccountKey(key));
+        let client = match self.cert_pem {
+            Some(_) => ContainerClient::with_http(endpoint, auth, self.http_client()),
+            None => ContainerClient::new(endpoint, auth),
+        }
+        .expect("client");
         client.create_container().await.expect("create container");
         client
     }
@@ -96,6 +144,13 @@ impl Azurite {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(self.log_file()));
+        if self.cert_pem.is_some() {
+            cmd.arg("--cert")
+                .arg(self.dir.path().join("cert.pem"))
+                .arg("--key")
+                .arg(self.dir.path().join("key.pem"))
+                .args(["--oauth", "basic"]);
+        }
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
