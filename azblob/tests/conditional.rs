@@ -132,3 +132,65 @@ async fn each_small_blob_operation_is_one_request() {
     c.delete_blob("b", &Condition::none()).await.unwrap();
     cost("delete_blob", &c);
 }
+
+/// Concurrent writers: storage, not the client, picks exactly one winner.
+#[tokio::test]
+async fn racing_writers_get_exactly_one_winner() {
+    let azurite = Azurite::start();
+    let c = azurite.container("race").await;
+    let creates = (0..8u8).map(|i| {
+        let c = c.clone();
+        tokio::spawn(async move { c.put_blob("r", vec![i], &Condition::create_only()).await })
+    });
+    let results: Vec<_> = futures_util::future::join_all(creates).await;
+    let won = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    assert_eq!(won, 1, "{results:?}");
+    for r in &results {
+        if let Ok(Err(e)) = r {
+            assert_eq!(e.code(), Some("BlobAlreadyExists"), "{e:?}");
+        }
+    }
+    let etag = c.get_blob("r").await.unwrap().expect("blob").etag;
+    let updates = (0..8u8).map(|i| {
+        let (c, etag) = (c.clone(), etag.clone());
+        tokio::spawn(async move { c.put_blob("r", vec![i], &Condition::if_match(&etag)).await })
+    });
+    let results: Vec<_> = futures_util::future::join_all(updates).await;
+    let won = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    assert_eq!(won, 1, "{results:?}");
+    for r in &results {
+        if let Ok(Err(e)) = r {
+            assert_eq!(e.status(), Some(412), "{e:?}");
+        }
+    }
+}
+
+/// Over 4 MiB the SDK stages blocks and commits them under the condition.
+#[tokio::test]
+async fn large_blobs_are_written_in_blocks_under_the_same_condition() {
+    let azurite = Azurite::start();
+    let c = azurite.container("large").await;
+    let data: Vec<u8> = (0..5 * 1024 * 1024 + 1).map(|i| (i % 251) as u8).collect();
+    let before = c.requests_sent();
+    let etag = c
+        .put_blob("big", data.clone(), &Condition::create_only())
+        .await
+        .expect("large create");
+    assert_eq!(c.requests_sent() - before, 3, "two blocks and a commit");
+    let before = c.requests_sent();
+    let blob = c.get_blob("big").await.unwrap().expect("blob");
+    assert_eq!(c.requests_sent() - before, 2, "two 4 MiB ranges");
+    assert!(blob.data == data && blob.etag == etag);
+    c.put_blob("big", b"small".to_vec(), &Condition::if_match(&etag))
+        .await
+        .expect("overwrite");
+    let err = c
+        .put_blob("big", data.clone(), &Condition::if_match(&etag))
+        .await
+        .expect_err("stale ETag on a large write");
+    assert_eq!(err.status(), Some(412), "{err:?}");
+    assert_eq!(
+        c.get_blob("big").await.unwrap().expect("blob").data,
+        b"small"
+    );
+}

@@ -48,7 +48,7 @@ impl Azurite {
     /// Starts Azurite and waits until it accepts connections.
     pub fn start() -> Azurite {
         let mut azurite = Azurite::new();
-        azurite.spawn();
+        azurite.spawn_on_a_free_port();
         azurite
     }
 
@@ -65,7 +65,7 @@ impl Azurite {
         std::fs::write(azurite.dir.path().join("cert.pem"), cert.pem()).expect("write cert");
         std::fs::write(azurite.dir.path().join("key.pem"), key.serialize_pem()).expect("write key");
         azurite.cert_pem = Some(cert.pem());
-        azurite.spawn();
+        azurite.spawn_on_a_free_port();
         azurite
     }
 
@@ -134,7 +134,19 @@ impl Azurite {
             .expect("Azurite's stderr log")
     }
 
-    fn spawn(&mut self) {
+    /// Another process may take the free port before Azurite binds it: then try another.
+    fn spawn_on_a_free_port(&mut self) {
+        for _ in 0..3 {
+            match self.spawn() {
+                Ok(()) => return,
+                Err(e) if e.contains("EADDRINUSE") => self.port = free_port(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("Azurite found no free port in 3 tries");
+    }
+
+    fn spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(&self.bin);
         cmd.args(["--blobHost", "127.0.0.1", "--blobPort"])
             .arg(self.port.to_string())
@@ -151,26 +163,38 @@ impl Azurite {
                 .arg(self.dir.path().join("key.pem"))
                 .args(["--oauth", "basic"]);
         }
+        // SAFETY: prctl(2) is async-signal-safe; it only asks the kernel to SIGKILL Azurite if
+        // the thread that started it dies (a test binary killed mid-run leaves no orphan).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    /// Polls until the port accepts a connection; fails if Azurite exits or the deadline passes.
-    fn wait_ready(&mut self) {
+    /// Polls until the port accepts a connection while our Azurite runs; an error if it exits
+    /// first (with its stderr), a panic if the deadline passes.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let started = Instant::now();
         loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
+            let exited = match self.child.as_mut() {
+                Some(child) => child.try_wait().ok().flatten(),
+                None => return Err("Azurite is not running".into()),
+            };
+            if let Some(status) = exited {
+                self.child = None;
+                let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+                return Err(format!("Azurite exited before answering ({status}): {log}"));
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    let err = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-                    panic!("Azurite exited before answering ({status}): {err}");
-                }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
             }
             assert!(
                 started.elapsed() < START_DEADLINE,
@@ -206,10 +230,13 @@ impl Azurite {
         }
     }
 
-    /// Starts Azurite again on the same port with the same data directory.
+    /// Starts Azurite again on the same port with the same data directory. Call it from the
+    /// thread that started Azurite (the test's): Azurite dies with that thread.
     pub fn restart(&mut self) {
         self.stop();
-        self.spawn();
+        if let Err(e) = self.spawn() {
+            panic!("restarting Azurite on port {}: {e}", self.port);
+        }
     }
 }
 
