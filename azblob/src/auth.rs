@@ -101,8 +101,13 @@ impl TokenCredential for ProviderCredential {
         _options: Option<TokenRequestOptions<'_>>,
     ) -> azure_core::Result<AccessToken> {
         let scope = scopes.first().copied().unwrap_or(STORAGE_SCOPE);
+        // The provider's own message; `BlobError::from_core` turns this kind back into `Token`.
         let t = self.0.token(scope).await.map_err(|e| {
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
+            let message = match e {
+                BlobError::Token { message, .. } => message,
+                other => other.to_string(),
+            };
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, message)
         })?;
         Ok(AccessToken::new(t.token, t.expires_at.into()))
     }

@@ -123,6 +123,12 @@ impl BlobError {
     /// Maps an `azure_core` error from operation `op` on `blob`.
     pub(crate) fn from_core(op: &'static str, blob: &str, err: azure_core::Error) -> BlobError {
         let blob = blob.to_owned();
+        if matches!(err.kind(), ErrorKind::Credential) {
+            return BlobError::Token {
+                scope: crate::auth::STORAGE_SCOPE.to_owned(),
+                message: redact(&error_chain(&err)),
+            };
+        }
         let ErrorKind::HttpResponse {
             status,
             error_code,

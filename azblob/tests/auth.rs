@@ -162,3 +162,29 @@ async fn trace_level_logs_show_requests_but_never_the_signature() {
     assert!(!logs.contains(&sig), "{logs}");
     assert!(!logs.contains("Zm9yZ2VkLXNpZw"), "{logs}");
 }
+
+#[derive(Debug)]
+struct NoIdentity;
+
+#[async_trait::async_trait]
+impl TokenProvider for NoIdentity {
+    async fn token(&self, scope: &str) -> Result<BearerToken, BlobError> {
+        Err(BlobError::Token {
+            scope: scope.to_owned(),
+            message: "managed identity endpoint unreachable".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_failing_token_provider_is_a_token_error_and_nothing_is_sent() {
+    let endpoint = Endpoint::parse("https://acct.blob.core.windows.net/runs").unwrap();
+    let c = ContainerClient::new(endpoint, Some(Auth::Bearer(Arc::new(NoIdentity)))).unwrap();
+    let err = c.get_blob("b").await.expect_err("no token");
+    assert_eq!(c.requests_sent(), 0, "no request without a token");
+    assert!(
+        matches!(&err, BlobError::Token { scope, message }
+            if scope == failback_azblob::STORAGE_SCOPE && message.contains("managed identity endpoint unreachable")),
+        "{err:?}"
+    );
+}
