@@ -15,8 +15,10 @@ use azure_storage_blob::models::{
 use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
 use futures_util::StreamExt;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A blob's ETag in its header form, quotes included (`"0x8D..."`). Listings give ETags
 /// without quotes; [`ETag::new`] adds them, so ETags from any answer compare equal.
@@ -136,13 +138,19 @@ pub struct Listing {
     pub pages: usize,
 }
 
+/// How long one operation may take, unless [`ContainerClient::with_timeout`] says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A client for one container. Cheap to clone (the HTTP pipeline is shared). Requests are not
 /// retried here: the caller decides (a storage backend must not blindly retry a fenced write).
+/// Every operation is bounded by a timeout: a connection that silently stops answering (a
+/// network partition) gives a [`BlobError::Transport`] instead of a wait without end.
 #[derive(Clone)]
 pub struct ContainerClient {
     inner: Arc<BlobContainerClient>,
     endpoint: Endpoint,
     sent: Arc<AtomicU64>,
+    timeout: Duration,
 }
 
 /// Counts the HTTP requests the pipeline sends (one per try; we never retry).
@@ -236,6 +244,7 @@ impl ContainerClient {
             inner: Arc::new(inner),
             endpoint,
             sent,
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
@@ -255,6 +264,35 @@ impl ContainerClient {
         self.sent.load(Ordering::Relaxed)
     }
 
+    /// The same client with another per-operation timeout (each step of an operation — the
+    /// answer's head, its body, each page or block — is bounded by it).
+    pub fn with_timeout(mut self, timeout: Duration) -> ContainerClient {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs one SDK call for operation `op` on `blob`, bounded by the timeout, mapping errors.
+    pub(crate) async fn call<T>(
+        &self,
+        op: &'static str,
+        blob: &str,
+        fut: impl Future<Output = azure_core::Result<T>>,
+    ) -> Result<T, BlobError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(BlobError::from_core(op, blob, e)),
+            Err(_) => Err(self.timed_out(op, blob)),
+        }
+    }
+
+    fn timed_out(&self, op: &'static str, blob: &str) -> BlobError {
+        BlobError::Transport {
+            op,
+            blob: blob.to_owned(),
+            message: format!("no answer within {:?}", self.timeout),
+        }
+    }
+
     pub(crate) fn blob(&self, name: &str) -> Result<BlobClient, BlobError> {
         check_blob_name(name)?;
         Ok(self.inner.blob_client(name))
@@ -262,16 +300,14 @@ impl ContainerClient {
 
     /// Creates the container; `Ok(false)` if it already existed. One request.
     pub async fn create_container(&self) -> Result<bool, BlobError> {
+        let options = BlobContainerClientCreateOptions::default();
         match self
-            .inner
-            .create(Some(BlobContainerClientCreateOptions::default()))
+            .call("create_container", "", self.inner.create(Some(options)))
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) => match BlobError::from_core("create_container", "", e) {
-                BlobError::Conflict { code, .. } if code == "ContainerAlreadyExists" => Ok(false),
-                other => Err(other),
-            },
+            Err(BlobError::Conflict { code, .. }) if code == "ContainerAlreadyExists" => Ok(false),
+            Err(other) => Err(other),
         }
     }
 
@@ -290,10 +326,8 @@ impl ContainerClient {
             lease_id: cond.lease.as_ref().map(|l| l.0.clone()),
             ..Default::default()
         };
-        let result = blob
-            .upload(RequestContent::from(data), Some(options))
-            .await
-            .map_err(|e| BlobError::from_core("put_blob", name, e))?;
+        let upload = blob.upload(RequestContent::from(data), Some(options));
+        let result = self.call("put_blob", name, upload).await?;
         result
             .etag
             .map(|e| ETag::new(e.as_ref()))
@@ -304,17 +338,11 @@ impl ContainerClient {
     /// 4 MiB: one per 4 MiB, each pinned to the first answer's ETag).
     pub async fn get_blob(&self, name: &str) -> Result<Option<Blob>, BlobError> {
         let blob = self.blob(name)?;
-        let result = match blob
-            .download(Some(BlobClientDownloadOptions::default()))
-            .await
-        {
+        let download = blob.download(Some(BlobClientDownloadOptions::default()));
+        let result = match self.call("get_blob", name, download).await {
             Ok(r) => r,
-            Err(e) => {
-                return match BlobError::from_core("get_blob", name, e) {
-                    BlobError::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                }
-            }
+            Err(BlobError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
         };
         let etag = result
             .properties
@@ -322,11 +350,7 @@ impl ContainerClient {
             .clone()
             .map(|e| ETag::new(e.as_ref()))
             .ok_or_else(|| missing("get_blob", name, "ETag"))?;
-        let data = result
-            .body
-            .collect()
-            .await
-            .map_err(|e| BlobError::from_core("get_blob", name, e))?;
+        let data = self.call("get_blob", name, result.body.collect()).await?;
         Ok(Some(Blob {
             data: data.to_vec(),
             etag,
@@ -342,9 +366,8 @@ impl ContainerClient {
             lease_id: cond.lease.as_ref().map(|l| l.0.clone()),
             ..Default::default()
         };
-        blob.delete(Some(options))
-            .await
-            .map_err(|e| BlobError::from_core("delete_blob", name, e))?;
+        self.call("delete_blob", name, blob.delete(Some(options)))
+            .await?;
         Ok(())
     }
 
@@ -370,8 +393,13 @@ impl ContainerClient {
             entries: Vec::new(),
             pages: 0,
         };
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(err)?.into_model().map_err(err)?;
+        loop {
+            let next = tokio::time::timeout(self.timeout, pages.next()).await;
+            let page = match next {
+                Ok(Some(page)) => page.map_err(err)?.into_model().map_err(err)?,
+                Ok(None) => break,
+                Err(_) => return Err(self.timed_out("list_blobs", prefix)),
+            };
             listing.pages += 1;
             for item in page.blob_items {
                 let Some(name) = item.name else { continue };

@@ -55,11 +55,14 @@ impl ContainerClient {
             proposed_lease_id: proposed.map(|l| l.0.clone()),
             ..Default::default()
         };
+        let blob = self.blob(name)?;
         let rsp = self
-            .blob(name)?
-            .acquire_lease(duration.header(), Some(options))
-            .await
-            .map_err(|e| BlobError::from_core(op, name, e))?;
+            .call(
+                op,
+                name,
+                blob.acquire_lease(duration.header(), Some(options)),
+            )
+            .await?;
         rsp.lease_id()
             .map_err(|e| BlobError::from_core(op, name, e))?
             .map(LeaseId)
@@ -69,25 +72,19 @@ impl ContainerClient {
     /// Renews the lease (restarts its duration). After a break, or with a wrong id:
     /// [`BlobError::Conflict`].
     pub async fn renew_lease(&self, name: &str, lease: &LeaseId) -> Result<(), BlobError> {
-        self.blob(name)?
-            .renew_lease(
-                lease.0.clone(),
-                Some(BlobClientRenewLeaseOptions::default()),
-            )
-            .await
-            .map_err(|e| BlobError::from_core("renew_lease", name, e))?;
+        let blob = self.blob(name)?;
+        let options = Some(BlobClientRenewLeaseOptions::default());
+        let renew = blob.renew_lease(lease.0.clone(), options);
+        self.call("renew_lease", name, renew).await?;
         Ok(())
     }
 
     /// Gives the lease up at once; another acquirer may take it immediately.
     pub async fn release_lease(&self, name: &str, lease: &LeaseId) -> Result<(), BlobError> {
-        self.blob(name)?
-            .release_lease(
-                lease.0.clone(),
-                Some(BlobClientReleaseLeaseOptions::default()),
-            )
-            .await
-            .map_err(|e| BlobError::from_core("release_lease", name, e))?;
+        let blob = self.blob(name)?;
+        let options = Some(BlobClientReleaseLeaseOptions::default());
+        let release = blob.release_lease(lease.0.clone(), options);
+        self.call("release_lease", name, release).await?;
         Ok(())
     }
 
@@ -115,11 +112,8 @@ impl ContainerClient {
             break_period,
             ..Default::default()
         };
-        let rsp = self
-            .blob(name)?
-            .break_lease(Some(options))
-            .await
-            .map_err(|e| BlobError::from_core(op, name, e))?;
+        let blob = self.blob(name)?;
+        let rsp = self.call(op, name, blob.break_lease(Some(options))).await?;
         let left = rsp
             .lease_time()
             .map_err(|e| BlobError::from_core(op, name, e))?
@@ -136,15 +130,10 @@ impl ContainerClient {
         proposed: &LeaseId,
     ) -> Result<LeaseId, BlobError> {
         let op = "change_lease";
-        let rsp = self
-            .blob(name)?
-            .change_lease(
-                lease.0.clone(),
-                proposed.0.clone(),
-                Some(BlobClientChangeLeaseOptions::default()),
-            )
-            .await
-            .map_err(|e| BlobError::from_core(op, name, e))?;
+        let blob = self.blob(name)?;
+        let options = Some(BlobClientChangeLeaseOptions::default());
+        let change = blob.change_lease(lease.0.clone(), proposed.0.clone(), options);
+        let rsp = self.call(op, name, change).await?;
         rsp.lease_id()
             .map_err(|e| BlobError::from_core(op, name, e))?
             .map(LeaseId)

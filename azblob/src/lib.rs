@@ -11,7 +11,9 @@ mod lease;
 mod sas;
 
 pub use auth::{Auth, BearerToken, CoreCredential, TokenProvider, STORAGE_SCOPE};
-pub use client::{Blob, BlobEntry, Condition, ContainerClient, ETag, LeaseId, Listing, Match};
+pub use client::{
+    Blob, BlobEntry, Condition, ContainerClient, ETag, LeaseId, Listing, Match, DEFAULT_TIMEOUT,
+};
 pub use endpoint::Endpoint;
 pub use error::{redact, BlobError};
 pub use lease::LeaseDuration;

@@ -120,3 +120,42 @@ async fn a_sas_echoed_by_the_server_is_redacted_from_the_error() {
         "{shown}"
     );
 }
+
+/// A server that accepts connections and reads requests but never answers (a partition that
+/// drops packets): every operation ends with a transport error after the client's timeout.
+#[tokio::test]
+async fn a_silent_server_gives_a_transport_error_after_the_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            held.push(sock); // keep it open, say nothing
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/devstoreaccount1/silent?sv=2025-11-05&sig={SIG}");
+    let c = client(&url).with_timeout(Duration::from_millis(300));
+    let lease = failback_azblob::LeaseId("0f8fad5b-d9cb-469f-a165-70867728950e".into());
+    let guard = Duration::from_secs(30); // the test fails instead of hanging
+    let err = tokio::time::timeout(guard, c.renew_lease("run", &lease))
+        .await
+        .expect("renew returned")
+        .expect_err("no answer");
+    assert!(
+        matches!(err, BlobError::Transport { .. }) && err.is_transient(),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("no answer within 300ms"), "{err}");
+    let err = tokio::time::timeout(guard, c.list_blobs("", None))
+        .await
+        .expect("list returned")
+        .expect_err("no answer");
+    assert!(matches!(err, BlobError::Transport { .. }), "{err:?}");
+    let err = tokio::time::timeout(guard, c.put_blob("b", vec![1], &Condition::none()))
+        .await
+        .expect("put returned")
+        .expect_err("no answer");
+    assert!(matches!(err, BlobError::Transport { .. }), "{err:?}");
+}
