@@ -87,6 +87,8 @@ impl Azurite {
             .expect("Azurite started with start_https");
         reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).expect("cert PEM")])
+            .no_gzip()
+            .no_deflate()
             .build()
             .expect("HTTP client")
     }
@@ -204,7 +206,7 @@ impl Azurite {
         }
     }
 
-    /// Stops Azurite (SIGTERM, so it saves its metadata; SIGKILL after a deadline).
+    /// Stops Azurite (SIGTERM, so it saves its metadata; SIGKILL after 60 s).
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
@@ -212,7 +214,7 @@ impl Azurite {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
         let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
+        while started.elapsed() < Duration::from_secs(60) {
             if let Ok(Some(_)) = child.try_wait() {
                 return;
             }
