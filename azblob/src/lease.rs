@@ -13,6 +13,8 @@ use std::time::Duration;
 /// How long a lease lasts unless renewed: 15 to 60 s, or until released or broken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeaseDuration {
+    /// Build it with [`LeaseDuration::seconds`], which refuses values outside 15..=60 before
+    /// any request; a value built directly outside that range is refused by the service (400).
     Seconds(u32),
     Infinite,
 }
@@ -32,7 +34,6 @@ impl LeaseDuration {
 
     fn header(self) -> i32 {
         match self {
-            // 15..=60 by construction (or a caller's literal: the service rejects others).
             LeaseDuration::Seconds(s) => s.min(i32::MAX as u32) as i32,
             LeaseDuration::Infinite => -1,
         }
