@@ -12,7 +12,8 @@ use failback_engine::{
     WorkflowRegistry,
 };
 use failback_state::{
-    Batch, CommitTicket, RunState, SledStore, SledStoreOptions, StateStore, Store, StoreError,
+    Batch, CommitTicket, Fence, RunState, SledStore, SledStoreOptions, StateStore, Store,
+    StoreError, StoreFuture,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -74,6 +75,15 @@ impl Store for Timed {
     }
     fn export(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.inner.export()
+    }
+    fn acquire(&self, run: &str) -> StoreFuture<Fence> {
+        self.inner.acquire(run)
+    }
+    fn renew(&self, fence: &Fence) -> StoreFuture<()> {
+        self.inner.renew(fence)
+    }
+    fn release(&self, fence: &Fence) -> StoreFuture<()> {
+        self.inner.release(fence)
     }
     fn location(&self) -> String {
         self.inner.location()

@@ -7,8 +7,9 @@ use crate::apply::{self, GroupLock};
 use crate::commit_stats::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
 use crate::durable::DurableFiles;
 use crate::failure::WriteFailure;
+use crate::fences::{FenceTable, LocalFences};
 use crate::seq::SeqMirror;
-use crate::store::{check_batch, Batch, BatchOp, Fence};
+use crate::store::{check_batch, Batch, BatchOp};
 use crate::wal::{record, Wal};
 use crate::{panics, StoreError};
 use std::collections::HashMap;
@@ -127,8 +128,10 @@ pub(crate) struct Committer {
     pub wal: Wal,
     /// Reused buffer for a group's log record.
     pub payload: Vec<u8>,
-    /// The store's current fence ([`crate::Store::acquire`] moves it on).
-    pub fence: Arc<std::sync::atomic::AtomicU64>,
+    /// Who owns which run ([`crate::Store::acquire`]); `location` names the store in
+    /// refusals.
+    pub fences: Arc<LocalFences>,
+    pub location: String,
 }
 
 impl Committer {
@@ -161,9 +164,7 @@ impl Committer {
 
     /// Refuse the requests whose fence is stale or whose `absent` keys exist — as the store
     /// will be when the group's earlier requests are applied — and answer them at once.
-    fn refuse_failed_checks(&self, group: Vec<Request>) -> Vec<Request> {
-        let current = Fence(self.fence.load(std::sync::atomic::Ordering::SeqCst));
-        let location = self.path.display().to_string();
+    fn refuse_failed_checks(&self, group: Vec<Request>, fences: &FenceTable) -> Vec<Request> {
         // Keys the group's accepted requests write: Some(true) put, Some(false) deleted.
         let mut written: HashMap<Vec<u8>, bool> = HashMap::new();
         let mut kept = Vec::with_capacity(group.len());
@@ -175,7 +176,7 @@ impl Committer {
                     .contains_key(k)
                     .map_err(|e| StoreError::Backend(e.to_string())),
             };
-            if let Err(e) = check_batch(&req.batch, current, &location, &mut exists) {
+            if let Err(e) = check_batch(&req.batch, &|f| fences.check(f), &mut exists) {
                 self.stats.failed_commits.fetch_add(1, Relaxed);
                 let _ = req.ack.send(Err(e));
                 continue;
@@ -192,10 +193,13 @@ impl Committer {
     }
 
     fn commit_group(&mut self, group: Vec<Request>) {
+        // Held until the group is applied: no `acquire` between a check and its writes.
+        let (fences, location) = (self.fences.clone(), self.location.clone());
+        let table = fences.lock(&location);
         let mut group = if self.poisoned.is_some() {
             group
         } else {
-            self.refuse_failed_checks(group)
+            self.refuse_failed_checks(group, &table)
         };
         if group.is_empty() {
             return;

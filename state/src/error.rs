@@ -97,13 +97,22 @@ pub enum StoreError {
     /// A conditional write found its key present: nothing of the batch was written.
     #[error("a key that must be absent exists: {key}")]
     ConditionFailed { key: String },
-    /// A batch carried a fence that is no longer current: nothing of it was written.
-    #[error("state store {location}: this writer's ownership was superseded (fence {given}, current {current}); nothing was written")]
+    /// A batch carried a fence that is no longer its run's current one: nothing of it was
+    /// written, and this process no longer owns the run.
+    #[error("state store {location}: this process no longer owns run {run} (fence {given}, current {}); nothing was written", current.map_or("none".to_owned(), |c| c.to_string()))]
     Fenced {
         location: String,
+        run: String,
         given: u64,
-        current: u64,
+        /// The run's current fence, when the backend knows it (`None`: released or lapsed).
+        current: Option<u64>,
     },
+    /// Another process owns the run (a shared backend's lease is held).
+    #[error("state store {location}: run {run} is owned by another process")]
+    Owned { location: String, run: String },
+    /// A fenced batch touched a key outside its fence's run: nothing of it was written.
+    #[error("a batch fenced for run {run} touches {key}, which is not that run's")]
+    OutsideFence { key: String, run: String },
     #[error("import file is malformed: {0}")]
     BadImport(String),
 }

@@ -71,8 +71,17 @@ impl Store for FailingStore {
     fn export(&self) -> Result<Vec<Entry>, StoreError> {
         self.inner.export()
     }
-    fn acquire(&self) -> Result<crate::store::Fence, StoreError> {
-        self.inner.acquire()
+    fn acquire(&self, run: &str) -> crate::StoreFuture<crate::Fence> {
+        self.inner.acquire(run)
+    }
+    fn renew(&self, fence: &crate::Fence) -> crate::StoreFuture<()> {
+        self.inner.renew(fence)
+    }
+    fn release(&self, fence: &crate::Fence) -> crate::StoreFuture<()> {
+        self.inner.release(fence)
+    }
+    fn lease(&self) -> Option<std::time::Duration> {
+        self.inner.lease()
     }
     fn location(&self) -> String {
         self.inner.location()

@@ -24,6 +24,24 @@ pub const STEP_PREFIX: &str = "step/";
 pub const EVENT_PREFIX: &str = "ev/";
 pub const QUARANTINE_PREFIX: &str = "quarantine/";
 
+/// The run a key belongs to: `run/{id}`, `step/{id}/…`, `ev/{id}/…` and `quarantine/{id}`
+/// are run `{id}`'s; other keys (`meta`, a backend's bookkeeping) are no run's.
+pub fn run_of(key: &[u8]) -> Option<&str> {
+    let key = std::str::from_utf8(key).ok()?;
+    if let Some(id) = key
+        .strip_prefix(RUN_PREFIX)
+        .or_else(|| key.strip_prefix(QUARANTINE_PREFIX))
+    {
+        return (!id.is_empty() && !id.contains('/')).then_some(id);
+    }
+    let rest = key
+        .strip_prefix(STEP_PREFIX)
+        .or_else(|| key.strip_prefix(EVENT_PREFIX))?;
+    rest.split_once('/')
+        .map(|(id, _)| id)
+        .filter(|id| !id.is_empty())
+}
+
 pub fn run(run_id: &str) -> Vec<u8> {
     format!("{RUN_PREFIX}{run_id}").into_bytes()
 }
@@ -41,4 +59,26 @@ pub fn event(run_id: &str, seq: u64) -> Vec<u8> {
 }
 pub fn quarantine(run_id: &str) -> Vec<u8> {
     format!("{QUARANTINE_PREFIX}{run_id}").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_of_names_the_owning_run() {
+        let cases: [(&[u8], Option<&str>); 10] = [
+            (b"run/r1", Some("r1")),
+            (b"step/r1/vnet-a/create-vm", Some("r1")),
+            (b"ev/r1/0000000000000001", Some("r1")),
+            (b"quarantine/r1", Some("r1")),
+            (b"meta", None),
+            (b"commit_seq", None),
+            (b"run/", None),
+            (b"run/r1/x", None),
+            (b"step/r1", None),
+            (b"ev//1", None),
+        ];
+        for (key, run) in cases {
+            assert_eq!(super::run_of(key), run, "{}", String::from_utf8_lossy(key));
+        }
+    }
 }

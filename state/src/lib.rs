@@ -21,6 +21,7 @@ mod durable;
 pub mod error;
 pub mod failing_store;
 pub mod failure;
+mod fences;
 mod format;
 pub mod keys;
 pub mod lock;
@@ -45,4 +46,6 @@ pub use mem_store::MemStore;
 pub use records::*;
 pub use sled_store::{SledStore, SledStoreOptions};
 pub use state_store::{RunFilter, StateStore, Txn};
-pub use store::{check_batch, Batch, BatchOp, CommitTicket, Entry, Fence, Store};
+pub use store::{
+    block_on, check_batch, ready, Batch, BatchOp, CommitTicket, Entry, Fence, Store, StoreFuture,
+};

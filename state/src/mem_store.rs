@@ -1,6 +1,9 @@
 //! In-memory [`Store`] for tests of the layers above: same semantics, no durability.
 
-use crate::store::{check_batch, Batch, BatchOp, CommitTicket, Entry, Fence, Store};
+use crate::fences::LocalFences;
+use crate::store::{
+    check_batch, ready, Batch, BatchOp, CommitTicket, Entry, Fence, Store, StoreFuture,
+};
 use crate::StoreError;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -8,8 +11,8 @@ use std::sync::Mutex;
 #[derive(Default)]
 pub struct MemStore {
     map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
-    /// The current fence; [`Store::acquire`] moves it on.
-    fence: std::sync::atomic::AtomicU64,
+    /// Who owns which run ([`Store::acquire`]).
+    fences: LocalFences,
 }
 
 impl MemStore {
@@ -45,13 +48,10 @@ impl Store for MemStore {
     }
     fn submit(&self, batch: Batch) -> CommitTicket {
         let mut map = self.lock();
-        let current = Fence(self.fence.load(std::sync::atomic::Ordering::SeqCst));
-        if let Err(e) = check_batch(
-            &batch,
-            current,
-            ":memory:",
-            &mut |k| Ok(map.contains_key(k)),
-        ) {
+        let fences = self.fences.lock(":memory:");
+        if let Err(e) = check_batch(&batch, &|f| fences.check(f), &mut |k| {
+            Ok(map.contains_key(k))
+        }) {
             return CommitTicket::ready(Err(e));
         }
         for op in batch.ops {
@@ -73,11 +73,14 @@ impl Store for MemStore {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
-    fn acquire(&self) -> Result<Fence, StoreError> {
-        // Under the map's lock, so no batch is between its check and its writes.
-        let _map = self.lock();
-        let next = self.fence.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        Ok(Fence(next))
+    fn acquire(&self, run: &str) -> StoreFuture<Fence> {
+        ready(Ok(self.fences.lock(":memory:").acquire(run)))
+    }
+    fn renew(&self, fence: &Fence) -> StoreFuture<()> {
+        ready(self.fences.lock(":memory:").check(fence))
+    }
+    fn release(&self, fence: &Fence) -> StoreFuture<()> {
+        ready(self.fences.lock(":memory:").release(fence))
     }
     fn location(&self) -> String {
         ":memory:".into()

@@ -6,11 +6,12 @@ use crate::access;
 use crate::apply::GroupLock;
 use crate::commit_stats::CommitStats;
 use crate::committer::{Committer, Request, Stats};
+use crate::fences::LocalFences;
 use crate::lock;
 use crate::recovery::{self, Recovered};
 use crate::sled_call::{guarded, sled_error};
 use crate::sled_conf;
-use crate::store::{Batch, CommitTicket, Entry, Store};
+use crate::store::{ready, Batch, CommitTicket, Entry, Fence, Store, StoreFuture};
 use crate::{keys, panics, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
@@ -51,8 +52,10 @@ pub struct SledStore {
     tx: RwLock<Option<Sender<Request>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<Stats>,
-    /// The current fence, shared with the committer that checks it.
-    fence: Arc<std::sync::atomic::AtomicU64>,
+    /// Who owns which run, shared with the committer that checks it.
+    fences: Arc<LocalFences>,
+    /// `path`, for messages.
+    location: String,
 }
 
 /// How long an open waits for a holder that is releasing the store (see
@@ -152,7 +155,7 @@ impl SledStore {
     ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
-        let fence = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let fences = Arc::new(LocalFences::default());
         let group_lock = Arc::new(GroupLock::default());
         let committer = Committer {
             db: db.clone(),
@@ -169,7 +172,8 @@ impl SledStore {
             mirror: recovered.mirror,
             wal: recovered.wal,
             payload: Vec::with_capacity(64 << 10),
-            fence: fence.clone(),
+            fences: fences.clone(),
+            location: path.display().to_string(),
         };
         let handle = std::thread::Builder::new()
             .name("failback-state-committer".into())
@@ -177,11 +181,12 @@ impl SledStore {
             .inspect_err(|_| lock::remove_owner(&path))?;
         Ok(Self {
             db,
+            location: path.display().to_string(),
             path,
             tx: RwLock::new(Some(tx)),
             committer: Mutex::new(Some(handle)),
             stats,
-            fence,
+            fences,
             group_lock,
         })
     }
@@ -291,10 +296,16 @@ impl Store for SledStore {
         })
     }
     /// The process's exclusive lock on the directory keeps other processes out; within the
-    /// process, a new owner supersedes the fences handed out before.
-    fn acquire(&self) -> Result<crate::store::Fence, StoreError> {
-        let next = self.fence.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        Ok(crate::store::Fence(next))
+    /// process, a new owner of a run supersedes the fences handed out for it before. The
+    /// committer holds the fence table from checking a group until it is applied.
+    fn acquire(&self, run: &str) -> StoreFuture<Fence> {
+        ready(Ok(self.fences.lock(&self.location).acquire(run)))
+    }
+    fn renew(&self, fence: &Fence) -> StoreFuture<()> {
+        ready(self.fences.lock(&self.location).check(fence))
+    }
+    fn release(&self, fence: &Fence) -> StoreFuture<()> {
+        ready(self.fences.lock(&self.location).release(fence))
     }
     fn location(&self) -> String {
         self.path.display().to_string()

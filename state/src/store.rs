@@ -24,18 +24,33 @@ pub struct Batch {
     /// does, nothing of the batch is written and the commit fails with
     /// [`StoreError::ConditionFailed`]. Checked atomically with the writes.
     pub absent: Vec<Vec<u8>>,
-    /// The writer's ownership: a batch carrying a fence older than the store's current one
-    /// is refused with [`StoreError::Fenced`], nothing written.
+    /// The writer's ownership of one run: a batch carrying a fence that is no longer its
+    /// run's current one is refused with [`StoreError::Fenced`], nothing written; a fenced
+    /// batch may only touch that run's keys ([`crate::keys::run_of`]).
     pub fence: Option<Fence>,
 }
 
-/// Proof of ownership of a store, from [`Store::acquire`]: every commit may carry it, and the
-/// backend refuses one whose fence is no longer current (the fencing-token pattern). For a
-/// single-process backend (sled, whose file lock already excludes other processes) a new
-/// `acquire` in the same process supersedes the older fences; a shared backend implements it
-/// with leases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Fence(pub u64);
+/// Proof of ownership of one run's records, from [`Store::acquire`]: the run's commits carry
+/// it, and the backend refuses one whose fence is no longer current (the fencing-token
+/// pattern: Temporal's shard `range_id`, Netherite's blob lease id). A later `acquire` of the
+/// run supersedes it; on a shared backend it also lapses when it is not renewed within
+/// [`Store::lease`], after which another process may acquire the run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fence {
+    /// The run whose records it covers.
+    pub run: String,
+    /// Which acquisition of the run this is (the backend's own numbering).
+    pub token: u64,
+}
+
+/// An ownership operation of a backend ([`Store::acquire`], [`Store::renew`],
+/// [`Store::release`]): a network round trip on a shared backend.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
+/// A [`StoreFuture`] that is already decided.
+pub fn ready<T: Send + 'static>(result: Result<T, StoreError>) -> StoreFuture<T> {
+    Box::pin(std::future::ready(result))
+}
 
 impl Batch {
     pub fn new() -> Self {
@@ -51,9 +66,16 @@ impl Batch {
     pub fn require_absent(&mut self, key: impl Into<Vec<u8>>) {
         self.absent.push(key.into());
     }
-    /// Carry `fence`: the batch is refused if it is no longer current.
+    /// Carry `fence`: the batch is refused if it is no longer its run's current one.
     pub fn fenced(&mut self, fence: Fence) {
         self.fence = Some(fence);
+    }
+    /// Every key the batch writes or requires absent.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        let written = self.ops.iter().map(|op| match op {
+            BatchOp::Put(k, _) | BatchOp::Delete(k) => k.as_slice(),
+        });
+        written.chain(self.absent.iter().map(Vec::as_slice))
     }
     pub fn len(&self) -> usize {
         self.ops.len()
@@ -137,9 +159,10 @@ impl std::task::Wake for Unparker {
     }
 }
 
-/// Poll `fut` on this thread, parking between polls. Unlike tokio's `blocking_recv` it does
-/// not refuse to run on a runtime's thread; the committer answers within one group commit.
-fn block_on<F: Future>(fut: F) -> F::Output {
+/// Poll `fut` on this thread, parking between polls (for synchronous callers of a
+/// [`StoreFuture`] or a [`CommitTicket`]). Unlike tokio's `blocking_recv` it does not refuse to
+/// run on a runtime's thread, which it blocks meanwhile: a backend answers within one commit.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
     let waker = std::task::Waker::from(std::sync::Arc::new(Unparker(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut fut = std::pin::pin!(fut);
@@ -185,10 +208,20 @@ pub trait Store: Send + Sync + 'static {
         }
         self.submit(batch).wait()
     }
-    /// Become the store's owner: a new fence, after which batches carrying an older one are
-    /// refused. Backends without ownership return a fence that is always current.
-    fn acquire(&self) -> Result<Fence, StoreError> {
-        Ok(Fence(0))
+    /// Become the owner of `run`'s records: a new fence, after which batches for the run
+    /// carrying an older one are refused. On a shared backend this fails with
+    /// [`StoreError::Owned`] while another process's fence for the run is current.
+    fn acquire(&self, run: &str) -> StoreFuture<Fence>;
+    /// Keep `fence` current for another [`Store::lease`]; fails with [`StoreError::Fenced`]
+    /// once it is not (superseded, released, or lapsed and taken over).
+    fn renew(&self, fence: &Fence) -> StoreFuture<()>;
+    /// Give the run up: `fence` and older ones are refused from now on, and another process
+    /// may acquire the run at once.
+    fn release(&self, fence: &Fence) -> StoreFuture<()>;
+    /// How long a fence stays current without [`Store::renew`]; `None` when it never lapses
+    /// (a store one process holds: its lock already keeps other processes out).
+    fn lease(&self) -> Option<std::time::Duration> {
+        None
     }
     /// Where the store lives, for messages (`":memory:"` for in-memory stores).
     fn location(&self) -> String;
@@ -202,23 +235,26 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// What a backend checks before it applies `batch`, atomically with the writes: its fence is
-/// still `current`, and each of its `absent` keys is absent (`exists` answers for the store
-/// as it is, including what was applied before in the same group).
+/// What a backend checks before it applies `batch`, atomically with the writes: a fenced
+/// batch touches only its fence's run and `fenced` accepts the fence (it is the run's
+/// current one), and each of the `absent` keys is absent (`exists` answers for the store as
+/// it is, including what was applied before in the same group).
 pub fn check_batch(
     batch: &Batch,
-    current: Fence,
-    location: &str,
+    fenced: &dyn Fn(&Fence) -> Result<(), StoreError>,
     exists: &mut dyn FnMut(&[u8]) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    if let Some(given) = batch.fence {
-        if given != current {
-            return Err(StoreError::Fenced {
-                location: location.to_owned(),
-                given: given.0,
-                current: current.0,
+    if let Some(fence) = &batch.fence {
+        if let Some(key) = batch
+            .keys()
+            .find(|k| crate::keys::run_of(k) != Some(fence.run.as_str()))
+        {
+            return Err(StoreError::OutsideFence {
+                key: String::from_utf8_lossy(key).into_owned(),
+                run: fence.run.clone(),
             });
         }
+        fenced(fence)?;
     }
     for key in &batch.absent {
         if exists(key)? {

@@ -8,7 +8,8 @@
 
 use failback_state::codec::{self, STORE_FORMAT_VERSION};
 use failback_state::{
-    keys, Batch, MemStore, MetaRecord, SledStore, SledStoreOptions, StateStore, Store, StoreError,
+    block_on, keys, Batch, MemStore, MetaRecord, SledStore, SledStoreOptions, StateStore, Store,
+    StoreError,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -172,29 +173,66 @@ fn concurrent_creates_have_one_winner(b: &dyn Backend) {
 
 fn a_stale_fence_is_refused(b: &dyn Backend) {
     let s = b.open();
-    let old = s.acquire().expect("acquire");
-    let mut write = put("f/1", "old owner");
-    write.fenced(old);
+    let old = block_on(s.acquire("f")).expect("acquire");
+    let mut write = put("run/f", "old owner");
+    write.fenced(old.clone());
     s.submit(write.clone()).wait().expect("current fence");
-    let new = s.acquire().expect("acquire again");
-    assert!(new > old, "{new:?} after {old:?}");
-    let mut stale = put("f/2", "old owner again");
-    stale.fenced(old);
+    block_on(s.renew(&old)).expect("renew the current fence");
+    let new = block_on(s.acquire("f")).expect("acquire again");
+    assert_ne!(new, old);
+    let mut stale = put("step/f/1", "old owner again");
+    stale.fenced(old.clone());
     let refused = s.submit(stale).wait();
     assert!(
-        matches!(refused, Err(StoreError::Fenced { given, current, .. }) if given == old.0 && current == new.0),
+        matches!(&refused, Err(StoreError::Fenced { run, given, .. }) if run == "f" && *given == old.token),
         "{refused:?}"
     );
+    assert!(matches!(
+        block_on(s.renew(&old)),
+        Err(StoreError::Fenced { .. })
+    ));
     assert_eq!(
-        get(s.as_ref(), "f/2"),
+        get(s.as_ref(), "step/f/1"),
         None,
         "a fenced-off batch wrote nothing"
     );
-    let mut fresh = put("f/2", "new owner");
-    fresh.fenced(new);
+    let mut fresh = put("step/f/1", "new owner");
+    fresh.fenced(new.clone());
     s.submit(fresh).wait().expect("the new owner writes");
-    // Unfenced batches (tools, imports) are not refused.
-    s.submit(put("f/3", "tool")).wait().expect("unfenced");
+    assert_eq!(get(s.as_ref(), "step/f/1").as_deref(), Some("new owner"));
+    // Another run's fences are its own.
+    let other = block_on(s.acquire("g")).expect("acquire g");
+    let mut g = put("run/g", "g's owner");
+    g.fenced(other);
+    s.submit(g).wait().expect("g's owner writes");
+    let mut f_again = put("run/f", "f's owner");
+    f_again.fenced(new.clone());
+    s.submit(f_again).wait().expect("f's owner still writes");
+    // Released: refused until acquired again.
+    block_on(s.release(&new)).expect("release");
+    let mut after = put("run/f", "released");
+    after.fenced(new);
+    assert!(matches!(
+        s.submit(after).wait(),
+        Err(StoreError::Fenced { .. })
+    ));
+}
+
+/// A fenced batch writes only its run's keys: anything else refuses the whole batch.
+fn a_fence_covers_only_its_run(b: &dyn Backend) {
+    let s = b.open();
+    let fence = block_on(s.acquire("f")).expect("acquire");
+    for other in ["run/g", "ev/g/0000000000000001", "meta", "run/f/x"] {
+        let mut batch = put("run/f", "mine");
+        batch.put(other, b"not mine".to_vec());
+        batch.fenced(fence.clone());
+        let refused = s.submit(batch).wait();
+        assert!(
+            matches!(&refused, Err(StoreError::OutsideFence { key, run }) if key == other && run == "f"),
+            "{other}: {refused:?}"
+        );
+        assert_eq!(get(s.as_ref(), "run/f"), None, "{other}: nothing written");
+    }
 }
 
 fn concurrent_committers_all_land(b: &dyn Backend) {
@@ -348,6 +386,10 @@ macro_rules! conformance {
             #[test]
             fn a_stale_fence_is_refused() {
                 super::a_stale_fence_is_refused(&$backend);
+            }
+            #[test]
+            fn a_fence_covers_only_its_run() {
+                super::a_fence_covers_only_its_run(&$backend);
             }
             #[test]
             fn concurrent_committers_all_land() {
