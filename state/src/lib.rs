@@ -16,6 +16,8 @@ mod apply;
 pub mod codec;
 mod commit_stats;
 mod committer;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod dump;
 mod durable;
 pub mod error;
