@@ -9,6 +9,7 @@ use crate::durable::DurableFiles;
 use crate::failure::WriteFailure;
 use crate::fences::{FenceTable, LocalFences};
 use crate::seq::SeqMirror;
+use crate::space::SpaceCheck;
 use crate::store::{check_batch, Batch, BatchOp};
 use crate::wal::{record, Wal};
 use crate::{panics, StoreError};
@@ -126,6 +127,8 @@ pub(crate) struct Committer {
     pub seq: u64,
     pub mirror: SeqMirror,
     pub wal: Wal,
+    /// Fails commits before the file system is too full for a checkpoint.
+    pub space: SpaceCheck,
     /// Reused buffer for a group's log record.
     pub payload: Vec<u8>,
     /// Who owns which run ([`crate::Store::acquire`]); `location` names the store in
@@ -251,6 +254,7 @@ impl Committer {
     fn write(&mut self, group: &mut [Request]) -> Result<(), WriteFailure> {
         let seq = self.seq + 1;
         let io = |path: &Path, e: std::io::Error| WriteFailure::from_io(path, &e);
+        self.space.check().map_err(|e| io(&self.path, e))?;
         self.payload.clear();
         record::encode_ops(
             group.iter().flat_map(|r| r.batch.ops.iter()),

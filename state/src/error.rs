@@ -110,6 +110,10 @@ pub enum StoreError {
     /// Another process owns the run (a shared backend's lease is held).
     #[error("state store {location}: run {run} is owned by another process")]
     Owned { location: String, run: String },
+    /// A batch touched keys a backend cannot commit together (a networked backend commits
+    /// one run's keys, or the store's own records, atomically): nothing of it was written.
+    #[error("a batch spans {first} and {second}, which this store cannot commit atomically")]
+    SpansPartitions { first: String, second: String },
     /// A fenced batch touched a key outside its fence's run: nothing of it was written.
     #[error("a batch fenced for run {run} touches {key}, which is not that run's")]
     OutsideFence { key: String, run: String },

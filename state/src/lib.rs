@@ -36,6 +36,7 @@ mod seq;
 mod sled_call;
 mod sled_conf;
 pub mod sled_store;
+mod space;
 pub mod state_store;
 pub mod store;
 mod wal;
@@ -49,5 +50,6 @@ pub use records::*;
 pub use sled_store::{SledStore, SledStoreOptions};
 pub use state_store::{RunFilter, StateStore, Txn};
 pub use store::{
-    block_on, check_batch, ready, Batch, BatchOp, CommitTicket, Entry, Fence, Store, StoreFuture,
+    block_on, check_batch, check_fence_scope, ready, Batch, BatchOp, CommitTicket, Entry, Fence,
+    Store, StoreFuture,
 };

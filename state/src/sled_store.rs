@@ -11,6 +11,7 @@ use crate::lock;
 use crate::recovery::{self, Recovered};
 use crate::sled_call::{guarded, sled_error};
 use crate::sled_conf;
+use crate::space::SpaceCheck;
 use crate::store::{ready, Batch, CommitTicket, Entry, Fence, Store, StoreFuture};
 use crate::{keys, panics, StoreError};
 use std::path::{Path, PathBuf};
@@ -171,6 +172,7 @@ impl SledStore {
             seq: recovered.seq,
             mirror: recovered.mirror,
             wal: recovered.wal,
+            space: SpaceCheck::open(&path)?,
             payload: Vec::with_capacity(64 << 10),
             fences: fences.clone(),
             location: path.display().to_string(),

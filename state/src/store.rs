@@ -235,6 +235,23 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// A fenced batch touches only its fence's run ([`crate::keys::run_of`]).
+pub fn check_fence_scope(batch: &Batch) -> Result<(), StoreError> {
+    let Some(fence) = &batch.fence else {
+        return Ok(());
+    };
+    match batch
+        .keys()
+        .find(|k| crate::keys::run_of(k) != Some(fence.run.as_str()))
+    {
+        Some(key) => Err(StoreError::OutsideFence {
+            key: String::from_utf8_lossy(key).into_owned(),
+            run: fence.run.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// What a backend checks before it applies `batch`, atomically with the writes: a fenced
 /// batch touches only its fence's run and `fenced` accepts the fence (it is the run's
 /// current one), and each of the `absent` keys is absent (`exists` answers for the store as
@@ -244,16 +261,8 @@ pub fn check_batch(
     fenced: &dyn Fn(&Fence) -> Result<(), StoreError>,
     exists: &mut dyn FnMut(&[u8]) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
+    check_fence_scope(batch)?;
     if let Some(fence) = &batch.fence {
-        if let Some(key) = batch
-            .keys()
-            .find(|k| crate::keys::run_of(k) != Some(fence.run.as_str()))
-        {
-            return Err(StoreError::OutsideFence {
-                key: String::from_utf8_lossy(key).into_owned(),
-                run: fence.run.clone(),
-            });
-        }
         fenced(fence)?;
     }
     for key in &batch.absent {

@@ -1,0 +1,44 @@
+//! Reading the container: at open every blob, later the blobs that changed (by ETag) and that
+//! this process does not hold a lease on — the runs other daemons drive. Reads are served from
+//! the replica, so a run driven elsewhere is seen as of the last refresh.
+
+use crate::partition::Contents;
+use crate::shared::Shared;
+use failback_state::StoreError;
+use std::collections::HashSet;
+
+pub(crate) async fn refresh(shared: &Shared) -> Result<(), StoreError> {
+    let backend = |e: failback_azblob::BlobError| StoreError::Backend(e.to_string());
+    let listing = shared.client.list_blobs("", None).await.map_err(backend)?;
+    let mut listed = HashSet::new();
+    for entry in listing.entries {
+        listed.insert(entry.name.clone());
+        let known = {
+            let parts = shared.parts();
+            match parts.get(&entry.name) {
+                Some(p) if p.lease.is_some() || p.writing => continue,
+                Some(p) => p.etag.clone(),
+                None => None,
+            }
+        };
+        if known.is_some() && known == entry.etag {
+            continue;
+        }
+        let blob = shared.client.get_blob(&entry.name).await.map_err(backend)?;
+        let (data, etag) = match blob {
+            Some(b) => (shared.decode(&entry.name, &b.data)?, Some(b.etag)),
+            None => (Contents::new(), None),
+        };
+        shared.adopt(&entry.name, known.as_ref(), data, etag);
+    }
+    let gone: Vec<_> = shared
+        .parts()
+        .iter()
+        .filter(|(name, p)| p.etag.is_some() && p.lease.is_none() && !listed.contains(*name))
+        .map(|(name, p)| (name.clone(), p.etag.clone()))
+        .collect();
+    for (name, etag) in gone {
+        shared.adopt(&name, etag.as_ref(), Contents::new(), None);
+    }
+    Ok(())
+}
