@@ -15,7 +15,7 @@ use crate::shared::{Command, Inner};
 use crate::step::{Step, StepContext, StepOutcome};
 use crate::EngineError;
 use failback_state::{
-    EventKind, Millis, RunRecord, RunState, StepRecord, StepStatus, Txn, WaitReason,
+    EventKind, Millis, RunRecord, RunState, StepRecord, StepStatus, StoreError, Txn, WaitReason,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +33,9 @@ struct Finished {
     compensation: bool,
     /// A poll of a wait, not an attempt: a `Wait` outcome changes no state.
     poll: bool,
+    /// The process no longer owned the run when the step was due: nothing was executed, and
+    /// the driver stops without committing.
+    lost: bool,
     outcome: StepOutcome,
     poll_state: Option<Value>,
     deadline: Option<Millis>,
@@ -101,6 +104,13 @@ impl Mailbox {
         if matches!(&e, EngineError::Store(s) if s.is_write_failure()) {
             // Said once by the engine's health, not once per run.
             tracing::debug!(error = %e, "run driver stopped: the store cannot be written");
+        } else if matches!(
+            &e,
+            EngineError::NotOwned { .. } | EngineError::Store(StoreError::Fenced { .. })
+        ) {
+            // Taken over (a shared store): the new owner goes on from the last commit.
+            self.inner.store.forget(&self.run_id);
+            tracing::warn!(error = %e, "run driver stopped: another process owns the run now");
         } else {
             tracing::error!(error = %e, "run driver stopped");
         }
@@ -140,13 +150,21 @@ pub(crate) async fn run(inner: Arc<Inner>, run_id: String, rx: mpsc::UnboundedRe
         match loaded {
             load::Loaded::Ready(run) => {
                 let mut driver = RunDriver::new(mb, *run);
-                if let Err(e) = driver.drive().await {
-                    driver.into_mailbox().stop(e);
+                match driver.drive().await {
+                    Ok(()) if driver.run.state.is_terminal() => driver.give_up_ownership().await,
+                    Ok(()) => {}
+                    Err(e) => driver.into_mailbox().stop(e),
                 }
             }
             load::Loaded::Absent => {
                 let id = mb.run_id.clone();
+                mb.inner.store.forget(&id);
                 mb.exit_rejecting(|| EngineError::RunNotFound(id.clone()));
+            }
+            load::Loaded::NotOurs => {
+                let id = mb.run_id.clone();
+                tracing::debug!("run owned by another process; not driven here");
+                mb.exit_rejecting(|| EngineError::NotOwned { run: id.clone() });
             }
             load::Loaded::Quarantined(q) => {
                 mb.exit_rejecting(|| EngineError::Quarantined(q.clone()));
@@ -174,6 +192,13 @@ impl RunDriver {
             events: Vec::new(),
             cancel: CancellationToken::new(),
             actor: None,
+        }
+    }
+
+    /// A finished run's fence is released: nothing drives it any more.
+    async fn give_up_ownership(&self) {
+        if let Err(e) = self.inner.store.disown(&self.run_id).await {
+            tracing::warn!(error = %e, "releasing a finished run's ownership");
         }
     }
 
@@ -481,10 +506,15 @@ impl RunDriver {
             let permits = self.inner.permits.clone();
             let span = tracing::info_span!("step", step_id = %sdef.id, attempt = l.attempt);
             let (idx, attempt, compensation, poll) = (l.idx, l.attempt, l.compensation, l.poll);
+            let (store, run_id) = (self.inner.store.clone(), self.run_id.clone());
             let handle = self.tasks.spawn(
                 async move {
                     let _permit = permits.acquire_owned().await;
-                    let outcome = if compensation {
+                    // The fence is checked before every side effect, not only at commit.
+                    let lost = !store.may_act(&run_id);
+                    let outcome = if lost {
+                        StepOutcome::Fail(crate::StepFailure::new("NotOwned", "not owned"))
+                    } else if compensation {
                         compensate(step.as_ref(), &mut ctx, timeout, &retry).await
                     } else {
                         execute_once(step.as_ref(), &ctx, timeout).await
@@ -494,6 +524,7 @@ impl RunDriver {
                         attempt,
                         compensation,
                         poll,
+                        lost,
                         outcome,
                         poll_state: ctx.poll_state,
                         deadline: ctx.deadline,
@@ -516,6 +547,7 @@ impl RunDriver {
             attempt: self.steps.get(idx).map_or(0, |s| s.attempt),
             compensation,
             poll: false,
+            lost: false,
             outcome: StepOutcome::Fail(crate::StepFailure::new(
                 "StepPanicked",
                 format!("the step panicked: {e}"),

@@ -167,6 +167,14 @@ impl Engine {
             Fatal::TimerDied,
         );
         inner.health.start_probe(inner.shutdown.clone());
+        if let Some(lease) = inner.store.raw().lease() {
+            spawn_watched(
+                crate::keeper::keep(inner.clone(), lease),
+                inner.health.clone(),
+                inner.shutdown.clone(),
+                |why| Fatal::LeasesLapsed(format!("the lease keeper died: {why}")),
+            );
+        }
         tokio::spawn(watch_store(
             inner.store.watch_write_failure(),
             inner.health.clone(),

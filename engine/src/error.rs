@@ -25,6 +25,10 @@ pub enum EngineError {
     /// The run has a damaged record and is never driven.
     #[error("{0}")]
     Quarantined(QuarantineRecord),
+    /// Another process owns the run (a shared store's lease), or this one lost it: it does
+    /// not drive it.
+    #[error("run {run} is driven by another process")]
+    NotOwned { run: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -24,6 +24,9 @@ pub enum Fatal {
     DriverDied { run_id: String, why: String },
     /// The timer task that wakes waiting runs died.
     TimerDied(String),
+    /// No run lease could be renewed for a whole lease (a shared store out of reach): every
+    /// owned run may be another daemon's by now.
+    LeasesLapsed(String),
 }
 
 impl Fatal {
@@ -33,6 +36,7 @@ impl Fatal {
             Fatal::Store(_) => "store_write_failed",
             Fatal::DriverDied { .. } => "driver_died",
             Fatal::TimerDied(_) => "timer_died",
+            Fatal::LeasesLapsed(_) => "leases_lapsed",
         }
     }
 }
@@ -48,6 +52,11 @@ impl std::fmt::Display for Fatal {
             Fatal::TimerDied(why) => write!(
                 f,
                 "the timer task that wakes waiting runs died ({why}); restart to resume"
+            ),
+            Fatal::LeasesLapsed(why) => write!(
+                f,
+                "the state store cannot be reached to keep this daemon's runs ({why}); other \
+                 daemons take them over; restart once the store is reachable"
             ),
         }
     }

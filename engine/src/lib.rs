@@ -9,6 +9,7 @@ mod driver;
 mod engine;
 mod error;
 pub mod health;
+mod keeper;
 pub mod planner;
 pub mod progress;
 mod quarantine;

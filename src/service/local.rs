@@ -55,7 +55,9 @@ impl From<EngineError> for ServiceError {
                 Self::bad_request(msg)
             }
             EngineError::RunNotFound(_) => Self::not_found(msg),
-            EngineError::InvalidState { .. } | EngineError::Quarantined(_) => Self::conflict(msg),
+            EngineError::InvalidState { .. }
+            | EngineError::Quarantined(_)
+            | EngineError::NotOwned { .. } => Self::conflict(msg),
             EngineError::ShuttingDown => Self::new(ErrorKind::Unavailable, msg),
             EngineError::Store(e) => e.into(),
             _ => Self::internal(msg),

@@ -80,6 +80,9 @@ impl Store for FailingStore {
     fn release(&self, fence: &crate::Fence) -> crate::StoreFuture<()> {
         self.inner.release(fence)
     }
+    fn refresh(&self) -> crate::StoreFuture<()> {
+        self.inner.refresh()
+    }
     fn lease(&self) -> Option<std::time::Duration> {
         self.inner.lease()
     }

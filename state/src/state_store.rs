@@ -2,6 +2,7 @@
 
 use crate::codec::{self, Versioned};
 use crate::failure::WriteFailure;
+use crate::ownership::{Ownership, Renewed};
 use crate::records::*;
 use crate::store::{Batch, Store};
 use crate::{keys, StoreError};
@@ -117,6 +118,8 @@ pub struct StateStore {
     store: Arc<dyn Store>,
     /// The first failed commit; set once, watched by the engine (crash-only).
     failed: Arc<watch::Sender<Option<WriteFailure>>>,
+    /// The runs this process owns, and their fences.
+    owned: Arc<Ownership>,
 }
 
 impl StateStore {
@@ -124,6 +127,7 @@ impl StateStore {
         Self {
             store,
             failed: Arc::new(watch::channel(None).0),
+            owned: Arc::new(Ownership::default()),
         }
     }
 
@@ -302,16 +306,68 @@ impl StateStore {
         Txn::default()
     }
 
-    /// Commit `txn` atomically; returns once it is durable.
+    /// Commit `txn` atomically; returns once it is durable. A transaction of a run this
+    /// process owns carries the run's fence: the backend refuses it once the run was taken
+    /// over ([`StoreError::Fenced`]), and the caller must stop driving the run.
     pub async fn commit(&self, txn: Txn) -> Result<(), StoreError> {
-        let result = self.store.submit(txn.into_batch()?).await;
+        let result = self.store.submit(self.fenced(txn.into_batch()?)).await;
         self.noted(result)
     }
 
     /// Blocking form of [`StateStore::commit`] for plain threads.
     pub fn commit_blocking(&self, txn: Txn) -> Result<(), StoreError> {
-        let result = self.store.submit(txn.into_batch()?).wait();
+        let result = self.store.submit(self.fenced(txn.into_batch()?)).wait();
         self.noted(result)
+    }
+
+    /// `batch` with its run's fence, when this process owns the run.
+    fn fenced(&self, mut batch: Batch) -> Batch {
+        let run = batch
+            .keys()
+            .next()
+            .and_then(keys::run_of)
+            .map(str::to_owned);
+        if let Some(fence) = run.and_then(|r| self.owned.fence(&r)) {
+            batch.fenced(fence);
+        }
+        batch
+    }
+
+    /// Own `run`: acquire its fence ([`Store::acquire`]); from now on its commits carry it.
+    /// [`StoreError::Owned`] when another process holds it.
+    pub async fn own(&self, run: &str) -> Result<(), StoreError> {
+        self.owned.own(&*self.store, run).await
+    }
+
+    /// Give `run` up, so another process may take it at once.
+    pub async fn disown(&self, run: &str) -> Result<(), StoreError> {
+        self.owned.disown(&*self.store, run).await
+    }
+
+    /// Forget `run`'s fence without telling the store (it is already gone).
+    pub fn forget(&self, run: &str) {
+        self.owned.forget(run)
+    }
+
+    /// May this process issue a side effect for `run` now: it owns the run and renewed its
+    /// fence within two thirds of the backend's lease (always, on a store without leases).
+    pub fn may_act(&self, run: &str) -> bool {
+        self.owned.may_act(run, self.store.lease())
+    }
+
+    /// Renew the fence of every run owned (on a backend whose fences lapse).
+    pub async fn renew_owned(&self) -> Renewed {
+        self.owned.renew_all(&*self.store).await
+    }
+
+    /// Read what other processes committed since this one last looked ([`Store::refresh`]).
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        self.store.refresh().await
+    }
+
+    /// The runs this process owns.
+    pub fn owned_runs(&self) -> Vec<String> {
+        self.owned.owned()
     }
 
     /// Create a run with its steps and the `RunCreated` event in one commit.

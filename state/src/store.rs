@@ -218,6 +218,11 @@ pub trait Store: Send + Sync + 'static {
     /// Give the run up: `fence` and older ones are refused from now on, and another process
     /// may acquire the run at once.
     fn release(&self, fence: &Fence) -> StoreFuture<()>;
+    /// Read what other processes committed since this one last looked (a shared backend
+    /// serving reads from a replica); nothing to do for a store one process holds.
+    fn refresh(&self) -> StoreFuture<()> {
+        ready(Ok(()))
+    }
     /// How long a fence stays current without [`Store::renew`]; `None` when it never lapses
     /// (a store one process holds: its lock already keeps other processes out).
     fn lease(&self) -> Option<std::time::Duration> {

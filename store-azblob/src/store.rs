@@ -93,8 +93,7 @@ impl AzBlobStore {
 
     /// Read every blob that changed since it was last read (and is not leased here) now.
     pub fn refresh_now(&self) -> Result<(), StoreError> {
-        let shared = self.shared.clone();
-        block_on(self.spawn(async move { refresh(&shared).await }))
+        block_on(Store::refresh(self))
     }
 
     /// HTTP requests sent so far (benchmarks, tests).
@@ -196,6 +195,10 @@ impl Store for AzBlobStore {
     fn release(&self, fence: &Fence) -> StoreFuture<()> {
         let (shared, fence) = (self.shared.clone(), fence.clone());
         self.spawn(async move { lease::release(&shared, fence).await })
+    }
+    fn refresh(&self) -> StoreFuture<()> {
+        let shared = self.shared.clone();
+        self.spawn(async move { refresh(&shared).await })
     }
     fn lease(&self) -> Option<Duration> {
         Some(self.shared.opts.lease)

@@ -24,12 +24,21 @@ pub(super) enum Loaded {
     Ready(Box<LoadedRun>),
     /// Unknown or finished.
     Absent,
+    /// Another process owns it.
+    NotOurs,
     Quarantined(QuarantineRecord),
 }
 
 impl Mailbox {
     /// Load the run unless it is quarantined; a damaged run or step record quarantines it.
     pub(super) async fn load_or_quarantine(&mut self) -> Result<Loaded, EngineError> {
+        // Own it first: on a shared store, what is read after taking the fence is the last
+        // owner's final state, and nobody else writes it any more.
+        match self.inner.store.own(&self.run_id).await {
+            Ok(()) => {}
+            Err(failback_state::StoreError::Owned { .. }) => return Ok(Loaded::NotOurs),
+            Err(e) => return Err(e.into()),
+        }
         if let Some(q) = self.inner.store.load_quarantine(&self.run_id)? {
             return Ok(Loaded::Quarantined(q));
         }

@@ -11,6 +11,12 @@ use std::sync::Arc;
 
 impl RunDriver {
     pub(super) async fn on_finished(&mut self, fin: Finished) -> Result<(), EngineError> {
+        if fin.lost {
+            self.inner.store.forget(&self.run_id);
+            return Err(EngineError::NotOwned {
+                run: self.run_id.clone(),
+            });
+        }
         let i = fin.idx;
         if i >= self.steps.len() {
             return Ok(());

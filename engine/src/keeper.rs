@@ -1,0 +1,40 @@
+//! Keeping the runs this process owns on a store whose fences lapse (Azure Blob Storage):
+//! every third of the lease, each owned run's fence is renewed. A run whose fence is gone was
+//! taken over: it is forgotten, and its driver stops at its next launch or commit (a launch
+//! checks the fence first, a commit is refused by storage). When renewals keep failing for a
+//! whole lease (storage unreachable), every run has lapsed and this process can drive nothing:
+//! it says so and stops (crash-only), so that a service manager restarts it.
+
+use crate::health::Fatal;
+use crate::shared::Inner;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) async fn keep(inner: Arc<Inner>, lease: Duration) {
+    let every = lease / 3;
+    let mut last_ok = Instant::now();
+    loop {
+        tokio::select! {
+            _ = inner.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let renewed = inner.store.renew_owned().await;
+        for run in &renewed.lost {
+            tracing::warn!(run_id = %run, "another process owns the run now; stopped driving it");
+        }
+        let Some((run, e)) = renewed.failed.first() else {
+            last_ok = Instant::now();
+            continue;
+        };
+        tracing::warn!(run_id = %run, error = %e, failed = renewed.failed.len(),
+            "renewing run leases failed; retrying");
+        if last_ok.elapsed() >= lease {
+            inner.health.set_fatal(Fatal::LeasesLapsed(format!(
+                "no run lease renewed for {}s ({e})",
+                last_ok.elapsed().as_secs()
+            )));
+            inner.shutdown.cancel();
+            return;
+        }
+    }
+}
