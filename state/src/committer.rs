@@ -196,12 +196,15 @@ impl Committer {
     }
 
     fn commit_group(&mut self, group: Vec<Request>) {
-        // Held until the group is applied: no `acquire` between a check and its writes.
-        let (fences, location) = (self.fences.clone(), self.location.clone());
-        let table = fences.lock(&location);
         let mut group = if self.poisoned.is_some() {
             group
         } else {
+            // Not held across the write: an `acquire` (which async code calls) must not wait
+            // for a disk sync. A batch checked just before an `acquire` may so land just
+            // after it; in one process a run's drivers never overlap, and other processes
+            // are kept out by the directory lock.
+            let fences = self.fences.clone();
+            let table = fences.lock(&self.location);
             self.refuse_failed_checks(group, &table)
         };
         if group.is_empty() {

@@ -16,8 +16,7 @@ pub(crate) struct LocalFences {
     next: AtomicU64,
 }
 
-/// The fence table, locked: a backend holds it from checking a group's fences until the group
-/// is applied, so an `acquire` is never between a batch's check and its writes.
+/// The fence table, locked (briefly: never across a disk sync).
 pub(crate) struct FenceTable<'a> {
     current: MutexGuard<'a, HashMap<String, u64>>,
     next: &'a AtomicU64,

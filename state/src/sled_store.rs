@@ -299,7 +299,8 @@ impl Store for SledStore {
     }
     /// The process's exclusive lock on the directory keeps other processes out; within the
     /// process, a new owner of a run supersedes the fences handed out for it before. The
-    /// committer holds the fence table from checking a group until it is applied.
+    /// committer checks a group's fences under the table's lock, but does not hold it across
+    /// the write (an `acquire` must not wait for a disk sync).
     fn acquire(&self, run: &str) -> StoreFuture<Fence> {
         ready(Ok(self.fences.lock(&self.location).acquire(run)))
     }
