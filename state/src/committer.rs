@@ -1,7 +1,7 @@
-//! The single writer of a [`crate::SledStore`]: takes every queued batch, appends them to the
-//! write-ahead log as one record, fdatasyncs it, applies them to sled as one sled batch (no
-//! flush), then acknowledges them together (group commit). sled itself is flushed and synced
-//! at checkpoints ([`crate::wal`]).
+//! A [`crate::SledStore`]'s group commit: a group of batches is appended to the write-ahead log
+//! as one record, fdatasynced, applied to sled (no flush), then acknowledged together. sled
+//! itself is flushed and synced at checkpoints ([`crate::wal`]). Which thread runs it:
+//! [`crate::writer`].
 
 use crate::apply::{self, GroupLock};
 use crate::commit_stats::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
@@ -16,7 +16,6 @@ use crate::{panics, StoreError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -113,7 +112,6 @@ pub(crate) struct Committer {
     pub group_lock: Arc<GroupLock>,
     /// The store directory, for messages.
     pub path: PathBuf,
-    pub rx: Receiver<Request>,
     pub files: DurableFiles,
     pub sync: bool,
     pub max_group_batches: usize,
@@ -135,28 +133,15 @@ pub(crate) struct Committer {
     /// refusals.
     pub fences: Arc<LocalFences>,
     pub location: String,
+    /// The store was closed: its final checkpoint is done.
+    pub finished: bool,
 }
 
 impl Committer {
-    /// Runs until every sender is gone and the queue is drained.
-    pub fn run(mut self) {
-        while let Ok(first) = self.rx.recv() {
-            let mut bytes = first.bytes;
-            let mut group = vec![first];
-            while group.len() < self.max_group_batches && bytes < self.max_group_bytes {
-                match self.rx.try_recv() {
-                    Ok(r) => {
-                        bytes += r.bytes;
-                        group.push(r);
-                    }
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
-            }
-            self.commit_group(group);
-        }
-        // Clean close: sled holds everything (the next open re-applies nothing), then the
-        // sidecar names the last group. After a failed write nothing more is written.
-        if self.poisoned.is_some() {
+    /// Clean close: sled holds everything (the next open re-applies nothing), then the
+    /// sidecar names the last group. After a failed write nothing more is written. Once.
+    pub fn finish(&mut self) {
+        if std::mem::replace(&mut self.finished, true) || self.poisoned.is_some() {
             return;
         }
         match self.checkpoint() {
@@ -195,7 +180,7 @@ impl Committer {
         kept
     }
 
-    fn commit_group(&mut self, group: Vec<Request>) {
+    pub fn commit_group(&mut self, group: Vec<Request>) {
         let mut group = if self.poisoned.is_some() {
             group
         } else {

@@ -41,6 +41,7 @@ mod space;
 pub mod state_store;
 pub mod store;
 mod wal;
+mod writer;
 
 pub use commit_stats::{CommitStats, COMMIT_LATENCY_BUCKETS_US};
 pub use error::{CodecError, StoreError};

@@ -13,11 +13,10 @@ use crate::sled_call::{guarded, sled_error};
 use crate::sled_conf;
 use crate::space::SpaceCheck;
 use crate::store::{ready, Batch, CommitTicket, Entry, Fence, Store, StoreFuture};
+use crate::writer::Writer;
 use crate::{keys, panics, StoreError};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -50,8 +49,7 @@ pub struct SledStore {
     /// Readers see whole groups (see [`crate::apply`]).
     group_lock: Arc<GroupLock>,
     path: PathBuf,
-    tx: RwLock<Option<Sender<Request>>>,
-    committer: Mutex<Option<JoinHandle<()>>>,
+    writer: Writer,
     stats: Arc<Stats>,
     /// Who owns which run, shared with the committer that checks it.
     fences: Arc<LocalFences>,
@@ -147,14 +145,13 @@ impl SledStore {
         Self::start(db, path, opts, recovered)
     }
 
-    /// Start the committer thread over an opened, checked store.
+    /// Start writing an opened, checked store.
     fn start(
         db: sled::Db,
         path: PathBuf,
         opts: SledStoreOptions,
         recovered: Recovered,
     ) -> Result<Self, StoreError> {
-        let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
         let fences = Arc::new(LocalFences::default());
         let group_lock = Arc::new(GroupLock::default());
@@ -162,7 +159,6 @@ impl SledStore {
             db: db.clone(),
             group_lock: group_lock.clone(),
             path: path.clone(),
-            rx,
             files: recovered.files,
             sync: opts.sync,
             max_group_batches: opts.max_group_batches.max(1),
@@ -176,17 +172,14 @@ impl SledStore {
             payload: Vec::with_capacity(64 << 10),
             fences: fences.clone(),
             location: path.display().to_string(),
+            finished: false,
         };
-        let handle = std::thread::Builder::new()
-            .name("failback-state-committer".into())
-            .spawn(move || committer.run())
-            .inspect_err(|_| lock::remove_owner(&path))?;
+        let writer = Writer::start(committer).inspect_err(|_| lock::remove_owner(&path))?;
         Ok(Self {
             db,
             location: path.display().to_string(),
             path,
-            tx: RwLock::new(Some(tx)),
-            committer: Mutex::new(Some(handle)),
+            writer,
             stats,
             fences,
             group_lock,
@@ -202,25 +195,11 @@ impl SledStore {
         &self.path
     }
 
-    /// Stop taking commits, let the committer finish every queued one, and join it. Later
-    /// submits fail with [`StoreError::Closed`]; reads keep working until drop. Idempotent.
+    /// Stop taking commits, commit every queued one and checkpoint. Later submits fail with
+    /// [`StoreError::Closed`]; reads keep working until drop. Idempotent.
     pub fn close(&self) -> Result<(), StoreError> {
-        // Dropping the only sender ends the committer once it has drained the queue.
-        drop(
-            self.tx
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
-        let handle = self
-            .committer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        match handle.map(JoinHandle::join) {
-            Some(Err(_)) => Err(StoreError::Backend("the committer thread panicked".into())),
-            _ => Ok(()),
-        }
+        self.writer.close();
+        Ok(())
     }
 }
 
@@ -275,13 +254,10 @@ impl Store for SledStore {
                 .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))
         })
     }
+    /// Commits at once on this thread when no other is writing (see [`crate::writer`]).
     fn submit(&self, batch: Batch) -> CommitTicket {
-        let tx = self.tx.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(tx) = tx.as_ref() else {
-            return CommitTicket::ready(Err(StoreError::Closed));
-        };
         let (ack, rx) = tokio::sync::oneshot::channel();
-        if tx.send(Request::new(batch, ack)).is_err() {
+        if self.writer.submit(Request::new(batch, ack)).is_err() {
             return CommitTicket::ready(Err(StoreError::Closed));
         }
         CommitTicket::pending(rx)
