@@ -21,13 +21,15 @@ pub trait Backend {
     fn reopen(&self, old: Arc<dyn Store>) -> Option<Arc<dyn Store>>;
 }
 
-fn put(key: &str, value: &str) -> Batch {
+/// A batch putting `value` at `key`.
+pub fn put(key: &str, value: &str) -> Batch {
     let mut b = Batch::new();
     b.put(key, value.as_bytes().to_vec());
     b
 }
 
-fn get(s: &dyn Store, key: &str) -> Option<String> {
+/// The value at `key`, as text.
+pub fn get(s: &dyn Store, key: &str) -> Option<String> {
     s.get(key.as_bytes())
         .expect("get")
         .map(|v| String::from_utf8(v).expect("utf8"))

@@ -26,25 +26,31 @@ impl MemStore {
     }
 }
 
+/// [`Store::scan_prefix`] over a map (backends that keep their keys in memory).
+pub fn scan_prefix_of(map: &BTreeMap<Vec<u8>, Vec<u8>>, prefix: &[u8]) -> Vec<Entry> {
+    map.range(prefix.to_vec()..)
+        .take_while(|(k, _)| k.starts_with(prefix))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// [`Store::last_with_prefix`] over a map.
+pub fn last_with_prefix_of(map: &BTreeMap<Vec<u8>, Vec<u8>>, prefix: &[u8]) -> Option<Entry> {
+    map.range(prefix.to_vec()..)
+        .take_while(|(k, _)| k.starts_with(prefix))
+        .last()
+        .map(|(k, v)| (k.clone(), v.clone()))
+}
+
 impl Store for MemStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().get(key).cloned())
     }
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        Ok(self
-            .lock()
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(scan_prefix_of(&self.lock(), prefix))
     }
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
-        Ok(self
-            .lock()
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .last()
-            .map(|(k, v)| (k.clone(), v.clone())))
+        Ok(last_with_prefix_of(&self.lock(), prefix))
     }
     fn submit(&self, batch: Batch) -> CommitTicket {
         let mut map = self.lock();

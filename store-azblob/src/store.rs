@@ -8,6 +8,7 @@ use crate::partition;
 use crate::refresh::refresh;
 use crate::shared::{AzBlobOptions, Pending, Shared};
 use failback_azblob::ContainerClient;
+use failback_state::mem_store::{last_with_prefix_of, scan_prefix_of};
 use failback_state::{
     block_on, check_fence_scope, Batch, CommitStats, CommitTicket, Entry, Fence, Store, StoreError,
     StoreFuture,
@@ -136,20 +137,10 @@ impl Store for AzBlobStore {
         Ok(self.replica().get(key).cloned())
     }
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        Ok(self
-            .replica()
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(scan_prefix_of(&self.replica(), prefix))
     }
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
-        Ok(self
-            .replica()
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .last()
-            .map(|(k, v)| (k.clone(), v.clone())))
+        Ok(last_with_prefix_of(&self.replica(), prefix))
     }
     fn submit(&self, batch: Batch) -> CommitTicket {
         if let Err(e) = check_fence_scope(&batch) {

@@ -4,20 +4,10 @@
 mod common;
 
 use failback_azblob::LeaseDuration;
-use failback_state::{block_on, Batch, Store, StoreError};
+use failback_state::{block_on, Store, StoreError};
 use std::time::{Duration, Instant};
 
-fn put(key: &str, value: &str) -> Batch {
-    let mut b = Batch::new();
-    b.put(key, value.as_bytes().to_vec());
-    b
-}
-
-fn get(s: &dyn Store, key: &str) -> Option<String> {
-    s.get(key.as_bytes())
-        .expect("get")
-        .map(|v| String::from_utf8(v).expect("utf8"))
-}
+use failback_state::conformance::{get, put};
 
 #[test]
 fn a_held_run_cannot_be_acquired_by_another_process() {
