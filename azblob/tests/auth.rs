@@ -1,29 +1,17 @@
 //! Authentication against a real Azurite over HTTP, and secrets kept out of errors.
 
+#[path = "support/sas.rs"]
+mod sas_support;
 mod support;
 
 use failback_azblob::{
-    account_sas, AccountKey, Auth, BearerToken, BlobError, Condition, ContainerClient, Endpoint,
-    TokenProvider, DEV_ACCOUNT, DEV_ACCOUNT_KEY,
+    AccountKey, Auth, BearerToken, BlobError, Condition, ContainerClient, Endpoint, TokenProvider,
 };
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use support::Azurite;
 
-fn sas() -> String {
-    let key = AccountKey::from_base64(DEV_ACCOUNT_KEY).unwrap();
-    account_sas(
-        DEV_ACCOUNT,
-        &key,
-        chrono::Utc::now() + chrono::Duration::hours(1),
-    )
-}
-
-fn sig_of(sas: &str) -> String {
-    let sig = sas.split('&').find_map(|p| p.strip_prefix("sig=")).unwrap();
-    assert!(sig.len() > 20, "{sig}");
-    sig.to_owned()
-}
+use sas_support::{sas, sig_of};
 
 /// Every way an error can be shown.
 fn shown(err: &BlobError) -> String {

@@ -2,28 +2,15 @@
 //! Alone in its binary: a `tracing` subscriber set for one thread while other tests' threads
 //! log races with tracing's per-callsite interest cache (it missed events once in 3 runs).
 
+#[path = "support/sas.rs"]
+mod sas_support;
 mod support;
 
-use failback_azblob::{
-    account_sas, AccountKey, Condition, ContainerClient, Endpoint, DEV_ACCOUNT, DEV_ACCOUNT_KEY,
-};
+use failback_azblob::{Condition, ContainerClient, Endpoint};
 use std::sync::Arc;
 use support::Azurite;
 
-fn sas() -> String {
-    let key = AccountKey::from_base64(DEV_ACCOUNT_KEY).unwrap();
-    account_sas(
-        DEV_ACCOUNT,
-        &key,
-        chrono::Utc::now() + chrono::Duration::hours(1),
-    )
-}
-
-fn sig_of(sas: &str) -> String {
-    let sig = sas.split('&').find_map(|p| p.strip_prefix("sig=")).unwrap();
-    assert!(sig.len() > 20, "{sig}");
-    sig.to_owned()
-}
+use sas_support::{sas, sig_of};
 
 /// A `tracing` writer into a shared buffer.
 #[derive(Clone, Default)]
