@@ -29,7 +29,10 @@ pub struct SledStoreOptions {
     /// A group stops taking batches once it holds this many key + value bytes.
     pub max_group_bytes: usize,
     /// sled's page cache. Its own default (1 GiB) lets a daemon that writes for weeks grow
-    /// towards it; the engine keeps what it needs in memory, so a small cache costs little.
+    /// towards it. With the write-ahead log sled is flushed only at checkpoints (every 4 MiB
+    /// of log), and the pages changed since stay in this cache: 4 MiB made sled page out and
+    /// read back within that window (the resume of 10,000 runs took 766 ms against 672–687 ms
+    /// at 32–64 MiB in the engine bench), so 32 MiB holds it several times over.
     pub cache_bytes: u64,
 }
 
@@ -39,7 +42,7 @@ impl Default for SledStoreOptions {
             sync: true,
             max_group_batches: 4096,
             max_group_bytes: 8 << 20,
-            cache_bytes: 4 << 20,
+            cache_bytes: 32 << 20,
         }
     }
 }
