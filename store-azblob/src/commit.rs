@@ -178,7 +178,16 @@ fn finish(shared: &Shared, name: &str, data: Contents, etag: ETag, accepted: Vec
     for p in accepted {
         c.commits.fetch_add(1, Relaxed);
         c.ops.fetch_add(p.batch.ops.len() as u64, Relaxed);
-        let bytes: usize = p.batch.keys().map(<[u8]>::len).sum();
+        // Key + value bytes written, as `CommitStats::bytes` counts them (not `absent` keys).
+        let bytes: usize = p
+            .batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                BatchOp::Put(k, v) => k.len() + v.len(),
+                BatchOp::Delete(k) => k.len(),
+            })
+            .sum();
         c.bytes.fetch_add(bytes as u64, Relaxed);
         let _ = p.ack.send(Ok(()));
     }
