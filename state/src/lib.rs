@@ -36,6 +36,7 @@ mod recovery;
 mod seq;
 mod sled_call;
 mod sled_conf;
+mod sled_snapshot;
 pub mod sled_store;
 mod space;
 pub mod state_store;

@@ -11,6 +11,7 @@ use crate::lock;
 use crate::recovery::{self, Recovered};
 use crate::sled_call::{guarded, sled_error};
 use crate::sled_conf;
+use crate::sled_snapshot;
 use crate::space::SpaceCheck;
 use crate::store::{ready, Batch, CommitTicket, Entry, Fence, Store, StoreFuture};
 use crate::writer::Writer;
@@ -70,12 +71,16 @@ const RELEASE_WAIT: Duration = Duration::from_secs(5);
 /// lock, so a lock without an owner is one being taken or let go: after a handle is
 /// dropped, sled's I/O threads keep the file (and its `flock`) a moment longer, and a
 /// process opening the store then — a `resume` right after a `status` — would fail.
+/// Before each try, unfinished snapshots a killed process left are cleared
+/// ([`sled_snapshot`]).
 fn open_when_released(
     dir: &Path,
     config: &sled::Config,
 ) -> Result<sled::Result<sled::Db>, StoreError> {
     let deadline = Instant::now() + RELEASE_WAIT;
+    let mut cleared_after_corruption = false;
     loop {
+        sled_snapshot::clear_unfinished(dir)?;
         let opened = panics::quiet(|| config.open()).map_err(|panic| StoreError::Corrupt {
             location: dir.display().to_string(),
             message: format!("sled panicked recovering it: {panic}"),
@@ -87,6 +92,12 @@ fn open_when_released(
                     && Instant::now() < deadline =>
             {
                 std::thread::sleep(Duration::from_millis(20));
+            }
+            // A releasing holder kept us from clearing before sled read a torn snapshot.
+            Err(sled::Error::Corruption { at: None, .. })
+                if !cleared_after_corruption && sled_snapshot::clear_unfinished(dir)? > 0 =>
+            {
+                cleared_after_corruption = true;
             }
             other => return Ok(other),
         }
