@@ -18,6 +18,12 @@ pub struct Cli {
     /// Where runs are kept (default: $XDG_STATE_HOME/failback or ~/.local/state/failback).
     #[arg(long, global = true, env = "FAILBACK_STATE_DIR", help_heading = GLOBAL)]
     pub state_dir: Option<PathBuf>,
+    /// Where runs are kept, when not in the state directory: azblob://ACCOUNT/CONTAINER (runs
+    /// shared by several daemons), azblob+http(s)://HOST/..., or sled:///DIR. Credentials
+    /// come from the environment (FAILBACK_STORE_SAS, FAILBACK_STORE_KEY_FILE or
+    /// FAILBACK_STORE_CREDENTIAL).
+    #[arg(long, global = true, env = "FAILBACK_STORE", help_heading = GLOBAL)]
+    pub store: Option<String>,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text", help_heading = GLOBAL)]
     pub log_format: LogFormat,
@@ -297,6 +303,10 @@ pub enum Command {
         /// Step executions in flight at once, across all runs.
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
         max_steps: u16,
+        /// With a shared --store: how long a run stays this daemon's without renewal (15s to
+        /// 60s). Another daemon takes a run over within this plus a third of it.
+        #[arg(long, default_value = "30s", value_parser = parse_lease)]
+        lease: std::time::Duration,
     },
     /// A one-time login link for the browser console of the running daemon. If the daemon
     /// serves only its socket, listen on loopback TCP and forward the console to it.
@@ -493,6 +503,16 @@ Examples:
   failback completions bash > /etc/bash_completion.d/failback
   failback completions zsh > \"${fpath[1]}/_failback\"
   failback completions fish > ~/.config/fish/completions/failback.fish";
+}
+
+fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
+    let d = failback_workflows::spec::parse_duration(s)?;
+    if !(15..=60).contains(&d.as_secs()) || d.subsec_nanos() != 0 {
+        return Err(format!(
+            "{s}: a lease is whole seconds from 15s to 60s (Azure's limits)"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_grace(s: &str) -> Result<std::time::Duration, String> {

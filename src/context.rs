@@ -38,6 +38,12 @@ pub fn held_elsewhere(e: &failback_state::StoreError) -> bool {
 
 /// [`open_store`] with the store's own error, so a caller can tell "held by another process".
 pub fn try_open_store(state_dir: &Path) -> Result<StateStore, failback_state::StoreError> {
+    prepare_state_dir(state_dir)?;
+    StateStore::open_url(&store_url(state_dir))
+}
+
+/// Create the state directory if missing, readable by its owner only.
+pub fn prepare_state_dir(state_dir: &Path) -> Result<(), failback_state::StoreError> {
     std::fs::create_dir_all(state_dir).map_err(|e| {
         let user = if e.kind() == std::io::ErrorKind::PermissionDenied {
             format!(" (running as {})", failback_state::failure::current_user())
@@ -53,7 +59,7 @@ pub fn try_open_store(state_dir: &Path) -> Result<StateStore, failback_state::St
         ))
     })?;
     set_owner_only(state_dir);
-    StateStore::open_url(&store_url(state_dir))
+    Ok(())
 }
 
 fn set_owner_only(dir: &Path) {

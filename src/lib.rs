@@ -8,3 +8,4 @@ pub mod out;
 pub mod rehearsal;
 pub mod render;
 pub mod service;
+pub mod store_location;

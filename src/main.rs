@@ -7,6 +7,7 @@ use failback::commands::{self as cmd, EXIT_FAILED};
 use failback::context;
 use failback::daemon::DaemonOptions;
 use failback::service::Runs;
+use failback::store_location::StoreLocation;
 use std::sync::Arc;
 
 fn init_tracing(cli: &Cli) {
@@ -30,7 +31,17 @@ fn init_tracing(cli: &Cli) {
 
 /// The session a verb runs in: another process's, or this one's (driving when `need` says).
 async fn session(cli: &Cli, need: Need) -> anyhow::Result<Session> {
-    Session::open(&context::state_dir(cli.state_dir.as_deref())?, need).await
+    let store = store_location(cli)?;
+    Session::open(
+        &context::state_dir(cli.state_dir.as_deref())?,
+        store.as_ref(),
+        need,
+    )
+    .await
+}
+
+fn store_location(cli: &Cli) -> anyhow::Result<Option<StoreLocation>> {
+    cli.store.as_deref().map(StoreLocation::parse).transpose()
 }
 
 /// Verbs written against the service interface: opened, run, closed the same way.
@@ -123,15 +134,18 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             grace,
             max_steps,
             ui,
+            lease,
         } => {
             failback::daemon::run(DaemonOptions {
                 state_dir: state()?,
+                store: store_location(&cli)?,
                 paused,
                 listen_tcp,
                 token_file: token_file.clone(),
                 grace,
                 max_steps: max_steps.into(),
                 ui,
+                lease,
             })
             .await
         }

@@ -10,6 +10,7 @@ use crate::daemon::{limits, metrics::Metrics, server, socket_path};
 use crate::service::local::LocalRuns;
 use crate::service::remote::RemoteRuns;
 use crate::service::Runs;
+use crate::store_location::StoreLocation;
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,7 +43,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn open(state_dir: &Path, need: Need) -> Result<Self> {
+    pub async fn open(state_dir: &Path, store: Option<&StoreLocation>, need: Need) -> Result<Self> {
         let deadline = tokio::time::Instant::now() + HELD_WAIT;
         let store = loop {
             if let Some(client) = DaemonClient::connect(state_dir).await {
@@ -54,6 +55,9 @@ impl Session {
             }
             // Another process holds the store without serving it: a short command (it lets
             // go), or one that has opened the store and binds the socket next.
+            if let Some(location) = store {
+                break location.open(None).await?;
+            }
             match crate::context::try_open_store(state_dir) {
                 Ok(store) => break store,
                 Err(e) if held_elsewhere(&e) && tokio::time::Instant::now() < deadline => {

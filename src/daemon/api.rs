@@ -224,6 +224,14 @@ pub async fn health(State(state): App) -> Reply {
         "active_runs": state.engine.active_runs(),
         "scheduled_runs": state.engine.scheduled_runs(),
     });
+    let store = state.engine.store();
+    if let Some(lease) = store.raw().lease() {
+        // A store shared with other daemons: the runs this one holds the fence of.
+        body["shared_store"] = json!({
+            "lease_secs": lease.as_secs(),
+            "owned_runs": store.owned_runs().len(),
+        });
+    }
     if let (Some(cause), Some(message)) = (h.cause, h.message) {
         body["cause"] = json!(cause);
         body["error"] = json!(message);

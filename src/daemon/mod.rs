@@ -12,8 +12,10 @@ pub mod metrics;
 pub mod page;
 pub mod router;
 pub mod server;
+pub mod takeover;
 pub mod ui;
 
+use crate::store_location::StoreLocation;
 use anyhow::{anyhow, bail, Context as _, Result};
 use failback_state::RunFilter;
 use std::net::SocketAddr;
@@ -35,6 +37,9 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
     pub state_dir: PathBuf,
+    /// `--store`: runs kept elsewhere than `{state_dir}/store` (a blob container shared with
+    /// other daemons). The state directory still holds the socket.
+    pub store: Option<StoreLocation>,
     /// Start with every unfinished run paused.
     pub paused: bool,
     pub listen_tcp: Option<SocketAddr>,
@@ -45,6 +50,8 @@ pub struct DaemonOptions {
     pub max_steps: usize,
     /// Print a one-time login link for the browser console at start.
     pub ui: bool,
+    /// How long a run's lease on a shared store lasts without renewal.
+    pub lease: Duration,
 }
 
 /// The bearer token: a regular, owner-only file (as ssh refuses a key others can read).
@@ -87,7 +94,13 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     let budget = limits::Budget::for_limit(nofile.soft, opts.max_steps);
     // The store lock makes this the only daemon (and the only process) on this state dir;
     // a socket file found after taking it is stale.
-    let store = crate::context::open_store(&opts.state_dir)?;
+    let store = match &opts.store {
+        Some(location) => {
+            crate::context::prepare_state_dir(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
+            location.open(Some(opts.lease)).await?
+        }
+        None => crate::context::open_store(&opts.state_dir)?,
+    };
     let (engine, pool) = crate::context::engine_with_pool(store, opts.max_steps).await?;
     let metrics = metrics::Metrics::start(&engine, Some(pool));
     let sock = socket_path(&opts.state_dir);
@@ -107,6 +120,10 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     ));
     let stop = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
+    if let Some(lease) = engine.store().raw().lease() {
+        let every = takeover::interval(lease);
+        servers.spawn(takeover::scan(engine.clone(), every, stop.clone()));
+    }
     let unix_stats = limits::ListenerStats::new("unix", budget.unix);
     state.metrics.add_listener(unix_stats.clone());
     servers.spawn(server::serve_unix(

@@ -20,7 +20,14 @@ pub struct Rehearsal {
 }
 
 impl Rehearsal {
+    /// Runs that protect vm-db1 hold in await-failback until signalled.
     pub fn start() -> Self {
+        Self::start_with_db1_failback_after(1e12)
+    }
+
+    /// The same, with vm-db1's failback completing by itself `secs` (emulated) after the
+    /// emulator started.
+    pub fn start_with_db1_failback_after(secs: f64) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -51,7 +58,7 @@ impl Rehearsal {
                 .failback_scripts
                 .push(failback_sim::scenario::FailbackScriptDef {
                     items: vec!["item-vm-db1".into()],
-                    complete_after_secs: 1e12,
+                    complete_after_secs: secs,
                     require_process_server: true,
                 });
         }
@@ -127,8 +134,14 @@ impl Rehearsal {
 
     /// Start `failback daemon EXTRA` and wait until its socket answers.
     pub fn daemon(&self, extra: &[&str]) -> Daemon {
+        self.daemon_at(&self.state_dir(), extra)
+    }
+
+    /// The same with its own state directory (several daemons sharing a `--store`).
+    pub fn daemon_at(&self, state_dir: &Path, extra: &[&str]) -> Daemon {
         let log = self.path(&format!("daemon-{}.log", unique()));
-        let mut args = vec!["daemon", "--grace", "5s"];
+        let state = state_dir.to_string_lossy().into_owned();
+        let mut args = vec!["--state-dir", &state, "daemon", "--grace", "5s"];
         args.extend_from_slice(extra);
         let child = self
             .failback(&args)
@@ -140,7 +153,7 @@ impl Rehearsal {
         let mut d = Daemon {
             child,
             log,
-            socket: self.socket(),
+            socket: state_dir.join("failback.sock"),
         };
         let pid = d.child.id();
         wait_until(

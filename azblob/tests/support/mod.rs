@@ -27,8 +27,17 @@ pub struct Azurite {
 pub fn azurite_bin() -> PathBuf {
     let path = match std::env::var_os("FAILBACK_AZURITE") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/azurite/node_modules/.bin/azurite-blob"),
+        // The workspace's target directory, from a member crate or from the root package.
+        None => {
+            let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let bin = "target/azurite/node_modules/.bin/azurite-blob";
+            let at_root = manifest.join(bin);
+            if at_root.is_file() {
+                at_root
+            } else {
+                manifest.join("..").join(bin)
+            }
+        }
     };
     assert!(
         path.is_file(),
