@@ -17,6 +17,27 @@ const RUNS: usize = 6;
 /// Azure's shortest lease: takeover within 15 s plus a scan (5 s) plus a refresh.
 const LEASE: &str = "15s";
 
+/// `failback apply` of held run `n` through the daemon of `state_dir` (it follows the run).
+fn apply_held(r: &Rehearsal, state_dir: &Path, n: usize, id: &str) -> std::process::Child {
+    let spec = r.spec_with(n, true);
+    let state = state_dir.to_string_lossy();
+    r.failback(&[
+        "--state-dir",
+        &state,
+        "apply",
+        "--yes",
+        "--spec",
+        &spec,
+        "--run-id",
+        id,
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn apply")
+}
+
 fn owned(socket: &Path) -> usize {
     get(socket, "/v1/health")
         .ok()
@@ -41,28 +62,10 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
     let others = [r.daemon_at(&dirs[1], &args), r.daemon_at(&dirs[2], &args)];
 
     let ids: Vec<String> = (0..RUNS).map(|i| format!("s-{i}")).collect();
-    let state = dirs[0].to_string_lossy().into_owned();
     let applies: Vec<_> = ids
         .iter()
         .enumerate()
-        .map(|(n, id)| {
-            let spec = r.spec_with(n, true);
-            r.failback(&[
-                "--state-dir",
-                &state,
-                "apply",
-                "--yes",
-                "--spec",
-                &spec,
-                "--run-id",
-                id,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn apply")
-        })
+        .map(|(n, id)| apply_held(&r, &dirs[0], n, id))
         .collect();
     wait_until(
         Duration::from_secs(60),
@@ -90,8 +93,10 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
         owned(&others[0].socket),
         owned(&others[1].socket)
     );
+    // Renewed every third of the lease, a lease runs out at least two thirds of it (10 s)
+    // after the owner's last act: never sooner.
     assert!(
-        takeover >= Duration::from_secs(14),
+        takeover >= Duration::from_secs(10),
         "taken over before the lease lapsed: {takeover:?}"
     );
 
@@ -109,4 +114,138 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
     );
     assert_eq!(distinct.len(), 2 * RUNS);
     assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
+    // Read-only verbs read the container directly, without a daemon.
+    let out = r.run(&[
+        "--state-dir",
+        &r.path("reader").to_string_lossy(),
+        "--store",
+        &store,
+        "list",
+        "--output",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listed.matches("\"succeeded\"").count(), RUNS, "{listed}");
+}
+
+fn metric(socket: &Path, name: &str) -> f64 {
+    let (_, text) = get(socket, "/metrics").expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// ARM writes (not GET) the process `pid` sent, from the emulator's journal.
+fn arm_writes_by(r: &Rehearsal, pid: u32) -> Vec<String> {
+    let agent = format!("(pid {pid})");
+    r.sim
+        .journal()
+        .into_iter()
+        .filter(|e| {
+            e.method != "GET" && e.user_agent.as_deref().is_some_and(|a| a.contains(&agent))
+        })
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect()
+}
+
+#[test]
+fn an_owner_frozen_past_its_lease_acts_no_more_when_it_wakes() {
+    let r = Rehearsal::start_with_db1_failback_after(60.0 * SPEED);
+    let az = azurite::Azurite::start();
+    let store = format!("azblob+{}", az.container_url("runs"));
+    let dirs: Vec<PathBuf> = (0..3).map(|i| r.path(&format!("state-{i}"))).collect();
+    let args = ["--store", store.as_str(), "--lease", LEASE];
+    let owner = r.daemon_at(&dirs[0], &args);
+    let others = [r.daemon_at(&dirs[1], &args), r.daemon_at(&dirs[2], &args)];
+    let ids: Vec<String> = (0..RUNS).map(|i| format!("f-{i}")).collect();
+    let mut applies: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| apply_held(&r, &dirs[0], n, id))
+        .collect();
+    wait_until(
+        Duration::from_secs(60),
+        "every run waiting on its failback",
+        || {
+            let s = run_states(&owner.socket);
+            ids.iter()
+                .all(|id| s.get(id).is_some_and(|st| st == "waiting"))
+        },
+    );
+    let pid = owner.child.id();
+    let writes_before = arm_writes_by(&r, pid);
+    assert!(
+        !writes_before.is_empty(),
+        "the owner created the NICs and VMs"
+    );
+    // A quiet instant (no commit for 200 ms), then freeze.
+    let mut commits = metric(&owner.socket, "failback_checkpoint_commits_total");
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = metric(&owner.socket, "failback_checkpoint_commits_total");
+        if now == commits {
+            break;
+        }
+        commits = now;
+    }
+    owner.signal(libc::SIGSTOP);
+    let frozen = Instant::now();
+    wait_until(Duration::from_secs(60), "the runs taken over", || {
+        owned(&others[0].socket) + owned(&others[1].socket) == RUNS
+    });
+    eprintln!("taken over {:?} after the SIGSTOP", frozen.elapsed());
+    owner.signal(libc::SIGCONT);
+    wait_until(
+        Duration::from_secs(30),
+        "the woken owner to let its runs go",
+        || {
+            assert!(
+                owner.socket.exists(),
+                "the woken owner exited:\n{}",
+                owner.log_text()
+            );
+            owned(&owner.socket) == 0
+        },
+    );
+    wait_until(Duration::from_secs(120), "every run succeeded", || {
+        let s = run_states(&others[0].socket);
+        ids.iter()
+            .all(|id| s.get(id).is_some_and(|st| st == "succeeded"))
+    });
+    assert!(
+        owner.socket.exists(),
+        "the woken owner exited:\n{}",
+        owner.log_text()
+    );
+    let after = metric(&owner.socket, "failback_checkpoint_commits_total");
+    assert_eq!(
+        after, commits,
+        "the woken owner committed after losing its runs"
+    );
+    assert_eq!(
+        arm_writes_by(&r, pid),
+        writes_before,
+        "the woken owner wrote to Azure"
+    );
+    let (status, body) = get(&owner.socket, "/v1/health").expect("health");
+    assert_eq!(
+        status, 200,
+        "a daemon that lost its runs still drives (others): {body}"
+    );
+    let puts = r.vm_puts();
+    assert_eq!(
+        puts.len(),
+        2 * RUNS,
+        "one VM PUT per network per run: {puts:?}"
+    );
+    assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
+    for child in &mut applies {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

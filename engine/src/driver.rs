@@ -510,15 +510,26 @@ impl RunDriver {
             let handle = self.tasks.spawn(
                 async move {
                     let _permit = permits.acquire_owned().await;
-                    // The fence is checked before every side effect, not only at commit.
+                    // The fence is checked before every side effect, not only at commit:
+                    // here, and by the step's side effects themselves (`fence_guard`).
                     let lost = !store.may_act(&run_id);
                     let outcome = if lost {
                         StepOutcome::Fail(crate::StepFailure::new("NotOwned", "not owned"))
-                    } else if compensation {
-                        compensate(step.as_ref(), &mut ctx, timeout, &retry).await
                     } else {
-                        execute_once(step.as_ref(), &ctx, timeout).await
+                        let (s, r) = (store.clone(), run_id.clone());
+                        let guard: crate::fence_guard::Guard = Arc::new(move || s.may_act(&r));
+                        crate::fence_guard::scope(guard, async {
+                            if compensation {
+                                compensate(step.as_ref(), &mut ctx, timeout, &retry).await
+                            } else {
+                                execute_once(step.as_ref(), &ctx, timeout).await
+                            }
+                        })
+                        .await
                     };
+                    // Lost while the step ran: its outcome is not this process's to record;
+                    // the new owner runs the step again (as resumed).
+                    let lost = lost || !store.may_act(&run_id);
                     Finished {
                         idx,
                         attempt,

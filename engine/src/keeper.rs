@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 pub(crate) async fn keep(inner: Arc<Inner>, lease: Duration) {
     let every = lease / 3;
-    let mut last_ok = Instant::now();
+    // Since when renewals have failed without a success between. Counted from the first
+    // failure, not the last success: a process that was frozen (its pooled connections closed
+    // meanwhile) retries before it gives up. Its side effects do not wait for this: they stop
+    // once a run's renewal is older than two thirds of the lease (`may_act`).
+    let mut failing_since: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = inner.shutdown.cancelled() => return,
@@ -23,15 +27,16 @@ pub(crate) async fn keep(inner: Arc<Inner>, lease: Duration) {
             tracing::warn!(run_id = %run, "another process owns the run now; stopped driving it");
         }
         let Some((run, e)) = renewed.failed.first() else {
-            last_ok = Instant::now();
+            failing_since = None;
             continue;
         };
+        let since = *failing_since.get_or_insert_with(Instant::now);
         tracing::warn!(run_id = %run, error = %e, failed = renewed.failed.len(),
             "renewing run leases failed; retrying");
-        if last_ok.elapsed() >= lease {
+        if since.elapsed() >= lease {
             inner.health.set_fatal(Fatal::LeasesLapsed(format!(
-                "no run lease renewed for {}s ({e})",
-                last_ok.elapsed().as_secs()
+                "renewing run leases failed for {}s ({e})",
+                since.elapsed().as_secs()
             )));
             inner.shutdown.cancel();
             return;

@@ -8,6 +8,7 @@ pub mod definition;
 mod driver;
 mod engine;
 mod error;
+pub mod fence_guard;
 pub mod health;
 mod keeper;
 pub mod planner;

@@ -21,6 +21,9 @@ pub struct JournalEntry {
     pub operation: String,
     pub error_code: Option<String>,
     pub principal: Option<String>,
+    /// The client's `User-Agent` (failback's names its process).
+    #[serde(default)]
+    pub user_agent: Option<String>,
     /// Description of the injected fault, if one fired.
     pub fault: Option<String>,
 }

@@ -56,6 +56,7 @@ pub struct RequestRecord {
     pub request_id: String,
     pub correlation_id: String,
     pub client_request_id: Option<String>,
+    pub user_agent: Option<String>,
     /// `x-ms-return-client-request-id: true`: echo the client's id.
     pub echo_client_request_id: bool,
 }
@@ -82,6 +83,7 @@ impl RequestRecord {
             correlation_id: header("x-ms-correlation-request-id")
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             client_request_id: header("x-ms-client-request-id"),
+            user_agent: header("user-agent"),
             echo_client_request_id: header("x-ms-return-client-request-id")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         }
@@ -102,6 +104,7 @@ impl RequestRecord {
             operation: self.op_name.clone(),
             error_code: notes.error_code,
             principal: notes.principal,
+            user_agent: self.user_agent.clone(),
             fault: notes.fault,
         }
     }

@@ -150,7 +150,13 @@ impl ArmClient {
             .pool_idle_timeout(Duration::from_secs(60))
             // Idle connections keep their read buffers; a burst must not leave hundreds behind.
             .pool_max_idle_per_host(16)
-            .user_agent(concat!("failback/", env!("CARGO_PKG_VERSION")));
+            // The pid tells the daemons sharing a store apart in Azure's logs (and the
+            // emulator's journal).
+            .user_agent(format!(
+                "failback/{} (pid {})",
+                env!("CARGO_PKG_VERSION"),
+                std::process::id()
+            ));
         if let Some(path) = &config.ca_file {
             let pem = crate::bounded::read_bounded(path, crate::bounded::MAX_TEXT_FILE, "CA file")?;
             let cert =
@@ -330,6 +336,18 @@ impl ArmClient {
         // The limiter last, right before sending: a Retry-After that arrived while the token
         // was fetched still holds this request.
         self.limiter.acquire(call.kind).await;
+        // The fence, right before the request leaves: a process that lost its run (frozen past
+        // its lease) sends no write, even from the middle of a step.
+        if call.kind != OpKind::Read && !failback_engine::fence_guard::may_act() {
+            return Err(ArmError::local(
+                "NotOwned",
+                format!(
+                    "{}: not sent: this process no longer holds the run (its lease lapsed)",
+                    call.op
+                ),
+                ErrorClass::Permanent,
+            ));
+        }
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let started = std::time::Instant::now();
         let resp = self.send_once(call, &token, &client_request_id).await?;
