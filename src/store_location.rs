@@ -177,7 +177,7 @@ mod tests {
             "azblob+https://acct.blob.core.windows.net/runs"
         );
         let loc =
-            StoreLocation::parse("azblob+http://127.0.0.1:10000/devstoreaccount1/c1").unwrap();
+            StoreLocation::parse("azblob+http://127.0.0.1:10000/devstoreaccount1/c01").unwrap();
         assert!(loc.is_shared());
         assert_eq!(
             StoreLocation::parse("sled:///var/lib/failback/store").unwrap(),
