@@ -513,12 +513,12 @@ impl RunDriver {
                     // The fence is checked before every side effect, not only at commit:
                     // here, and by the step's side effects themselves (`fence_guard`).
                     let lost = !store.may_act(&run_id);
+                    let (s, r) = (store.clone(), run_id.clone());
+                    let fence = crate::fence_guard::Sticky::new(move || s.may_act(&r));
                     let outcome = if lost {
                         StepOutcome::Fail(crate::StepFailure::new("NotOwned", "not owned"))
                     } else {
-                        let (s, r) = (store.clone(), run_id.clone());
-                        let guard: crate::fence_guard::Guard = Arc::new(move || s.may_act(&r));
-                        crate::fence_guard::scope(guard, async {
+                        crate::fence_guard::scope(fence.guard(), async {
                             if compensation {
                                 compensate(step.as_ref(), &mut ctx, timeout, &retry).await
                             } else {
@@ -527,9 +527,9 @@ impl RunDriver {
                         })
                         .await
                     };
-                    // Lost while the step ran: its outcome is not this process's to record;
-                    // the new owner runs the step again (as resumed).
-                    let lost = lost || !store.may_act(&run_id);
+                    // Lost while the step ran (or refused a write): its outcome is not this
+                    // process's to record; the new owner runs the step again (as resumed).
+                    let lost = lost || fence.refused() || !store.may_act(&run_id);
                     Finished {
                         idx,
                         attempt,

@@ -1,7 +1,8 @@
 //! A run's fence on Azure Blob Storage is the lease on its blob: `acquire` takes it (or, held
-//! already, changes its id so that the older fence's id is refused by storage), `renew` keeps
-//! it, `release` gives it up. A write carries the lease id, so storage itself refuses a
-//! writer whose lease was taken over: the fence is checked where the data is.
+//! already, changes its id so that the older fence's id is refused by storage; a lease of ours
+//! that lapsed is taken afresh), `renew` keeps it, `release` gives it up. A write carries the
+//! lease id, so storage itself refuses a writer whose lease was taken over: the fence is
+//! checked where the data is.
 
 use crate::commit::fenced_error;
 use crate::partition::{self, Contents};
@@ -31,16 +32,20 @@ pub(crate) async fn acquire(shared: &Shared, run: String) -> Result<Fence, Store
         location: shared.location.clone(),
         run: run.clone(),
     };
-    match held {
+    let changed = match held {
         Some((_, id)) => match client.change_lease(&name, &id, &new_id).await {
-            Ok(_) => {}
-            Err(e) if e.is_fenced() => return Err(owned()),
+            Ok(_) => true,
+            // Our lease lapsed (or was taken): try a fresh one below, as any process would.
+            Err(e) if e.is_fenced() => false,
             Err(e) => return Err(backend(e)),
         },
-        None => take(shared, &name, &new_id).await.map_err(|e| match e {
+        None => false,
+    };
+    if !changed {
+        take(shared, &name, &new_id).await.map_err(|e| match e {
             e if e.is_fenced() => owned(),
             e => backend(e),
-        })?,
+        })?;
     }
     // Nobody else writes the blob now: read it as it is, then record the lease.
     let blob = client.get_blob(&name).await.map_err(backend)?;
