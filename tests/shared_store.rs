@@ -18,8 +18,22 @@ const RUNS: usize = 6;
 const LEASE: &str = "15s";
 
 /// `failback apply` of held run `n` through the daemon of `state_dir` (it follows the run).
-fn apply_held(r: &Rehearsal, state_dir: &Path, n: usize, id: &str) -> std::process::Child {
+/// `poll`: the spec's `poll_interval` (emulated time, 1000 times faster).
+fn apply_held(
+    r: &Rehearsal,
+    state_dir: &Path,
+    n: usize,
+    id: &str,
+    poll: &str,
+) -> std::process::Child {
     let spec = r.spec_with(n, true);
+    let path = r.path(&spec);
+    let text = std::fs::read_to_string(&path).expect("spec");
+    let text = text.replace(
+        "poll_interval = \"5m\"",
+        &format!("poll_interval = \"{poll}\""),
+    );
+    std::fs::write(&path, text).expect("spec");
     let state = state_dir.to_string_lossy();
     r.failback(&[
         "--state-dir",
@@ -38,6 +52,50 @@ fn apply_held(r: &Rehearsal, state_dir: &Path, n: usize, id: &str) -> std::proce
     .expect("spawn apply")
 }
 
+/// Every run succeeded, as the daemons still running see them; on timeout, what each saw
+/// and their logs.
+fn wait_succeeded(ids: &[String], daemons: &[Daemon]) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = run_states(&daemons[0].socket);
+        if ids
+            .iter()
+            .all(|id| s.get(id).is_some_and(|st| st == "succeeded"))
+        {
+            return;
+        }
+        if Instant::now() > deadline {
+            let seen: Vec<String> = daemons
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{:?} owning {}:\n{}",
+                        run_states(&d.socket),
+                        owned(&d.socket),
+                        d.log_text()
+                    )
+                })
+                .collect();
+            panic!("not every run succeeded within 120 s:\n{}", seen.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether run `id`'s await-failback step waits for its next poll.
+fn waiting_on_failback(socket: &Path, id: &str) -> bool {
+    let Ok((200, body)) = get(socket, &format!("/v1/runs/{id}")) else {
+        return false;
+    };
+    let v = json(&body);
+    let steps = v["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no steps: {body}"));
+    steps
+        .iter()
+        .any(|s| s["step_id"] == "await-failback" && s["status"]["status"] == "waiting")
+}
+
 fn owned(socket: &Path) -> usize {
     get(socket, "/v1/health")
         .ok()
@@ -49,33 +107,64 @@ fn owned(socket: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Azurite, the emulator and 3 daemons sharing a container, `RUNS` held runs (ids
+/// `{prefix}-N`) applied through the first, which owns them all once they wait.
+struct Cluster {
+    r: Rehearsal,
+    _azurite: azurite::Azurite,
+    store: String,
+    owner: Daemon,
+    others: [Daemon; 2],
+    ids: Vec<String>,
+    /// The `apply` processes following the runs.
+    applies: Vec<std::process::Child>,
+}
+
+impl Cluster {
+    fn start(prefix: &str, poll: &str) -> Cluster {
+        // vm-db1's failback completes 60 s (real) after the emulator starts: the runs hold in
+        // await-failback across what the test does to their owner.
+        let r = Rehearsal::start_with_db1_failback_after(60.0 * SPEED);
+        let az = azurite::Azurite::start();
+        let store = format!("azblob+{}", az.container_url("runs"));
+        let dirs: Vec<PathBuf> = (0..3).map(|i| r.path(&format!("state-{i}"))).collect();
+        let args = ["--store", store.as_str(), "--lease", LEASE];
+        let owner = r.daemon_at(&dirs[0], &args);
+        let others = [r.daemon_at(&dirs[1], &args), r.daemon_at(&dirs[2], &args)];
+        let ids: Vec<String> = (0..RUNS).map(|i| format!("{prefix}-{i}")).collect();
+        let applies = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| apply_held(&r, &dirs[0], n, id, poll))
+            .collect();
+        wait_until(
+            Duration::from_secs(60),
+            "every run waiting on its failback",
+            || ids.iter().all(|id| waiting_on_failback(&owner.socket, id)),
+        );
+        Cluster {
+            r,
+            _azurite: az,
+            store,
+            owner,
+            others,
+            ids,
+            applies,
+        }
+    }
+}
+
 #[test]
 fn a_killed_owners_runs_are_taken_over_and_complete_once() {
-    // vm-db1's failback completes 60 s (real) after the emulator starts: the runs hold in
-    // await-failback across the SIGKILL and the takeover.
-    let r = Rehearsal::start_with_db1_failback_after(60.0 * SPEED);
-    let az = azurite::Azurite::start();
-    let store = format!("azblob+{}", az.container_url("runs"));
-    let dirs: Vec<PathBuf> = (0..3).map(|i| r.path(&format!("state-{i}"))).collect();
-    let args = ["--store", store.as_str(), "--lease", LEASE];
-    let owner = r.daemon_at(&dirs[0], &args);
-    let others = [r.daemon_at(&dirs[1], &args), r.daemon_at(&dirs[2], &args)];
-
-    let ids: Vec<String> = (0..RUNS).map(|i| format!("s-{i}")).collect();
-    let applies: Vec<_> = ids
-        .iter()
-        .enumerate()
-        .map(|(n, id)| apply_held(&r, &dirs[0], n, id))
-        .collect();
-    wait_until(
-        Duration::from_secs(60),
-        "every run waiting on its failback",
-        || {
-            let s = run_states(&owner.socket);
-            ids.iter()
-                .all(|id| s.get(id).is_some_and(|st| st == "waiting"))
-        },
-    );
+    let Cluster {
+        r,
+        _azurite,
+        store,
+        owner,
+        others,
+        ids,
+        applies,
+    } = Cluster::start("s", "5m");
     assert_eq!(owned(&owner.socket), RUNS, "{}", owner.log_text());
     assert_eq!(owned(&others[0].socket) + owned(&others[1].socket), 0);
 
@@ -100,11 +189,7 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
         "taken over before the lease lapsed: {takeover:?}"
     );
 
-    wait_until(Duration::from_secs(120), "every run succeeded", || {
-        let s = run_states(&others[0].socket);
-        ids.iter()
-            .all(|id| s.get(id).is_some_and(|st| st == "succeeded"))
-    });
+    wait_succeeded(&ids, &others);
     let puts = r.vm_puts();
     let distinct: BTreeSet<&String> = puts.iter().collect();
     assert_eq!(
@@ -155,50 +240,39 @@ fn arm_writes_by(r: &Rehearsal, pid: u32) -> Vec<String> {
 
 #[test]
 fn an_owner_frozen_past_its_lease_acts_no_more_when_it_wakes() {
-    let r = Rehearsal::start_with_db1_failback_after(60.0 * SPEED);
-    let az = azurite::Azurite::start();
-    let store = format!("azblob+{}", az.container_url("runs"));
-    let dirs: Vec<PathBuf> = (0..3).map(|i| r.path(&format!("state-{i}"))).collect();
-    let args = ["--store", store.as_str(), "--lease", LEASE];
-    let owner = r.daemon_at(&dirs[0], &args);
-    let others = [r.daemon_at(&dirs[1], &args), r.daemon_at(&dirs[2], &args)];
-    let ids: Vec<String> = (0..RUNS).map(|i| format!("f-{i}")).collect();
-    let mut applies: Vec<_> = ids
-        .iter()
-        .enumerate()
-        .map(|(n, id)| apply_held(&r, &dirs[0], n, id))
-        .collect();
-    wait_until(
-        Duration::from_secs(60),
-        "every run waiting on its failback",
-        || {
-            let s = run_states(&owner.socket);
-            ids.iter()
-                .all(|id| s.get(id).is_some_and(|st| st == "waiting"))
-        },
-    );
+    let Cluster {
+        r,
+        _azurite,
+        store: _,
+        owner,
+        others,
+        ids,
+        mut applies,
+    } = Cluster::start("f", "12h");
     let pid = owner.child.id();
     let writes_before = arm_writes_by(&r, pid);
     assert!(
         !writes_before.is_empty(),
         "the owner created the NICs and VMs"
     );
-    // A quiet instant (no commit for 200 ms), then freeze.
-    let mut commits = metric(&owner.socket, "failback_checkpoint_commits_total");
-    loop {
-        std::thread::sleep(Duration::from_millis(200));
-        let now = metric(&owner.socket, "failback_checkpoint_commits_total");
-        if now == commits {
-            break;
-        }
-        commits = now;
-    }
+    // Every run waits 12 h (43 s real) for its next poll: the owner has nothing to commit
+    // now. Checked over half a second, then it is frozen.
+    let commits = metric(&owner.socket, "failback_checkpoint_commits_total");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        metric(&owner.socket, "failback_checkpoint_commits_total"),
+        commits,
+        "the owner is idle before the freeze"
+    );
     owner.signal(libc::SIGSTOP);
     let frozen = Instant::now();
-    wait_until(Duration::from_secs(60), "the runs taken over", || {
+    wait_until(Duration::from_secs(90), "the runs taken over", || {
         owned(&others[0].socket) + owned(&others[1].socket) == RUNS
     });
-    eprintln!("taken over {:?} after the SIGSTOP", frozen.elapsed());
+    eprintln!(
+        "taken over {:?} after the SIGSTOP (at their next poll)",
+        frozen.elapsed()
+    );
     owner.signal(libc::SIGCONT);
     wait_until(
         Duration::from_secs(30),
@@ -212,11 +286,7 @@ fn an_owner_frozen_past_its_lease_acts_no_more_when_it_wakes() {
             owned(&owner.socket) == 0
         },
     );
-    wait_until(Duration::from_secs(120), "every run succeeded", || {
-        let s = run_states(&others[0].socket);
-        ids.iter()
-            .all(|id| s.get(id).is_some_and(|st| st == "succeeded"))
-    });
+    wait_succeeded(&ids, &others);
     assert!(
         owner.socket.exists(),
         "the woken owner exited:\n{}",
