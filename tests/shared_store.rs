@@ -7,105 +7,15 @@
 mod azurite;
 mod daemon_support;
 
+use daemon_support::shared::*;
 use daemon_support::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 6;
 /// Azure's shortest lease: takeover within 15 s plus a scan (5 s) plus a refresh.
 const LEASE: &str = "15s";
-
-/// `failback apply` of held run `n` through the daemon of `state_dir` (it follows the run).
-/// `poll`: the spec's `poll_interval` (emulated time, 1000 times faster).
-fn apply_held(
-    r: &Rehearsal,
-    state_dir: &Path,
-    n: usize,
-    id: &str,
-    poll: &str,
-) -> std::process::Child {
-    let spec = r.spec_with(n, true);
-    let path = r.path(&spec);
-    let text = std::fs::read_to_string(&path).expect("spec");
-    let text = text.replace(
-        "poll_interval = \"5m\"",
-        &format!("poll_interval = \"{poll}\""),
-    );
-    std::fs::write(&path, text).expect("spec");
-    let state = state_dir.to_string_lossy();
-    r.failback(&[
-        "--state-dir",
-        &state,
-        "apply",
-        "--yes",
-        "--spec",
-        &spec,
-        "--run-id",
-        id,
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("spawn apply")
-}
-
-/// Every run succeeded, as the daemons still running see them; on timeout, what each saw
-/// and their logs.
-fn wait_succeeded(ids: &[String], daemons: &[Daemon]) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s = run_states(&daemons[0].socket);
-        if ids
-            .iter()
-            .all(|id| s.get(id).is_some_and(|st| st == "succeeded"))
-        {
-            return;
-        }
-        if Instant::now() > deadline {
-            let seen: Vec<String> = daemons
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{:?} owning {}:\n{}",
-                        run_states(&d.socket),
-                        owned(&d.socket),
-                        d.log_text()
-                    )
-                })
-                .collect();
-            panic!("not every run succeeded within 120 s:\n{}", seen.join("\n"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Whether run `id`'s await-failback step waits for its next poll.
-fn waiting_on_failback(socket: &Path, id: &str) -> bool {
-    let Ok((200, body)) = get(socket, &format!("/v1/runs/{id}")) else {
-        return false;
-    };
-    let v = json(&body);
-    let steps = v["steps"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no steps: {body}"));
-    steps
-        .iter()
-        .any(|s| s["step_id"] == "await-failback" && s["status"]["status"] == "waiting")
-}
-
-fn owned(socket: &Path) -> usize {
-    get(socket, "/v1/health")
-        .ok()
-        .map(|(_, body)| {
-            json(&body)["shared_store"]["owned_runs"]
-                .as_u64()
-                .unwrap_or(0) as usize
-        })
-        .unwrap_or(0)
-}
 
 /// Azurite, the emulator and 3 daemons sharing a container, `RUNS` held runs (ids
 /// `{prefix}-N`) applied through the first, which owns them all once they wait.
@@ -189,7 +99,7 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
         "taken over before the lease lapsed: {takeover:?}"
     );
 
-    wait_succeeded(&ids, &others);
+    wait_succeeded(&ids, &others, Duration::from_secs(120));
     let puts = r.vm_puts();
     let distinct: BTreeSet<&String> = puts.iter().collect();
     assert_eq!(
@@ -286,7 +196,7 @@ fn an_owner_frozen_past_its_lease_acts_no_more_when_it_wakes() {
             owned(&owner.socket) == 0
         },
     );
-    wait_succeeded(&ids, &others);
+    wait_succeeded(&ids, &others, Duration::from_secs(120));
     assert!(
         owner.socket.exists(),
         "the woken owner exited:\n{}",

@@ -3,6 +3,8 @@
 //! HTTP over its socket, and bounded polling of observable conditions.
 #![allow(dead_code)]
 
+pub mod shared;
+
 use failback_sim::SimHandle;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

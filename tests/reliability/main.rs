@@ -18,6 +18,7 @@ mod faults;
 mod report;
 mod secrets;
 mod starvation;
+mod takeover;
 mod upgrade;
 mod world;
 
@@ -66,7 +67,7 @@ fn main() -> ExitCode {
         seed,
         storm_seed,
     };
-    let families: [(&'static str, Runner); 8] = [
+    let families: [(&'static str, Runner); 9] = [
         ("crash-matrix", |c, f| crash::matrix(&c.rt, c.full, f)),
         ("random-kill", |c, f| crash::soak(&c.rt, c.full, c.seed, f)),
         ("fault-storm", |c, f| faults::run(&c.rt, c.storm_seed, f)),
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
         ("two-process", |c, f| exclusion::run(&c.rt, f)),
         ("upgrade", |c, f| upgrade::run(&c.rt, f)),
         ("starvation", |c, f| starvation::run(&c.rt, c.full, f)),
+        ("takeover", |c, f| takeover::run(c.full, c.seed, f)),
     ];
     if args.iter().any(|a| a == "--write-golden") {
         upgrade::write_golden(&ctx.rt);
