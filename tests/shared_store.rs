@@ -7,6 +7,7 @@
 mod azurite;
 mod daemon_support;
 
+use daemon_support::proxy::Proxy;
 use daemon_support::shared::*;
 use daemon_support::*;
 use std::collections::BTreeSet;
@@ -22,7 +23,10 @@ const LEASE: &str = "15s";
 struct Cluster {
     r: Rehearsal,
     _azurite: azurite::Azurite,
+    /// Between the daemons and Azurite.
+    proxy: Proxy,
     store: String,
+    dirs: Vec<PathBuf>,
     owner: Daemon,
     others: [Daemon; 2],
     ids: Vec<String>,
@@ -36,7 +40,11 @@ impl Cluster {
         // await-failback across what the test does to their owner.
         let r = Rehearsal::start_with_db1_failback_after(60.0 * SPEED);
         let az = azurite::Azurite::start();
-        let store = format!("azblob+{}", az.container_url("runs"));
+        let proxy = Proxy::start(az.port());
+        let store = format!(
+            "azblob+http://127.0.0.1:{}/devstoreaccount1/runs",
+            proxy.port()
+        );
         let dirs: Vec<PathBuf> = (0..3).map(|i| r.path(&format!("state-{i}"))).collect();
         let args = ["--store", store.as_str(), "--lease", LEASE];
         let owner = r.daemon_at(&dirs[0], &args);
@@ -55,7 +63,9 @@ impl Cluster {
         Cluster {
             r,
             _azurite: az,
+            proxy,
             store,
+            dirs,
             owner,
             others,
             ids,
@@ -69,6 +79,8 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
     let Cluster {
         r,
         _azurite,
+        proxy: _proxy,
+        dirs: _,
         store,
         owner,
         others,
@@ -153,6 +165,8 @@ fn an_owner_frozen_past_its_lease_acts_no_more_when_it_wakes() {
     let Cluster {
         r,
         _azurite,
+        proxy: _proxy,
+        dirs: _,
         store: _,
         owner,
         others,
@@ -223,6 +237,76 @@ fn an_owner_frozen_past_its_lease_acts_no_more_when_it_wakes() {
         2 * RUNS,
         "one VM PUT per network per run: {puts:?}"
     );
+    assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
+    for child in &mut applies {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Keep every slot's daemon running, as a service manager would: a daemon that exited (it
+/// could not reach storage) is started again. Returns how many restarts it made.
+fn supervise(r: &Rehearsal, c: &mut [Daemon], dirs: &[PathBuf], args: &[&str]) -> usize {
+    let mut restarts = 0;
+    for (slot, d) in c.iter_mut().enumerate() {
+        if let Ok(Some(_)) = d.child.try_wait() {
+            *d = r.spawn_daemon_at(&dirs[slot], args);
+            restarts += 1;
+        }
+    }
+    restarts
+}
+
+#[test]
+fn runs_ride_out_an_azurite_restart_and_a_60s_partition() {
+    let Cluster {
+        r,
+        mut _azurite,
+        proxy,
+        dirs,
+        store,
+        owner,
+        others,
+        ids,
+        mut applies,
+    } = Cluster::start("o", "5m");
+    let args = ["--store", store.as_str(), "--lease", LEASE];
+    let [b, c] = others;
+    let mut daemons = vec![owner, b, c];
+    // Azurite restarted under the daemons: a few seconds of refused connections.
+    _azurite.restart();
+    // Then 60 s in which every connection to storage is reset: leases lapse, the daemons
+    // stop acting and exit (crash-only); their service manager keeps restarting them.
+    proxy.cut();
+    let cut = Instant::now();
+    let mut restarts = 0;
+    while cut.elapsed() < Duration::from_secs(60) {
+        restarts += supervise(&r, &mut daemons, &dirs, &args);
+        // A service manager's restart delay (systemd's RestartSec).
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    proxy.heal();
+    let mut serving = false;
+    let healed = Instant::now();
+    while !serving {
+        assert!(
+            healed.elapsed() < Duration::from_secs(90),
+            "the daemons did not come back"
+        );
+        restarts += supervise(&r, &mut daemons, &dirs, &args);
+        serving = daemons.iter().all(|d| d.serves(d.child.id()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("storage cut for 60 s: {restarts} daemon restarts by the test's service manager");
+    wait_succeeded(&ids, &daemons, Duration::from_secs(120));
+    let puts = r.vm_puts();
+    let distinct: BTreeSet<&String> = puts.iter().collect();
+    assert_eq!(
+        puts.len(),
+        2 * RUNS,
+        "one VM PUT per network per run: {puts:?}"
+    );
+    assert_eq!(distinct.len(), 2 * RUNS);
     assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
     for child in &mut applies {
         let _ = child.kill();

@@ -3,6 +3,7 @@
 //! HTTP over its socket, and bounded polling of observable conditions.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod shared;
 
 use failback_sim::SimHandle;
@@ -141,6 +142,24 @@ impl Rehearsal {
 
     /// The same with its own state directory (several daemons sharing a `--store`).
     pub fn daemon_at(&self, state_dir: &Path, extra: &[&str]) -> Daemon {
+        let mut d = self.spawn_daemon_at(state_dir, extra);
+        let pid = d.child.id();
+        wait_until(
+            Duration::from_secs(20),
+            "the daemon to serve its socket",
+            || {
+                if let Ok(Some(st)) = d.child.try_wait() {
+                    panic!("daemon exited early ({st}):\n{}", d.log_text());
+                }
+                d.serves(pid)
+            },
+        );
+        d
+    }
+
+    /// Start `failback daemon EXTRA` on `state_dir` without waiting for it (a service
+    /// manager's restart, which may fail).
+    pub fn spawn_daemon_at(&self, state_dir: &Path, extra: &[&str]) -> Daemon {
         let log = self.path(&format!("daemon-{}.log", unique()));
         let state = state_dir.to_string_lossy().into_owned();
         let mut args = vec!["--state-dir", &state, "daemon", "--grace", "5s"];
@@ -152,24 +171,11 @@ impl Rehearsal {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("spawn daemon");
-        let mut d = Daemon {
+        Daemon {
             child,
             log,
             socket: state_dir.join("failback.sock"),
-        };
-        let pid = d.child.id();
-        wait_until(
-            Duration::from_secs(20),
-            "the daemon to serve its socket",
-            || {
-                if let Ok(Some(st)) = d.child.try_wait() {
-                    panic!("daemon exited early ({st}):\n{}", d.log_text());
-                }
-                get(&d.socket, "/v1/health")
-                    .is_ok_and(|(s, body)| s == 200 && body.contains(&format!("\"pid\":{pid}")))
-            },
-        );
-        d
+        }
     }
 
     pub fn vm_puts(&self) -> Vec<String> {
@@ -198,6 +204,12 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Whether the daemon with `pid` answers `/v1/health` on this socket.
+    pub fn serves(&self, pid: u32) -> bool {
+        get(&self.socket, "/v1/health")
+            .is_ok_and(|(s, body)| s == 200 && body.contains(&format!("\"pid\":{pid}")))
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
