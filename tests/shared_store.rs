@@ -10,7 +10,6 @@ mod daemon_support;
 use daemon_support::proxy::Proxy;
 use daemon_support::shared::*;
 use daemon_support::*;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -112,15 +111,7 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
     );
 
     wait_succeeded(&ids, &others, Duration::from_secs(120));
-    let puts = r.vm_puts();
-    let distinct: BTreeSet<&String> = puts.iter().collect();
-    assert_eq!(
-        puts.len(),
-        2 * RUNS,
-        "one VM PUT per network per run: {puts:?}"
-    );
-    assert_eq!(distinct.len(), 2 * RUNS);
-    assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
+    assert_each_vm_put_once(&r, RUNS);
     // Read-only verbs read the container directly, without a daemon.
     let out = r.run(&[
         "--state-dir",
@@ -231,17 +222,8 @@ fn an_owner_frozen_past_its_lease_acts_no_more_when_it_wakes() {
         status, 200,
         "a daemon that lost its runs still drives (others): {body}"
     );
-    let puts = r.vm_puts();
-    assert_eq!(
-        puts.len(),
-        2 * RUNS,
-        "one VM PUT per network per run: {puts:?}"
-    );
-    assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
-    for child in &mut applies {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    assert_each_vm_put_once(&r, RUNS);
+    stop_all(&mut applies);
 }
 
 /// Keep every slot's daemon running, as a service manager would: a daemon that exited (it
@@ -299,17 +281,6 @@ fn runs_ride_out_an_azurite_restart_and_a_60s_partition() {
     }
     eprintln!("storage cut for 60 s: {restarts} daemon restarts by the test's service manager");
     wait_succeeded(&ids, &daemons, Duration::from_secs(120));
-    let puts = r.vm_puts();
-    let distinct: BTreeSet<&String> = puts.iter().collect();
-    assert_eq!(
-        puts.len(),
-        2 * RUNS,
-        "one VM PUT per network per run: {puts:?}"
-    );
-    assert_eq!(distinct.len(), 2 * RUNS);
-    assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
-    for child in &mut applies {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    assert_each_vm_put_once(&r, RUNS);
+    stop_all(&mut applies);
 }

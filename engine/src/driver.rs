@@ -485,7 +485,7 @@ impl RunDriver {
                 sdef.step.clone()
             };
             let token = self.cancel.child_token();
-            let mut ctx = StepContext {
+            let ctx = StepContext {
                 run_id: self.run_id.clone(),
                 step_id: sdef.id.clone(),
                 attempt: l.attempt,
@@ -501,48 +501,22 @@ impl RunDriver {
                 cancel: token.clone(),
                 crash: self.inner.crash.clone(),
             };
-            let timeout = sdef.timeout;
-            let retry = sdef.retry.clone();
-            let permits = self.inner.permits.clone();
             let span = tracing::info_span!("step", step_id = %sdef.id, attempt = l.attempt);
-            let (idx, attempt, compensation, poll) = (l.idx, l.attempt, l.compensation, l.poll);
-            let (store, run_id) = (self.inner.store.clone(), self.run_id.clone());
-            let handle = self.tasks.spawn(
-                async move {
-                    let _permit = permits.acquire_owned().await;
-                    // The fence is checked before every side effect, not only at commit:
-                    // here, and by the step's side effects themselves (`fence_guard`).
-                    let lost = !store.may_act(&run_id);
-                    let (s, r) = (store.clone(), run_id.clone());
-                    let fence = crate::fence_guard::Sticky::new(move || s.may_act(&r));
-                    let outcome = if lost {
-                        StepOutcome::Fail(crate::StepFailure::new("NotOwned", "not owned"))
-                    } else {
-                        crate::fence_guard::scope(fence.guard(), async {
-                            if compensation {
-                                compensate(step.as_ref(), &mut ctx, timeout, &retry).await
-                            } else {
-                                execute_once(step.as_ref(), &ctx, timeout).await
-                            }
-                        })
-                        .await
-                    };
-                    // Lost while the step ran (or refused a write): its outcome is not this
-                    // process's to record; the new owner runs the step again (as resumed).
-                    let lost = lost || fence.refused() || !store.may_act(&run_id);
-                    Finished {
-                        idx,
-                        attempt,
-                        compensation,
-                        poll,
-                        lost,
-                        outcome,
-                        poll_state: ctx.poll_state,
-                        deadline: ctx.deadline,
-                    }
-                }
-                .instrument(span),
-            );
+            let idx = l.idx;
+            let job = StepJob {
+                permits: self.inner.permits.clone(),
+                store: self.inner.store.clone(),
+                run_id: self.run_id.clone(),
+                step,
+                ctx,
+                timeout: sdef.timeout,
+                retry: sdef.retry.clone(),
+                idx,
+                attempt: l.attempt,
+                compensation: l.compensation,
+                poll: l.poll,
+            };
+            let handle = self.tasks.spawn(job.run().instrument(span));
             self.task_idx.insert(handle.id(), idx);
             self.in_flight.insert(idx, token);
         }
@@ -624,3 +598,56 @@ mod amend;
 mod commands;
 mod load;
 mod outcome;
+
+/// One step execution, as the driver hands it to its task set.
+struct StepJob {
+    permits: Arc<tokio::sync::Semaphore>,
+    store: failback_state::StateStore,
+    run_id: String,
+    step: Arc<dyn crate::Step>,
+    ctx: StepContext,
+    timeout: std::time::Duration,
+    retry: crate::RetryPolicy,
+    idx: usize,
+    attempt: u32,
+    compensation: bool,
+    poll: bool,
+}
+
+impl StepJob {
+    async fn run(mut self) -> Finished {
+        let _permit = self.permits.acquire_owned().await;
+        // The fence is checked before every side effect, not only at commit: here, and by
+        // the step's side effects themselves (`fence_guard`).
+        let lost = !self.store.may_act(&self.run_id);
+        let (s, r) = (self.store.clone(), self.run_id.clone());
+        let fence = crate::fence_guard::Sticky::new(move || s.may_act(&r));
+        let outcome = if lost {
+            StepOutcome::Fail(crate::StepFailure::new("NotOwned", "not owned"))
+        } else {
+            let (step, timeout, retry) = (self.step.as_ref(), self.timeout, &self.retry);
+            let ctx = &mut self.ctx;
+            crate::fence_guard::scope(fence.guard(), async {
+                if self.compensation {
+                    compensate(step, ctx, timeout, retry).await
+                } else {
+                    execute_once(step, ctx, timeout).await
+                }
+            })
+            .await
+        };
+        // Lost while the step ran (or refused a write): its outcome is not this process's to
+        // record; the new owner runs the step again (as resumed).
+        let lost = lost || fence.refused() || !self.store.may_act(&self.run_id);
+        Finished {
+            idx: self.idx,
+            attempt: self.attempt,
+            compensation: self.compensation,
+            poll: self.poll,
+            lost,
+            outcome,
+            poll_state: self.ctx.poll_state,
+            deadline: self.ctx.deadline,
+        }
+    }
+}

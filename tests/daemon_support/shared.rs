@@ -98,3 +98,25 @@ pub fn owned(socket: &Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// Each run's two VMs were PUT once (no duplicate from a takeover), and nothing is left in the
+/// emulator after teardown.
+pub fn assert_each_vm_put_once(r: &Rehearsal, runs: usize) {
+    let puts = r.vm_puts();
+    let distinct: std::collections::BTreeSet<&String> = puts.iter().collect();
+    assert_eq!(
+        puts.len(),
+        2 * runs,
+        "one VM PUT per network per run: {puts:?}"
+    );
+    assert_eq!(distinct.len(), 2 * runs, "{puts:?}");
+    assert!(r.left_behind().is_empty(), "{:?}", r.left_behind());
+}
+
+/// SIGKILL and reap (the `apply` processes still following runs).
+pub fn stop_all(children: &mut [std::process::Child]) {
+    for child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

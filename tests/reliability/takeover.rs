@@ -6,7 +6,7 @@
 //! Quick: 6 runs, 1 kill, `--lease 15s` (tests/shared_store.rs has more quick cases). Full: 20
 //! runs, 20 kills, the default lease (30 s).
 
-use crate::daemon_support::shared::{apply_held, owned, wait_succeeded};
+use crate::daemon_support::shared::{apply_held, owned, stop_all, wait_succeeded};
 use crate::daemon_support::{Daemon, Rehearsal, SPEED};
 use crate::report::Family;
 use rand::{Rng, SeedableRng};
@@ -90,10 +90,7 @@ fn soak(plan: &Plan, seed: u64, fam: &mut Family) -> Result<(), String> {
         daemons.insert(victim, r.daemon_at(&dirs[victim], &args));
     }
     wait_succeeded(&ids, &daemons, Duration::from_secs(hold as u64 + 120));
-    for a in &mut applies {
-        let _ = a.kill();
-        let _ = a.wait();
-    }
+    stop_all(&mut applies);
     let puts = r.vm_puts();
     let distinct: BTreeSet<&String> = puts.iter().collect();
     let duplicates = puts.len() - distinct.len();
