@@ -79,7 +79,7 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
         r,
         _azurite,
         proxy: _proxy,
-        dirs: _,
+        dirs,
         store,
         owner,
         others,
@@ -88,6 +88,14 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
     } = Cluster::start("s", "5m");
     assert_eq!(owned(&owner.socket), RUNS, "{}", owner.log_text());
     assert_eq!(owned(&others[0].socket) + owned(&others[1].socket), 0);
+    // One daemon per state directory (and socket), even when the runs are elsewhere.
+    let state = dirs[1].to_string_lossy();
+    let second = r.run(&["--state-dir", &state, "daemon", "--store", &store]);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success() && err.contains("another daemon uses the state directory"),
+        "{err}"
+    );
 
     let killed = Instant::now();
     owner.kill();

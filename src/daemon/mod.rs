@@ -94,9 +94,12 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     let budget = limits::Budget::for_limit(nofile.soft, opts.max_steps);
     // The store lock makes this the only daemon (and the only process) on this state dir;
     // a socket file found after taking it is stale.
+    // With a shared store, the state directory's lock stands in for the sled store's.
+    let mut _state_dir_lock = None;
     let store = match &opts.store {
         Some(location) => {
             crate::context::prepare_state_dir(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
+            _state_dir_lock = Some(lock_state_dir(&opts.state_dir)?);
             location.open(Some(opts.lease)).await?
         }
         None => crate::context::open_store(&opts.state_dir)?,
@@ -161,6 +164,28 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     servers.abort_all();
     let _ = std::fs::remove_file(&sock);
     Ok(code)
+}
+
+/// An exclusive lock on `{state_dir}/daemon.lock`, held as long as the file stays open: one
+/// daemon per state directory (and so per socket) when the runs are not in it.
+fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = state_dir.join("daemon.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: flock on a descriptor we own; released when `file` is closed.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        bail!(
+            "another daemon uses the state directory {} (its lock {} is held)",
+            state_dir.display(),
+            path.display()
+        );
+    }
+    Ok(file)
 }
 
 fn log_budget(nofile: &limits::Nofile, budget: &limits::Budget) {
