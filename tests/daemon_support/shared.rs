@@ -7,7 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// `failback apply` of held run `n` through the daemon of `state_dir` (it follows the run).
-/// `poll`: the spec's `poll_interval` (emulated time, 1000 times faster).
+/// `poll`: the spec's `poll_interval` (emulated time, 1000 times faster); its await-failback
+/// deadline is the longest allowed, 365 days (8.8 hours real).
 pub fn apply_held(
     r: &Rehearsal,
     state_dir: &Path,
@@ -18,10 +19,13 @@ pub fn apply_held(
     let spec = r.spec_with(n, true);
     let path = r.path(&spec);
     let text = std::fs::read_to_string(&path).expect("spec");
-    let text = text.replace(
-        "poll_interval = \"5m\"",
-        &format!("poll_interval = \"{poll}\""),
-    );
+    // The longest deadline: a soak of many takeovers outlasts the rehearsal's 7 days (10 min).
+    let text = text
+        .replace(
+            "poll_interval = \"5m\"",
+            &format!("poll_interval = \"{poll}\""),
+        )
+        .replace("deadline = \"7d\"", "deadline = \"365d\"");
     std::fs::write(&path, text).expect("spec");
     let state = state_dir.to_string_lossy();
     r.failback(&[
