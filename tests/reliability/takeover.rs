@@ -3,7 +3,7 @@
 //! manager would: every run completes, each VM is PUT once, nothing is left behind, and the
 //! time until every run is owned again is measured per kill (p50 and max printed).
 //!
-//! Quick: 6 runs, 1 kill, `--lease 15s` (tests/shared_store.rs has more quick cases). Full: 20
+//! Quick: 6 runs, 2 kills, `--lease 15s` (tests/shared_store.rs has more quick cases). Full: 20
 //! runs, 20 kills, the default lease (30 s).
 
 use crate::daemon_support::shared::{apply_held, owned, stop_all, wait_succeeded};
