@@ -31,14 +31,7 @@ pub(crate) struct Request {
 
 impl Request {
     pub fn new(batch: Batch, ack: oneshot::Sender<Result<(), StoreError>>) -> Self {
-        let bytes = batch
-            .ops
-            .iter()
-            .map(|op| match op {
-                BatchOp::Put(k, v) => k.len() + v.len(),
-                BatchOp::Delete(k) => k.len(),
-            })
-            .sum();
+        let bytes = batch.bytes();
         Self {
             ops: batch.ops.len(),
             batch,

@@ -56,6 +56,18 @@ impl Batch {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Key and value bytes the batch writes (keys only for deletes): what commit statistics
+    /// count as `bytes`.
+    pub fn bytes(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                BatchOp::Put(k, v) => k.len() + v.len(),
+                BatchOp::Delete(k) => k.len(),
+            })
+            .sum()
+    }
     pub fn put(&mut self, key: impl Into<Vec<u8>>, value: Vec<u8>) {
         self.ops.push(BatchOp::Put(key.into(), value));
     }

@@ -179,15 +179,7 @@ fn finish(shared: &Shared, name: &str, data: Contents, etag: ETag, accepted: Vec
         c.commits.fetch_add(1, Relaxed);
         c.ops.fetch_add(p.batch.ops.len() as u64, Relaxed);
         // Key + value bytes written, as `CommitStats::bytes` counts them (not `absent` keys).
-        let bytes: usize = p
-            .batch
-            .ops
-            .iter()
-            .map(|op| match op {
-                BatchOp::Put(k, v) => k.len() + v.len(),
-                BatchOp::Delete(k) => k.len(),
-            })
-            .sum();
+        let bytes = p.batch.bytes();
         c.bytes.fetch_add(bytes as u64, Relaxed);
         let _ = p.ack.send(Ok(()));
     }
