@@ -76,14 +76,23 @@ impl StoreLocation {
     }
 
     /// Open the store: a blob container is created if missing and read whole. `lease`: how
-    /// long a run's fence lasts on a shared store (default 30 s).
-    pub async fn open(&self, lease: Option<Duration>) -> Result<StateStore> {
+    /// long a run's fence lasts on a shared store (default 30 s). `member`: the name a daemon
+    /// joins the shared store's membership under ([`member_name`]), so that the daemons
+    /// share the runs fairly; `None` for a process that only reads.
+    pub async fn open(
+        &self,
+        lease: Option<Duration>,
+        member: Option<String>,
+    ) -> Result<StateStore> {
         match self {
             StoreLocation::Sled(dir) => StateStore::open(dir).map_err(|e| anyhow!("{e}")),
             StoreLocation::AzBlob(endpoint) => {
                 let client = ContainerClient::new(endpoint.clone(), Some(credentials(endpoint)?))
                     .map_err(|e| anyhow!("{e}"))?;
-                let mut opts = AzBlobOptions::default();
+                let mut opts = AzBlobOptions {
+                    member,
+                    ..AzBlobOptions::default()
+                };
                 if let Some(lease) = lease {
                     opts.lease = lease;
                 }
@@ -96,6 +105,26 @@ impl StoreLocation {
             }
         }
     }
+}
+
+/// A name for this daemon among those sharing a store: its host, its process id, and the
+/// instant it started (a restarted daemon is a new member; the old one's entry lapses and goes).
+pub fn member_name() -> String {
+    let host: String = failback_state::lock::hostname()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{host}-{}-{:08x}", std::process::id(), nanos as u32)
 }
 
 /// The credential for a blob endpoint, from the environment, in this order: a SAS

@@ -1,7 +1,8 @@
 //! Several `failback daemon`s sharing runs on Azure Blob Storage (Azurite, a real process)
-//! against the emulator: the daemon that owns every run is SIGKILLed, the other two take its
-//! runs over once its leases lapse, and every run completes with each VM PUT once and nothing
-//! left behind. (The reliability suite's full mode kills owners 20 times.)
+//! against the emulator: runs applied through one daemon spread over the three (fair share);
+//! that daemon is SIGKILLed, the other two share its runs once its leases lapse, and every run
+//! completes with each VM PUT once and nothing left behind. (The reliability suite's full mode
+//! kills owners 20 times.)
 
 #[path = "../azblob/tests/support/mod.rs"]
 mod azurite;
@@ -18,7 +19,8 @@ const RUNS: usize = 6;
 const LEASE: &str = "15s";
 
 /// Azurite, the emulator and 3 daemons sharing a container, `RUNS` held runs (ids
-/// `{prefix}-N`) applied through the first, which owns them all once they wait.
+/// `{prefix}-N`) applied through the first (`owner`); by fair share each daemon drives some
+/// of them once they wait.
 struct Cluster {
     r: Rehearsal,
     _azurite: azurite::Azurite,
@@ -46,8 +48,11 @@ impl Cluster {
         );
         let dirs: Vec<PathBuf> = (0..3).map(|i| r.path(&format!("state-{i}"))).collect();
         let args = ["--store", store.as_str(), "--lease", LEASE];
-        let owner = r.daemon_at(&dirs[0], &args);
-        let others = [r.daemon_at(&dirs[1], &args), r.daemon_at(&dirs[2], &args)];
+        let mut daemons: Vec<Daemon> = dirs.iter().map(|d| r.daemon_at(d, &args)).collect();
+        // The first daemon decides which runs it drives by the membership it has listed.
+        wait_until(Duration::from_secs(30), "3 live daemons seen", || {
+            live_daemons(&daemons[0].socket) == 3
+        });
         let ids: Vec<String> = (0..RUNS).map(|i| format!("{prefix}-{i}")).collect();
         let applies = ids
             .iter()
@@ -56,9 +61,25 @@ impl Cluster {
             .collect();
         wait_until(
             Duration::from_secs(60),
-            "every run waiting on its failback",
-            || ids.iter().all(|id| waiting_on_failback(&owner.socket, id)),
+            "every run waiting on its failback, and owned",
+            || {
+                ids.iter()
+                    .all(|id| waiting_on_failback(&daemons[0].socket, id))
+                    && daemons.iter().map(|d| owned(&d.socket)).sum::<usize>() == RUNS
+            },
         );
+        let split: Vec<usize> = daemons.iter().map(|d| owned(&d.socket)).collect();
+        eprintln!("{RUNS} runs applied through one daemon, driven {split:?}");
+        // New runs spread: no daemon has more than its share and a run of its lost share.
+        assert!(
+            split.iter().all(|&n| (1..=RUNS / 3 + 1).contains(&n)),
+            "runs not spread over the daemons: {split:?}"
+        );
+        let owner = daemons.remove(0);
+        let others: [Daemon; 2] = match daemons.try_into() {
+            Ok(others) => others,
+            Err(_) => unreachable!("3 daemons started"),
+        };
         Cluster {
             r,
             _azurite: az,
@@ -86,8 +107,7 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
         ids,
         applies,
     } = Cluster::start("s", "5m");
-    assert_eq!(owned(&owner.socket), RUNS, "{}", owner.log_text());
-    assert_eq!(owned(&others[0].socket) + owned(&others[1].socket), 0);
+    let lost = owned(&owner.socket);
     // One daemon per state directory (and socket), even when the runs are elsewhere.
     let state = dirs[1].to_string_lossy();
     let second = r.run(&["--state-dir", &state, "daemon", "--store", &store]);
@@ -106,11 +126,12 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
         owned(&others[0].socket) + owned(&others[1].socket) == RUNS
     });
     let takeover = killed.elapsed();
+    let split = [owned(&others[0].socket), owned(&others[1].socket)];
     eprintln!(
-        "takeover of {RUNS} runs after SIGKILL of their owner: {takeover:?} (lease {LEASE}); split {} / {}",
-        owned(&others[0].socket),
-        owned(&others[1].socket)
+        "takeover of the {lost} runs of a SIGKILLed daemon: {takeover:?} (lease {LEASE}); split now {split:?}"
     );
+    // The survivors' shares are 3 each: the dead daemon's runs spread over both.
+    assert_eq!(split, [RUNS / 2, RUNS / 2], "runs not shared fairly");
     // Renewed every third of the lease, a lease runs out at least two thirds of it (10 s)
     // after the owner's last act: never sooner.
     assert!(

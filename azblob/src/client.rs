@@ -10,7 +10,7 @@ use azure_core::http::policies::Policy;
 use azure_core::http::{ClientOptions, Etag, RequestContent, RetryOptions, Transport};
 use azure_storage_blob::models::{
     BlobClientDeleteOptions, BlobClientDownloadOptions, BlobClientUploadOptions,
-    BlobContainerClientCreateOptions, BlobContainerClientListBlobsOptions,
+    BlobContainerClientCreateOptions, BlobContainerClientListBlobsOptions, LeaseState,
 };
 use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
 use futures_util::StreamExt;
@@ -129,6 +129,9 @@ pub struct Blob {
 pub struct BlobEntry {
     pub name: String,
     pub etag: Option<ETag>,
+    /// Whether a lease holds the blob as of the listing (leased, or breaking: a lease being
+    /// broken still holds until its break period ends). An expired lease does not.
+    pub leased: bool,
 }
 
 /// A listing and how many requests (pages) it took.
@@ -403,11 +406,15 @@ impl ContainerClient {
             listing.pages += 1;
             for item in page.blob_items {
                 let Some(name) = item.name else { continue };
-                let etag = item
-                    .properties
-                    .and_then(|p| p.etag)
+                let props = item.properties;
+                let etag = props
+                    .as_ref()
+                    .and_then(|p| p.etag.as_ref())
                     .map(|e| ETag::new(e.as_ref()));
-                listing.entries.push(BlobEntry { name, etag });
+                let leased = props
+                    .and_then(|p| p.lease_state)
+                    .is_some_and(|s| matches!(s, LeaseState::Leased | LeaseState::Breaking));
+                listing.entries.push(BlobEntry { name, etag, leased });
             }
         }
         Ok(listing)

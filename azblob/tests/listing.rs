@@ -71,3 +71,57 @@ async fn names_with_spaces_and_unicode_round_trip() {
         assert_eq!(c.get_blob(n).await.unwrap().expect(n).data, n.as_bytes());
     }
 }
+
+/// What fair share reads: a listing says which blobs a lease holds, and stops saying so once
+/// the lease is released or has run out without renewal.
+#[tokio::test]
+async fn a_listing_says_which_blobs_are_leased_until_their_lease_ends() {
+    use failback_azblob::LeaseDuration;
+    let azurite = Azurite::start();
+    let c = azurite.container("leasedlist").await;
+    for name in ["held", "lapsing", "released", "free"] {
+        c.put_blob(name, Vec::new(), &Condition::none())
+            .await
+            .unwrap();
+    }
+    let infinite = c
+        .acquire_lease("held", LeaseDuration::Infinite, None)
+        .await
+        .unwrap();
+    let fifteen = LeaseDuration::seconds(15).unwrap();
+    c.acquire_lease("lapsing", fifteen, None).await.unwrap();
+    let released = c.acquire_lease("released", fifteen, None).await.unwrap();
+    c.release_lease("released", &released).await.unwrap();
+    let leased = |l: &failback_azblob::Listing| -> Vec<(String, bool)> {
+        l.entries
+            .iter()
+            .map(|e| (e.name.clone(), e.leased))
+            .collect()
+    };
+    let now = c.list_blobs("", None).await.unwrap();
+    let want = |lapsing| {
+        vec![
+            ("free".to_owned(), false),
+            ("held".to_owned(), true),
+            ("lapsing".to_owned(), lapsing),
+            ("released".to_owned(), false),
+        ]
+    };
+    assert_eq!(leased(&now), want(true));
+    // Wait for the 15 s lease to run out (polled, with a generous bound).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let later = c.list_blobs("", None).await.unwrap();
+        if leased(&later) == want(false) {
+            break;
+        }
+        assert_eq!(
+            leased(&later),
+            want(true),
+            "only the lapsing lease may change"
+        );
+        assert!(std::time::Instant::now() < deadline, "lease never ran out");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    c.release_lease("held", &infinite).await.unwrap();
+}

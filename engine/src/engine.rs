@@ -11,10 +11,13 @@ use crate::health::{spawn_watched, Fatal, Health, HealthReport};
 use crate::progress::{PollEvent, ProgressEvent};
 use crate::quarantine;
 use crate::registry::WorkflowRegistry;
+use crate::share;
 pub use crate::shared::Amendment;
 use crate::shared::{lock, Command, Inner};
 use crate::EngineError;
-use failback_state::{QuarantineRecord, RunFilter, RunRecord, RunState, StateStore, StepRecord};
+use failback_state::{
+    QuarantineRecord, RunFilter, RunRecord, RunState, RunSummary, StateStore, StepRecord,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -233,8 +236,37 @@ impl Engine {
         let run = self
             .create(workflow, version, run_id, input, labels)
             .await?;
-        self.inner.send(&run.id, Command::Wake);
+        if self.drives_new()? {
+            self.inner.send(&run.id, Command::Wake);
+        } else {
+            tracing::info!(run_id = %run.id,
+                "run left to another daemon of the shared store (this one has its fair share)");
+        }
         Ok(run)
+    }
+
+    /// Whether this process drives a run it just created: always, unless it shares the store
+    /// with other live daemons and already has its fair share ([`crate::share`]).
+    fn drives_new(&self) -> Result<bool, EngineError> {
+        let store = &self.inner.store;
+        let Some(membership) = store.membership().filter(|m| m.live > 1) else {
+            return Ok(true);
+        };
+        let mine = self.mine();
+        let unfinished = store.run_summaries(&RunFilter::unfinished())?;
+        let mine_now = unfinished.iter().filter(|r| mine.contains(&r.id)).count();
+        Ok(share::drives_new(
+            unfinished.len(),
+            mine_now,
+            membership.live,
+        ))
+    }
+
+    /// Runs this process drives now or holds the fence of.
+    fn mine(&self) -> HashSet<String> {
+        let mut mine: HashSet<String> = lock(&self.inner.active).keys().cloned().collect();
+        mine.extend(self.inner.store.owned_runs());
+        mine
     }
 
     /// Create a run without starting it (it starts on `resume_all` or the next `wake`).
@@ -292,19 +324,11 @@ impl Engine {
             .collect();
         let mut fresh = Vec::new();
         let now = self.inner.clock.now();
+        let mut runnable = Vec::new();
         for r in store.run_summaries_lenient(&RunFilter::unfinished())? {
             match r {
                 Ok(run) if held.contains(&run.id) => {}
-                Ok(run) => match (run.state, run.wake_at) {
-                    (RunState::Waiting, Some(at)) => {
-                        self.inner.schedule(&run.id, at);
-                        report.scheduled += 1;
-                    }
-                    _ => {
-                        self.inner.send(&run.id, Command::Wake);
-                        report.started += 1;
-                    }
-                },
+                Ok(run) => runnable.push(run),
                 Err(e) => {
                     let key = e.damaged_key().unwrap_or_default();
                     match quarantine::record_for(quarantine::run_of_key(key), &e, now) {
@@ -322,6 +346,7 @@ impl Engine {
                 }
             }
         }
+        self.resume_share(runnable, &mut report);
         if !fresh.is_empty() {
             report.quarantined.extend(fresh.iter().cloned());
             report.quarantined.sort_by(|a, b| a.run_id.cmp(&b.run_id));
@@ -338,6 +363,39 @@ impl Engine {
             });
         }
         Ok(report)
+    }
+
+    /// Give the runs this process should drive a driver, or put them on the timer set if
+    /// they wait. Alone on its store, that is every run; on a shared store, the runs it
+    /// drives already and free runs up to its fair share ([`crate::share`]), a taken run's
+    /// driver first taking its fence (a run that waits is then parked again).
+    fn resume_share(&self, runs: Vec<RunSummary>, report: &mut ResumeReport) {
+        let start = |run: &RunSummary, report: &mut ResumeReport| match (run.state, run.wake_at) {
+            (RunState::Waiting, Some(at)) => {
+                self.inner.schedule(&run.id, at);
+                report.scheduled += 1;
+            }
+            _ => {
+                self.inner.send(&run.id, Command::Wake);
+                report.started += 1;
+            }
+        };
+        let Some(membership) = self.inner.store.membership() else {
+            return runs.iter().for_each(|run| start(run, report));
+        };
+        let mut runs = runs;
+        runs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+        let split = self.inner.skipped.split(&ids, &self.mine(), &membership);
+        let mine: HashSet<&String> = split.mine.iter().collect();
+        for run in runs.iter().filter(|r| mine.contains(&r.id)) {
+            start(run, report);
+        }
+        for id in &split.take {
+            tracing::info!(run_id = %id, "taking a free run of the shared store (fair share)");
+            self.inner.send(id, Command::Wake);
+            report.started += 1;
+        }
     }
 
     /// Whether the engine is driving (see [`crate::health`]).
@@ -463,6 +521,7 @@ impl Engine {
         done: impl Fn(&RunRecord) -> bool,
     ) -> Result<RunRecord, EngineError> {
         let mut rx = self.inner.watch_run(run_id);
+        let shared = self.inner.store.raw().lease().is_some();
         let result = loop {
             // Subscribed before reading: a change after this read marks the receiver.
             let run = match self.inner.store.load_run(run_id) {
@@ -482,7 +541,16 @@ impl Engine {
                 Ok(None) => {}
                 Err(e) => break Err(e.into()),
             }
-            if rx.changed().await.is_err() {
+            // A run another daemon of a shared store drives changes here only as the store's
+            // replica is refreshed, which tells no watcher: look again every second.
+            let changed = if shared {
+                tokio::time::timeout(Duration::from_secs(1), rx.changed())
+                    .await
+                    .unwrap_or(Ok(()))
+            } else {
+                rx.changed().await
+            };
+            if changed.is_err() {
                 break Err(EngineError::ShuttingDown);
             }
         };

@@ -22,6 +22,11 @@ pub(crate) async fn keep(inner: Arc<Inner>, lease: Duration) {
             _ = inner.shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
+        // Membership first: it then lapses no later than any fence renewed after it, so
+        // another daemon never counts this one live while its runs are free to take.
+        if let Err(e) = inner.store.heartbeat().await {
+            tracing::warn!(error = %e, "renewing this daemon's membership of the shared store failed; retrying");
+        }
         let renewed = inner.store.renew_owned().await;
         for run in &renewed.lost {
             tracing::warn!(run_id = %run, "another process owns the run now; stopped driving it");

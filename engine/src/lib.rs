@@ -15,6 +15,7 @@ pub mod planner;
 pub mod progress;
 mod quarantine;
 pub mod registry;
+pub mod share;
 mod shared;
 pub mod step;
 #[cfg(any(test, feature = "testkit"))]

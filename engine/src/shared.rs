@@ -83,6 +83,8 @@ pub(crate) struct Inner {
     pub timer_changed: Notify,
     /// Notified when the last active run's driver exits.
     pub idle: Notify,
+    /// Free runs the fair-share scans left to other daemons (a shared store).
+    pub skipped: crate::share::Skipped,
     /// Per-run change counters for waiters, so a waiter wakes only for its own run.
     watches: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
 }
@@ -117,6 +119,7 @@ impl Inner {
             timers: Mutex::new(BTreeSet::new()),
             timer_changed: Notify::new(),
             idle: Notify::new(),
+            skipped: Default::default(),
             watches: Mutex::new(HashMap::new()),
         }
     }

@@ -56,7 +56,7 @@ impl Session {
             // Another process holds the store without serving it: a short command (it lets
             // go), or one that has opened the store and binds the socket next.
             if let Some(location) = store {
-                break location.open(None).await?;
+                break location.open(None, None).await?;
             }
             match crate::context::try_open_store(state_dir) {
                 Ok(store) => break store,

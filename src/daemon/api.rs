@@ -226,10 +226,12 @@ pub async fn health(State(state): App) -> Reply {
     });
     let store = state.engine.store();
     if let Some(lease) = store.raw().lease() {
-        // A store shared with other daemons: the runs this one holds the fence of.
+        // A store shared with other daemons: the runs this one holds the fence of, and the
+        // daemons it shares the runs with, itself included (as of its last listing).
         body["shared_store"] = json!({
             "lease_secs": lease.as_secs(),
             "owned_runs": store.owned_runs().len(),
+            "live_daemons": store.membership().map_or(1, |m| m.live),
         });
     }
     if let (Some(cause), Some(message)) = (h.cause, h.message) {

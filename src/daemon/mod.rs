@@ -100,7 +100,9 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
         Some(location) => {
             crate::context::prepare_state_dir(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
             _state_dir_lock = Some(lock_state_dir(&opts.state_dir)?);
-            location.open(Some(opts.lease)).await?
+            location
+                .open(Some(opts.lease), Some(crate::store_location::member_name()))
+                .await?
         }
         None => crate::context::open_store(&opts.state_dir)?,
     };

@@ -86,6 +86,12 @@ impl Store for FailingStore {
     fn lease(&self) -> Option<std::time::Duration> {
         self.inner.lease()
     }
+    fn heartbeat(&self) -> crate::StoreFuture<()> {
+        self.inner.heartbeat()
+    }
+    fn membership(&self) -> Option<crate::Membership> {
+        self.inner.membership()
+    }
     fn location(&self) -> String {
         self.inner.location()
     }

@@ -55,5 +55,5 @@ pub use sled_store::{SledStore, SledStoreOptions};
 pub use state_store::{RunFilter, StateStore, Txn};
 pub use store::{
     block_on, check_batch, check_fence_scope, ready, Batch, BatchOp, CommitTicket, Entry, Fence,
-    Store, StoreFuture,
+    Membership, Store, StoreFuture,
 };

@@ -75,7 +75,8 @@ pub(crate) fn remove_owner(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(OWNER_FILE));
 }
 
-fn hostname() -> String {
+/// This host's name (`unknown` if the system will not say).
+pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname NUL-terminates on success.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

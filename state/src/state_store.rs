@@ -365,6 +365,16 @@ impl StateStore {
         self.store.refresh().await
     }
 
+    /// Tell the processes sharing the store this one is alive ([`Store::heartbeat`]).
+    pub async fn heartbeat(&self) -> Result<(), StoreError> {
+        self.store.heartbeat().await
+    }
+
+    /// Who shares the store ([`Store::membership`]); `None` when this process is alone.
+    pub fn membership(&self) -> Option<crate::store::Membership> {
+        self.store.membership()
+    }
+
     /// The runs this process owns.
     pub fn owned_runs(&self) -> Vec<String> {
         self.owned.owned()

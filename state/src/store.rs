@@ -186,6 +186,16 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
+/// The processes sharing a store and which runs they hold, as a backend last read it; what a
+/// process needs to take no more than its fair share of the runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Membership {
+    /// Processes whose membership is live (this one included once it has joined).
+    pub live: usize,
+    /// Runs whose fence some process held at the last reading (this one's included).
+    pub held: std::collections::BTreeSet<String>,
+}
+
 /// A sorted key-value store with atomic, durable batches.
 pub trait Store: Send + Sync + 'static {
     /// The value at `key`, if any.
@@ -238,6 +248,18 @@ pub trait Store: Send + Sync + 'static {
     /// How long a fence stays current without [`Store::renew`]; `None` when it never lapses
     /// (a store one process holds: its lock already keeps other processes out).
     fn lease(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Tell the other processes sharing the store that this one is alive (a backend with
+    /// membership renews this process's own lease; nothing to do otherwise). Called by the
+    /// lease keeper each round, before the runs' fences are renewed, so that a process's
+    /// membership lapses no later than any of its runs' fences.
+    fn heartbeat(&self) -> StoreFuture<()> {
+        ready(Ok(()))
+    }
+    /// Who shares the store, as of the last [`Store::refresh`]: `None` for a store one
+    /// process holds (it drives every run), `Some` for a backend with membership.
+    fn membership(&self) -> Option<Membership> {
         None
     }
     /// Where the store lives, for messages (`":memory:"` for in-memory stores).

@@ -9,9 +9,13 @@
 //!   the writer.
 //! - Reads are served from a replica in memory: what this process wrote, and the other blobs
 //!   as of the last refresh ([`refresh`], every few seconds).
+//! - Daemons sharing the container lease their own blob `daemons/{member}`
+//!   ([`membership`]): a listing tells who is live and which runs are held, what each daemon
+//!   needs to take only its fair share of the runs.
 
 mod commit;
 mod lease;
+pub mod membership;
 pub mod partition;
 mod refresh;
 mod shared;

@@ -1,7 +1,9 @@
 //! Reading the container: at open every blob, later the blobs that changed (by ETag) and that
-//! this process does not hold a lease on — the runs other daemons drive. Reads are served from
+//! this process does not hold a lease on — the runs other daemons drive. The same listing
+//! tells the membership (member blobs are not data: they are never read into the replica). Reads are served from
 //! the replica, so a run driven elsewhere is seen as of the last refresh.
 
+use crate::membership;
 use crate::partition::Contents;
 use crate::shared::Shared;
 use failback_state::StoreError;
@@ -10,8 +12,12 @@ use std::collections::HashSet;
 pub(crate) async fn refresh(shared: &Shared) -> Result<(), StoreError> {
     let backend = |e: failback_azblob::BlobError| StoreError::Backend(e.to_string());
     let listing = shared.client.list_blobs("", None).await.map_err(backend)?;
+    let dead = membership::observe(shared, &listing.entries);
     let mut listed = HashSet::new();
     for entry in listing.entries {
+        if entry.name.starts_with(membership::MEMBER_PREFIX) {
+            continue;
+        }
         listed.insert(entry.name.clone());
         let known = {
             let parts = shared.parts();
@@ -40,5 +46,6 @@ pub(crate) async fn refresh(shared: &Shared) -> Result<(), StoreError> {
     for (name, etag) in gone {
         shared.adopt(&name, etag.as_ref(), Contents::new(), None);
     }
+    membership::sweep(shared, dead).await;
     Ok(())
 }

@@ -42,6 +42,9 @@ pub struct AzBlobOptions {
     /// How long a commit keeps retrying throttled or unanswered writes before it fails
     /// (and with it every later commit: the process stops, crash-only).
     pub commit_deadline: Duration,
+    /// Join the container's membership under this name (a daemon among others: see
+    /// [`crate::membership`]); `None` for a process that drives no runs (a CLI reading).
+    pub member: Option<String>,
 }
 
 impl Default for AzBlobOptions {
@@ -50,6 +53,7 @@ impl Default for AzBlobOptions {
             lease: Duration::from_secs(30),
             refresh: Some(Duration::from_secs(5)),
             commit_deadline: Duration::from_secs(60),
+            member: None,
         }
     }
 }
@@ -78,6 +82,7 @@ pub(crate) struct Shared {
     pub next_token: AtomicU64,
     pub closed: AtomicBool,
     pub counters: Counters,
+    pub members: Mutex<crate::membership::Members>,
 }
 
 impl Shared {
@@ -92,6 +97,7 @@ impl Shared {
             next_token: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
+            members: Mutex::default(),
         }
     }
 

@@ -4,14 +4,15 @@
 
 use crate::commit;
 use crate::lease;
+use crate::membership;
 use crate::partition;
 use crate::refresh::refresh;
 use crate::shared::{AzBlobOptions, Pending, Shared};
 use failback_azblob::ContainerClient;
 use failback_state::mem_store::{last_with_prefix_of, scan_prefix_of};
 use failback_state::{
-    block_on, check_fence_scope, Batch, CommitStats, CommitTicket, Entry, Fence, Store, StoreError,
-    StoreFuture,
+    block_on, check_fence_scope, Batch, CommitStats, CommitTicket, Entry, Fence, Membership, Store,
+    StoreError, StoreFuture,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,6 +46,7 @@ impl AzBlobStore {
                 location: shared.location.clone(),
                 message: e.to_string(),
             })?;
+            membership::join(&shared).await?;
             refresh(&shared).await
         });
         block_on(loaded)?;
@@ -194,6 +196,13 @@ impl Store for AzBlobStore {
     fn lease(&self) -> Option<Duration> {
         Some(self.shared.opts.lease)
     }
+    fn heartbeat(&self) -> StoreFuture<()> {
+        let shared = self.shared.clone();
+        self.spawn(async move { membership::heartbeat(&shared).await })
+    }
+    fn membership(&self) -> Option<Membership> {
+        Some(membership::current(&self.shared))
+    }
     fn location(&self) -> String {
         self.shared.location.clone()
     }
@@ -223,6 +232,10 @@ impl Store for AzBlobStore {
             if let Err(e) = block_on(self.release(&fence)) {
                 tracing::warn!(run = %fence.run, error = %e, "state store: releasing a run's lease at close");
             }
+        }
+        let shared = self.shared.clone();
+        if let Err(e) = block_on(self.spawn(async move { membership::leave(&shared).await })) {
+            tracing::warn!(error = %e, "state store: leaving the membership at close");
         }
         Ok(())
     }

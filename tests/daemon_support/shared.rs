@@ -103,6 +103,19 @@ pub fn owned(socket: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// The daemons sharing the store, as the daemon of `socket` last listed them (0 if it does
+/// not answer).
+pub fn live_daemons(socket: &Path) -> usize {
+    get(socket, "/v1/health")
+        .ok()
+        .map(|(_, body)| {
+            json(&body)["shared_store"]["live_daemons"]
+                .as_u64()
+                .unwrap_or(0) as usize
+        })
+        .unwrap_or(0)
+}
+
 /// Each run's two VMs were PUT once (no duplicate from a takeover), and nothing is left in the
 /// emulator after teardown.
 pub fn assert_each_vm_put_once(r: &Rehearsal, runs: usize) {
