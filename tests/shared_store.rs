@@ -116,6 +116,21 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
         !second.status.success() && err.contains("another daemon uses the state directory"),
         "{err}"
     );
+    // `--paused` would pause the other daemons' runs too: refused before anything opens.
+    let state = r.path("paused").to_string_lossy().into_owned();
+    let paused = r.run(&[
+        "--state-dir",
+        &state,
+        "daemon",
+        "--paused",
+        "--store",
+        &store,
+    ]);
+    let err = String::from_utf8_lossy(&paused.stderr);
+    assert!(
+        !paused.status.success() && err.contains("--paused: on a shared --store"),
+        "{err}"
+    );
 
     let killed = Instant::now();
     owner.kill();

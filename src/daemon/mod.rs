@@ -87,6 +87,12 @@ fn tcp_option(opts: &DaemonOptions) -> Result<Option<(SocketAddr, String)>> {
 /// Run the daemon until SIGTERM or SIGINT, or until the engine cannot drive any more; returns
 /// the exit code.
 pub async fn run(opts: DaemonOptions) -> Result<i32> {
+    if opts.paused && matches!(opts.store, Some(StoreLocation::AzBlob(_))) {
+        bail!(
+            "--paused: on a shared --store the unfinished runs are the other daemons' too; \
+             start without it and pause runs with `failback pause RUN`"
+        );
+    }
     let signals = StopSignals::install()?;
     let tcp = tcp_option(&opts)?;
     // Before anything opens a descriptor: the API must not be able to take the store's.
