@@ -94,9 +94,13 @@ impl Session {
     }
 
     /// In-process: drive every unfinished run too (as `cancel`, `signal` and `retry` always
-    /// have), warning about records that do not read. Through another process: nothing to do.
+    /// have), warning about records that do not read. Through another process, or on a store
+    /// shared by daemons (whose scans take its free runs): nothing to do.
     pub fn drive_unfinished(&self) -> Result<()> {
         if let Some(local) = &self.local {
+            if local.engine().store().membership().is_some() {
+                return Ok(());
+            }
             let report = local
                 .engine()
                 .resume_all()
