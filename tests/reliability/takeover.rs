@@ -6,7 +6,7 @@
 //! Quick: 6 runs, 2 kills, `--lease 15s` (tests/shared_store.rs has more quick cases). Full: 20
 //! runs, 20 kills, the default lease (30 s).
 
-use crate::daemon_support::shared::{apply_held, owned, stop_all, wait_succeeded};
+use crate::daemon_support::shared::{apply_held, live_daemons, owned, stop_all, wait_succeeded};
 use crate::daemon_support::{Daemon, Rehearsal, SPEED};
 use crate::report::Family;
 use rand::{Rng, SeedableRng};
@@ -75,9 +75,17 @@ fn soak(plan: &Plan, seed: u64, fam: &mut Family) -> Result<(), String> {
         let killed = Instant::now();
         let dead = daemons.remove(victim);
         dead.kill();
-        crate::daemon_support::wait_until(Duration::from_secs(120), "the runs taken over", || {
-            daemons.iter().map(|d| owned(&d.socket)).sum::<usize>() == plan.runs
-        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while daemons.iter().map(|d| owned(&d.socket)).sum::<usize>() != plan.runs {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "kill {}: the runs were not taken over within 120 s:\n{}",
+                    kill + 1,
+                    seen_by(&daemons)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         takeovers.push(killed.elapsed());
         if plan.kills > 1 {
             println!(
@@ -111,4 +119,21 @@ fn soak(plan: &Plan, seed: u64, fam: &mut Family) -> Result<(), String> {
         return Err(format!("{} VM PUTs for {} runs", puts.len(), plan.runs));
     }
     Ok(())
+}
+
+/// What each daemon says: the runs it owns, the daemons it counts live, and its log's end.
+fn seen_by(daemons: &[Daemon]) -> String {
+    let mut out = String::new();
+    for d in daemons {
+        let log = d.log_text();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        out += &format!(
+            "daemon pid {}: owns {}, counts {} live; log ends:\n{}\n",
+            d.child.id(),
+            owned(&d.socket),
+            live_daemons(&d.socket),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    out
 }
