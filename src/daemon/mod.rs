@@ -126,6 +126,8 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     if let Some(lease) = engine.store().raw().lease() {
         let every = takeover::interval(lease);
         servers.spawn(takeover::scan(engine.clone(), every, stop.clone()));
+        // Commands other daemons forward for the runs this one drives.
+        servers.spawn(engine.clone().serve_inbox(stop.clone()));
     }
     let unix_stats = limits::ListenerStats::new("unix", budget.unix);
     state.metrics.add_listener(unix_stats.clone());

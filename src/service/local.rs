@@ -58,7 +58,11 @@ impl From<EngineError> for ServiceError {
             EngineError::InvalidState { .. }
             | EngineError::Quarantined(_)
             | EngineError::NotOwned { .. } => Self::conflict(msg),
-            EngineError::ShuttingDown => Self::new(ErrorKind::Unavailable, msg),
+            EngineError::ShuttingDown
+            | EngineError::OwnerSilent { .. }
+            | EngineError::OwnerFailed {
+                unavailable: true, ..
+            } => Self::new(ErrorKind::Unavailable, msg),
             EngineError::Store(e) => e.into(),
             _ => Self::internal(msg),
         }

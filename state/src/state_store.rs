@@ -86,6 +86,18 @@ impl Txn {
         kind: EventKind,
         by: Option<&str>,
     ) -> &mut Self {
+        self.event_requested(run, at, step_id, kind, by, None)
+    }
+    /// `event_by`, marked with the forwarded command that caused it ([`EventRecord::request`]).
+    pub fn event_requested(
+        &mut self,
+        run: &mut RunRecord,
+        at: Millis,
+        step_id: Option<&str>,
+        kind: EventKind,
+        by: Option<&str>,
+        request: Option<&str>,
+    ) -> &mut Self {
         let ev = EventRecord {
             run_id: run.id.clone(),
             seq: run.next_event_seq,
@@ -93,10 +105,14 @@ impl Txn {
             step_id: step_id.map(str::to_owned),
             kind,
             by: by.map(str::to_owned),
+            request: request.map(str::to_owned),
         };
         run.next_event_seq += 1;
         self.put(keys::event(&run.id, ev.seq), &ev);
         self
+    }
+    pub(crate) fn delete(&mut self, key: Vec<u8>) {
+        self.batch.delete(key);
     }
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty()
