@@ -110,13 +110,20 @@ async fn commands_through_a_non_owner_are_applied_once_by_the_owner() {
     tokio::spawn(a.clone().serve_inbox(stop.clone()));
     let b = b.acting_as("carol");
 
+    let asked = Instant::now();
     let signalled = b.signal("r", "go").await.expect("signal through b");
+    let took = asked.elapsed();
     assert!(
         signalled.signals.contains(&"go".to_owned()),
         "{signalled:?}"
     );
     let paused = b.pause("r").await.expect("pause through b");
     assert_eq!(paused.state, RunState::Paused);
+    // The owner reads its inbox every second, the asker its answer every half second.
+    eprintln!(
+        "forwarded commands answered in: signal {took:?}, pause {:?}",
+        asked.elapsed() - took
+    );
     // What b returned is what a applied (a paused run does not change by itself).
     let at_a = a.store().load_run("r").expect("load").expect("present");
     assert_eq!(paused, at_a);
