@@ -37,6 +37,13 @@ impl Engine {
         engine
     }
 
+    /// The same engine, whose commands for runs another process drives fail with
+    /// [`EngineError::NotOwned`] instead of being forwarded (a daemon starting `--paused`
+    /// pauses the runs it can take, not every daemon's).
+    pub fn without_forwarding(&self) -> Engine {
+        self.forwarding_wait(Duration::ZERO)
+    }
+
     fn forward_deadline(&self) -> Duration {
         let lease = self.store().raw().lease().unwrap_or_default();
         self.forward_wait.unwrap_or(lease + PAST_LEASE)
@@ -51,6 +58,12 @@ pub(crate) async fn forward(
     run_id: &str,
     what: RequestedCommand,
 ) -> Result<RunRecord, EngineError> {
+    let wait = engine.forward_deadline();
+    if wait.is_zero() {
+        return Err(EngineError::NotOwned {
+            run: run_id.to_owned(),
+        });
+    }
     let store = engine.store();
     let req = InboxRequest {
         id: request_id(),
@@ -59,7 +72,6 @@ pub(crate) async fn forward(
         by: engine.actor.as_deref().map(str::to_owned),
         at: wall_now(),
     };
-    let wait = engine.forward_deadline();
     tracing::info!(run_id, request = %req.id, "run driven by another process; asking it");
     store.ask(&req).await?;
     let deadline = tokio::time::Instant::now() + wait;

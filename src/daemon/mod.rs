@@ -208,6 +208,8 @@ async fn start_runs(engine: &failback_engine::Engine, paused: bool) -> Result<(u
             .store()
             .run_summaries(&RunFilter::unfinished())
             .map_err(|e| anyhow!("{e}"))?;
+        // The runs this daemon can take; other daemons' runs are theirs to pause.
+        let engine = engine.without_forwarding();
         for r in &runs {
             if let Err(e) = engine.pause(&r.id).await {
                 tracing::warn!(run_id = %r.id, error = %e, "could not pause run");

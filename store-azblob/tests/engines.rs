@@ -172,3 +172,33 @@ async fn a_command_nobody_answers_times_out_and_is_withdrawn() {
     a.shutdown(Duration::from_secs(5)).await;
     b.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_pending_when_its_owner_dies_is_applied_once_its_lease_lapses() {
+    let c = common::fresh_container();
+    let (a, b, stop) = a_drives_and_serves(&c).await;
+    // The owner dies: its engine ends, its leases are neither renewed nor released.
+    a.shutdown(Duration::from_secs(5)).await;
+    tokio::spawn(b.clone().serve_inbox(stop.clone()));
+    let asked = Instant::now();
+    // Waits the lease plus 10 s: meanwhile the lease lapses, and b's own inbox pass (a request
+    // older than the lease is tried by any daemon) takes the run and applies the request.
+    let paused = b.pause("r").await.expect("answered before the deadline");
+    eprintln!(
+        "a command pending at its owner's death answered in {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(paused.state, RunState::Paused);
+    assert!(b.store().owned_runs().contains(&"r".to_owned()));
+    let history = b.store().history("r").expect("history");
+    let pauses: Vec<_> = history
+        .iter()
+        .filter(|e| matches!(e.kind, failback_state::EventKind::RunPaused))
+        .collect();
+    assert_eq!(pauses.len(), 1, "{history:?}");
+    assert!(pauses[0].request.is_some());
+    assert!(b.store().inbox().expect("inbox").is_empty());
+    assert!(b.store().inbox_replies().expect("replies").is_empty());
+    stop.cancel();
+    b.shutdown(Duration::from_secs(5)).await;
+}
