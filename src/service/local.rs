@@ -436,3 +436,29 @@ impl Runs for LocalRuns {
         self.engine.shutdown(GRACE).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_owner_that_does_not_answer_is_unavailable_not_a_conflict() {
+        let silent: ServiceError = EngineError::OwnerSilent {
+            run: "r".into(),
+            secs: 40,
+        }
+        .into();
+        assert_eq!(silent.kind, ErrorKind::Unavailable);
+        assert!(silent.message.contains("within 40 s"), "{}", silent.message);
+        let failed = |unavailable| -> ServiceError {
+            EngineError::OwnerFailed {
+                run: "r".into(),
+                message: "boom".into(),
+                unavailable,
+            }
+            .into()
+        };
+        assert_eq!(failed(true).kind, ErrorKind::Unavailable);
+        assert_eq!(failed(false).kind, ErrorKind::Internal);
+    }
+}
