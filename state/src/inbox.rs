@@ -89,3 +89,76 @@ impl StateStore {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::records::*;
+    use crate::{keys, StateStore};
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        crate::store::block_on(f)
+    }
+
+    fn run(id: &str) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            workflow: "w".into(),
+            definition_version: 1,
+            input: serde_json::Value::Null,
+            state: RunState::Running,
+            created_at: 1,
+            updated_at: 1,
+            next_event_seq: 0,
+            error: None,
+            labels: Default::default(),
+            signals: Vec::new(),
+            wake_at: None,
+        }
+    }
+
+    #[test]
+    fn a_request_is_answered_in_one_commit_and_its_reply_taken() {
+        let store = StateStore::in_memory();
+        let req = InboxRequest {
+            id: "7-1-0-0".into(),
+            run_id: "r".into(),
+            command: RequestedCommand::Signal { name: "go".into() },
+            by: None,
+            at: 7,
+        };
+        block(store.ask(&req)).unwrap();
+        let listed = store.inbox().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0, keys::inbox_request("r", &req.id));
+        assert_eq!(listed[0].1.as_ref().unwrap(), &req);
+        let reply = InboxReply {
+            id: req.id.clone(),
+            run_id: "r".into(),
+            outcome: Err(Refusal::InvalidState {
+                message: "run is already succeeded".into(),
+            }),
+            at: 8,
+        };
+        block(store.answer(&req, &reply)).unwrap();
+        assert!(store.inbox().unwrap().is_empty());
+        assert_eq!(store.inbox_reply(&req.id).unwrap(), Some(reply));
+        block(store.remove_from_inbox(vec![keys::inbox_reply(&req.id)])).unwrap();
+        assert_eq!(store.inbox_reply(&req.id).unwrap(), None);
+        assert!(store.inbox_replies().unwrap().is_empty());
+    }
+
+    #[test]
+    fn applied_finds_the_event_a_request_caused() {
+        let store = StateStore::in_memory();
+        let mut r = run("r");
+        let mut txn = store.txn();
+        txn.event(&mut r, 1, None, EventKind::RunCreated);
+        txn.event_requested(&mut r, 2, None, EventKind::RunPaused, None, Some("9-1-0-0"));
+        txn.put_run(&r);
+        block(store.commit(txn)).unwrap();
+        assert!(store.applied("r", "9-1-0-0").unwrap());
+        assert!(!store.applied("r", "9-1-0-1").unwrap());
+        assert!(!store.applied("other", "9-1-0-0").unwrap());
+        assert!(!store.applied("r", "").unwrap());
+    }
+}
