@@ -156,6 +156,21 @@ async fn a_command_nobody_answers_times_out_and_is_withdrawn() {
     let c = common::fresh_container();
     // a holds the run but serves no inbox.
     let (a, b, _stop) = a_drives_and_serves(&c).await;
+    // Without forwarding (a daemon starting --paused), the owner's run is refused at once.
+    let refused = b
+        .without_forwarding()
+        .pause("r")
+        .await
+        .expect_err("not b's");
+    assert!(
+        matches!(&refused, EngineError::NotOwned { run } if run == "r"),
+        "{refused:?}"
+    );
+    b.store().refresh().await.expect("refresh b");
+    assert!(
+        b.store().inbox().expect("inbox").is_empty(),
+        "nothing asked"
+    );
     let b = b.forwarding_wait(Duration::from_secs(2));
     let err = b.pause("r").await.expect_err("nobody answers");
     assert!(
