@@ -284,8 +284,8 @@ pub enum Command {
     /// `<state dir>/failback.sock`), `/metrics` and a status page, until SIGTERM or SIGINT.
     #[command(after_help = examples::DAEMON)]
     Daemon {
-        /// Start with every unfinished run paused (resume them one by one after an incident); not
-        /// with a shared --store, whose runs are other daemons' too.
+        /// Start with every unfinished run paused (resume them one by one after an incident); on a
+        /// shared --store, the runs this daemon can take.
         #[arg(long)]
         paused: bool,
         /// Also serve on this loopback TCP address (bearer token required).

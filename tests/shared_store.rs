@@ -116,21 +116,6 @@ fn a_killed_owners_runs_are_taken_over_and_complete_once() {
         !second.status.success() && err.contains("another daemon uses the state directory"),
         "{err}"
     );
-    // `--paused` would pause the other daemons' runs too: refused before anything opens.
-    let state = r.path("paused").to_string_lossy().into_owned();
-    let paused = r.run(&[
-        "--state-dir",
-        &state,
-        "daemon",
-        "--paused",
-        "--store",
-        &store,
-    ]);
-    let err = String::from_utf8_lossy(&paused.stderr);
-    assert!(
-        !paused.status.success() && err.contains("--paused: on a shared --store"),
-        "{err}"
-    );
 
     let killed = Instant::now();
     owner.kill();
@@ -326,5 +311,140 @@ fn runs_ride_out_an_azurite_restart_and_a_60s_partition() {
     eprintln!("storage cut for 60 s: {restarts} daemon restarts by the test's service manager");
     wait_succeeded(&ids, &daemons, Duration::from_secs(120));
     assert_each_vm_put_once(&r, RUNS);
+    stop_all(&mut applies);
+}
+
+/// `failback signal ID failback-complete --yes` (`-o json` with `json`) through the daemon of
+/// `dir`; it follows the run until it ends.
+fn signal_through(r: &Rehearsal, dir: &Path, id: &str, json: bool) -> std::process::Child {
+    let state = dir.to_string_lossy();
+    let mut args = vec![
+        "--state-dir",
+        &*state,
+        "signal",
+        id,
+        "failback-complete",
+        "--yes",
+    ];
+    if json {
+        args.extend(["--output", "json"]);
+    }
+    r.failback(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn failback signal")
+}
+
+fn finished_ok(child: std::process::Child, what: &str) -> String {
+    let out = wait_output(child, Duration::from_secs(120), &[what]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{what}: {stdout}\n{stderr}");
+    eprintln!("--- {what}:\n{stdout}");
+    stdout
+}
+
+/// A line's shape: the run id and every digit masked.
+fn shape(line: &str, id: &str) -> String {
+    line.replace(id, "RUN")
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect()
+}
+
+/// Field names of a JSON line, but `request`: what only a forwarded command's events carry.
+fn fields(line: &str) -> Vec<String> {
+    let v = json(line);
+    let mut keys: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {line}"))
+        .keys()
+        .filter(|k| *k != "request")
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Runs driven by one daemon; `failback signal` through a second daemon, which does not drive
+/// them, is forwarded to the first through the store's inbox: it succeeds, is applied once,
+/// and prints what it prints through the owner (text and JSON).
+#[test]
+fn a_signal_through_a_daemon_that_does_not_drive_the_run_is_forwarded_to_its_owner() {
+    let r = Rehearsal::start_with_db1_failback_after(600.0 * SPEED);
+    let az = azurite::Azurite::start();
+    let store = format!(
+        "azblob+http://127.0.0.1:{}/devstoreaccount1/runs",
+        az.port()
+    );
+    let dirs: Vec<PathBuf> = (0..2).map(|i| r.path(&format!("state-{i}"))).collect();
+    let args = ["--store", store.as_str(), "--lease", LEASE];
+    let owner = r.daemon_at(&dirs[0], &args);
+    let ids: Vec<String> = (0..4).map(|i| format!("i-{i}")).collect();
+    let mut applies: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| apply_held(&r, &dirs[0], n, id, "5m"))
+        .collect();
+    wait_until(Duration::from_secs(60), "every run held", || {
+        ids.iter().all(|id| waiting_on_failback(&owner.socket, id))
+    });
+    // Started once the first one holds every run: it drives none of them.
+    let other = r.daemon_at(&dirs[1], &args);
+    assert_eq!(owned(&owner.socket), ids.len());
+    assert_eq!(owned(&other.socket), 0);
+
+    let asked = Instant::now();
+    let children = [
+        (
+            signal_through(&r, &dirs[1], &ids[0], false),
+            "text, forwarded",
+        ),
+        (signal_through(&r, &dirs[0], &ids[1], false), "text, owner"),
+        (
+            signal_through(&r, &dirs[1], &ids[2], true),
+            "json, forwarded",
+        ),
+        (signal_through(&r, &dirs[0], &ids[3], true), "json, owner"),
+    ];
+    let outs: Vec<String> = children
+        .into_iter()
+        .map(|(child, what)| finished_ok(child, what))
+        .collect();
+    eprintln!("4 signals and their runs' teardowns: {:?}", asked.elapsed());
+
+    // Text: the same lines, as far as their shapes go.
+    let text = |n: usize| -> Vec<String> { outs[n].lines().map(|l| shape(l, &ids[n])).collect() };
+    let (fwd, own) = (text(0), text(1));
+    assert_eq!(fwd.first(), own.first(), "{fwd:?}\n{own:?}");
+    assert_eq!(fwd.last(), own.last(), "{fwd:?}\n{own:?}");
+    // JSON: one object per line with the same fields, the signal's event first.
+    let lines = |n: usize| -> Vec<&str> { outs[n].lines().collect() };
+    let (fwd, own) = (lines(2), lines(3));
+    assert_eq!(fields(fwd[0]), fields(own[0]));
+    assert_eq!(fields(fwd[fwd.len() - 1]), fields(own[own.len() - 1]));
+    let first = json(fwd[0]);
+    assert_eq!(first["kind"]["event"], "signal", "{first}");
+    assert!(first["request"].is_string(), "forwarded: {first}");
+
+    // Applied once each, by the owner: one signal event per run.
+    for id in &ids {
+        let (status, body) =
+            get(&owner.socket, &format!("/v1/runs/{id}/history")).expect("history");
+        assert_eq!(status, 200, "{body}");
+        let signals = json(&body)["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"]["event"] == "signal")
+            .count();
+        assert_eq!(signals, 1, "{id}: {body}");
+    }
+    assert_eq!(owned(&other.socket), 0, "the other daemon took a run");
+    assert_each_vm_put_once(&r, ids.len());
     stop_all(&mut applies);
 }

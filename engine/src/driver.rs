@@ -72,6 +72,8 @@ pub(crate) struct RunDriver {
     cancel: CancellationToken,
     /// Who the command being applied is on behalf of, if anyone: its events say so.
     actor: Option<String>,
+    /// The forwarded request being applied, if any: its events carry its id.
+    request: Option<String>,
 }
 
 /// A run's command channel before its run is loaded (and after its driver failed).
@@ -192,6 +194,7 @@ impl RunDriver {
             events: Vec::new(),
             cancel: CancellationToken::new(),
             actor: None,
+            request: None,
         }
     }
 
@@ -270,12 +273,13 @@ impl RunDriver {
         let step_id = step.map(|i| self.steps[i].step_id.clone());
         let run = &mut self.run;
         run.updated_at = now;
-        txn.event_by(
+        txn.event_requested(
             run,
             now,
             step_id.as_deref(),
             kind.clone(),
             self.actor.as_deref(),
+            self.request.as_deref(),
         );
         self.events.push(ProgressEvent {
             run_id: run.id.clone(),

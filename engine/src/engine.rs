@@ -16,7 +16,8 @@ pub use crate::shared::Amendment;
 use crate::shared::{lock, Command, Inner};
 use crate::EngineError;
 use failback_state::{
-    QuarantineRecord, RunFilter, RunRecord, RunState, RunSummary, StateStore, StepRecord,
+    QuarantineRecord, RequestedCommand, RunFilter, RunRecord, RunState, RunSummary, StateStore,
+    StepRecord,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -122,10 +123,12 @@ impl Inner {
 /// The durable DAG executor. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     timer_task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Whom this handle's operator commands are on behalf of ([`Engine::acting_as`]).
-    actor: Option<Arc<str>>,
+    pub(crate) actor: Option<Arc<str>>,
+    /// How long a forwarded command waits for the run's owner ([`Engine::forwarding_wait`]).
+    pub(crate) forward_wait: Option<Duration>,
 }
 
 /// What `resume_all` found.
@@ -187,6 +190,7 @@ impl Engine {
             inner,
             timer_task: Arc::new(Mutex::new(Some(timer))),
             actor: None,
+            forward_wait: None,
         }
     }
 
@@ -434,18 +438,38 @@ impl Engine {
     async fn command(
         &self,
         run_id: &str,
-        make: impl FnOnce(oneshot::Sender<Result<RunRecord, EngineError>>) -> Command,
+        what: RequestedCommand,
+    ) -> Result<RunRecord, EngineError> {
+        let result = self.command_as(run_id, what.clone(), None).await;
+        // Driven by another process (a shared store): ask it through the inbox.
+        match result {
+            Err(EngineError::NotOwned { .. }) if self.inner.store.raw().lease().is_some() => {
+                crate::forward::forward(self, run_id, what).await
+            }
+            other => other,
+        }
+    }
+
+    /// `what` for `run_id`, applied by this process's driver of the run; `request` names a
+    /// forwarded command ([`crate::inbox`]): its events carry the id, and it is applied once.
+    pub(crate) async fn command_as(
+        &self,
+        run_id: &str,
+        what: RequestedCommand,
+        request: Option<&str>,
     ) -> Result<RunRecord, EngineError> {
         if self.inner.store.load_run(run_id)?.is_none() {
             return Err(EngineError::RunNotFound(run_id.into()));
         }
         let (tx, rx) = oneshot::channel();
-        let cmd = match &self.actor {
-            Some(by) => Command::As {
-                by: by.to_string(),
-                cmd: Box::new(make(tx)),
+        let cmd = Command::requested(what, tx);
+        let cmd = match (&self.actor, request) {
+            (None, None) => cmd,
+            (by, request) => Command::As {
+                by: by.as_deref().map(str::to_owned),
+                request: request.map(str::to_owned),
+                cmd: Box::new(cmd),
             },
-            None => make(tx),
         };
         self.inner.send(run_id, cmd);
         rx.await.unwrap_or(Err(EngineError::ShuttingDown))
@@ -456,14 +480,14 @@ impl Engine {
         self.inner.send(run_id, Command::Wake);
     }
     pub async fn pause(&self, run_id: &str) -> Result<RunRecord, EngineError> {
-        self.command(run_id, Command::Pause).await
+        self.command(run_id, RequestedCommand::Pause).await
     }
     pub async fn unpause(&self, run_id: &str) -> Result<RunRecord, EngineError> {
-        self.command(run_id, Command::Resume).await
+        self.command(run_id, RequestedCommand::Unpause).await
     }
     /// Stop a run. With `compensate`, undo its steps in reverse order first.
     pub async fn cancel(&self, run_id: &str, compensate: bool) -> Result<RunRecord, EngineError> {
-        self.command(run_id, |reply| Command::Cancel { compensate, reply })
+        self.command(run_id, RequestedCommand::Cancel { compensate })
             .await
     }
     /// Continue a failed run: its failed steps (or `from` and everything after it) run again;
@@ -481,13 +505,14 @@ impl Engine {
         amend: Option<Amendment>,
     ) -> Result<RunRecord, EngineError> {
         let from = from.map(str::to_owned);
-        self.command(run_id, |reply| Command::Retry { from, amend, reply })
+        let amend = amend.map(|a| (a.input, a.changes));
+        self.command(run_id, RequestedCommand::Retry { from, amend })
             .await
     }
     /// Deliver an operator signal (waiting steps re-check at once).
     pub async fn signal(&self, run_id: &str, name: &str) -> Result<RunRecord, EngineError> {
         let name = name.to_owned();
-        self.command(run_id, |reply| Command::Signal { name, reply })
+        self.command(run_id, RequestedCommand::Signal { name })
             .await
     }
 

@@ -29,6 +29,20 @@ pub enum EngineError {
     /// not drive it.
     #[error("run {run} is driven by another process")]
     NotOwned { run: String },
+    /// A command forwarded to the process that drives the run got no answer in time.
+    #[error(
+        "run {run}: the daemon that drives it did not answer within {secs} s; the command was \
+         withdrawn but may still have been applied (see the run's status and history)"
+    )]
+    OwnerSilent { run: String, secs: u64 },
+    /// The process that drives the run could not apply a forwarded command.
+    #[error("run {run}: the daemon that drives it could not apply the command: {message}")]
+    OwnerFailed {
+        run: String,
+        message: String,
+        /// Its store could not be written (try again later), rather than a fault.
+        unavailable: bool,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -8,7 +8,7 @@ use crate::health::Health;
 use crate::progress::{PollEvent, ProgressEvent};
 use crate::registry::WorkflowRegistry;
 use crate::EngineError;
-use failback_state::{Millis, RunRecord, StateStore};
+use failback_state::{Millis, RequestedCommand, RunRecord, StateStore};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,24 +36,45 @@ pub(crate) enum Command {
         name: String,
         reply: Reply,
     },
-    /// A command on behalf of someone: its events record who.
+    /// A command on behalf of someone, or forwarded from another process: its events record
+    /// who and which request, and a request already applied is not applied again.
     As {
-        by: String,
+        by: Option<String>,
+        request: Option<String>,
         cmd: Box<Command>,
     },
 }
 
 impl Command {
+    /// The driver's command for `what`, answered on `reply`.
+    pub(crate) fn requested(what: RequestedCommand, reply: Reply) -> Command {
+        match what {
+            RequestedCommand::Pause => Command::Pause(reply),
+            RequestedCommand::Unpause => Command::Resume(reply),
+            RequestedCommand::Cancel { compensate } => Command::Cancel { compensate, reply },
+            RequestedCommand::Retry { from, amend } => Command::Retry {
+                from,
+                amend: amend.map(|(input, changes)| Amendment { input, changes }),
+                reply,
+            },
+            RequestedCommand::Signal { name } => Command::Signal { name, reply },
+        }
+    }
+
     pub(crate) fn reject(self, e: EngineError) {
+        self.answer(Err(e))
+    }
+
+    pub(crate) fn answer(self, result: Result<RunRecord, EngineError>) {
         let reply = match self {
             Command::Wake => return,
-            Command::As { cmd, .. } => return cmd.reject(e),
+            Command::As { cmd, .. } => return cmd.answer(result),
             Command::Pause(r) | Command::Resume(r) => r,
             Command::Cancel { reply, .. }
             | Command::Retry { reply, .. }
             | Command::Signal { reply, .. } => reply,
         };
-        let _ = reply.send(Err(e));
+        let _ = reply.send(result);
     }
 }
 

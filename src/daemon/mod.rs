@@ -87,12 +87,6 @@ fn tcp_option(opts: &DaemonOptions) -> Result<Option<(SocketAddr, String)>> {
 /// Run the daemon until SIGTERM or SIGINT, or until the engine cannot drive any more; returns
 /// the exit code.
 pub async fn run(opts: DaemonOptions) -> Result<i32> {
-    if opts.paused && matches!(opts.store, Some(StoreLocation::AzBlob(_))) {
-        bail!(
-            "--paused: on a shared --store the unfinished runs are the other daemons' too; \
-             start without it and pause runs with `failback pause RUN`"
-        );
-    }
     let signals = StopSignals::install()?;
     let tcp = tcp_option(&opts)?;
     // Before anything opens a descriptor: the API must not be able to take the store's.
@@ -134,6 +128,8 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     if let Some(lease) = engine.store().raw().lease() {
         let every = takeover::interval(lease);
         servers.spawn(takeover::scan(engine.clone(), every, stop.clone()));
+        // Commands other daemons forward for the runs this one drives.
+        servers.spawn(engine.clone().serve_inbox(stop.clone()));
     }
     let unix_stats = limits::ListenerStats::new("unix", budget.unix);
     state.metrics.add_listener(unix_stats.clone());
@@ -214,13 +210,17 @@ async fn start_runs(engine: &failback_engine::Engine, paused: bool) -> Result<(u
             .store()
             .run_summaries(&RunFilter::unfinished())
             .map_err(|e| anyhow!("{e}"))?;
+        // The runs this daemon can take; other daemons' runs are theirs to pause.
+        let engine = engine.without_forwarding();
+        let mut paused = 0;
         for r in &runs {
-            if let Err(e) = engine.pause(&r.id).await {
-                tracing::warn!(run_id = %r.id, error = %e, "could not pause run");
+            match engine.pause(&r.id).await {
+                Ok(_) => paused += 1,
+                Err(e) => tracing::warn!(run_id = %r.id, error = %e, "could not pause run"),
             }
         }
         eprintln!(
-            "failback daemon: {} unfinished run(s) paused (--paused)",
+            "failback daemon: {paused} of {} unfinished run(s) paused (--paused)",
             runs.len()
         );
         return Ok((0, 0));

@@ -440,6 +440,7 @@ fn events() -> Vec<EventRecord> {
         step_id: step.map(String::from),
         kind,
         by: None,
+        request: None,
     };
     let a = Some("vnet-a/create-vm");
     vec![

@@ -58,7 +58,11 @@ impl From<EngineError> for ServiceError {
             EngineError::InvalidState { .. }
             | EngineError::Quarantined(_)
             | EngineError::NotOwned { .. } => Self::conflict(msg),
-            EngineError::ShuttingDown => Self::new(ErrorKind::Unavailable, msg),
+            EngineError::ShuttingDown
+            | EngineError::OwnerSilent { .. }
+            | EngineError::OwnerFailed {
+                unavailable: true, ..
+            } => Self::new(ErrorKind::Unavailable, msg),
             EngineError::Store(e) => e.into(),
             _ => Self::internal(msg),
         }
@@ -430,5 +434,31 @@ impl Runs for LocalRuns {
 
     async fn close(&self) {
         self.engine.shutdown(GRACE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_owner_that_does_not_answer_is_unavailable_not_a_conflict() {
+        let silent: ServiceError = EngineError::OwnerSilent {
+            run: "r".into(),
+            secs: 40,
+        }
+        .into();
+        assert_eq!(silent.kind, ErrorKind::Unavailable);
+        assert!(silent.message.contains("within 40 s"), "{}", silent.message);
+        let failed = |unavailable| -> ServiceError {
+            EngineError::OwnerFailed {
+                run: "r".into(),
+                message: "boom".into(),
+                unavailable,
+            }
+            .into()
+        };
+        assert_eq!(failed(true).kind, ErrorKind::Unavailable);
+        assert_eq!(failed(false).kind, ErrorKind::Internal);
     }
 }

@@ -142,6 +142,16 @@ impl Versioned for QuarantineRecord {
     const SCHEMA: u16 = 1;
 }
 
+impl Versioned for InboxRequest {
+    const KIND: &'static str = "inbox_request";
+    const SCHEMA: u16 = 1;
+}
+
+impl Versioned for InboxReply {
+    const KIND: &'static str = "inbox_reply";
+    const SCHEMA: u16 = 1;
+}
+
 /// Frozen schema-1 shapes. Never edit these: stores written by older builds depend on them.
 pub mod v1 {
     use super::*;

@@ -86,6 +86,9 @@ impl Store for FailingStore {
     fn lease(&self) -> Option<std::time::Duration> {
         self.inner.lease()
     }
+    fn refresh_key(&self, key: &[u8]) -> crate::StoreFuture<()> {
+        self.inner.refresh_key(key)
+    }
     fn heartbeat(&self) -> crate::StoreFuture<()> {
         self.inner.heartbeat()
     }

@@ -8,6 +8,7 @@
 //!   [`failing_store`] wraps any store and fails its writes on demand (fault injection).
 //! - [`failure`]: a failed write, with the OS error and what to do about it.
 //! - [`codec`]: `[codec u8][schema u16][MessagePack named fields]` envelopes with upgrades.
+//! - [`inbox`]: commands forwarded to the process that drives a run (a shared store).
 //! - [`records`]: the record types; [`state_store`]: the typed API the engine uses, with
 //!   quarantined runs (runs with a damaged record) kept apart.
 
@@ -25,6 +26,7 @@ pub mod failing_store;
 pub mod failure;
 mod fences;
 mod format;
+pub mod inbox;
 pub mod keys;
 pub mod lock;
 pub mod mem_store;

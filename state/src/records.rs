@@ -314,6 +314,10 @@ pub struct EventRecord {
     /// names its user). Absent in older records and for the engine's own events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// The forwarded command ([`InboxRequest::id`]) that caused it, when one did: a request
+    /// found again after its owner changed is known applied by this mark, not applied twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// Why a run is not driven (`quarantine/{run}`): a record of it does not decode. The run's
@@ -337,4 +341,72 @@ impl std::fmt::Display for QuarantineRecord {
             self.run_id, self.key, self.error
         )
     }
+}
+
+/// An operator command as another process is asked to apply it (the inbox).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestedCommand {
+    Pause,
+    Unpause,
+    Cancel {
+        compensate: bool,
+    },
+    Retry {
+        from: Option<String>,
+        /// A new input for the run, with its changes in words (`retry --spec`).
+        amend: Option<(Value, Vec<String>)>,
+    },
+    Signal {
+        name: String,
+    },
+}
+
+/// A command for a run another process drives (`inbox/{run}/{id}`): the owner applies it under
+/// its fence and answers with an [`InboxReply`]. Written by a process that could not take the
+/// run's fence; no run's record, so any process may write it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxRequest {
+    /// Unique per request: the asker's wall-clock time, process id and a counter.
+    pub id: String,
+    pub run_id: String,
+    pub command: RequestedCommand,
+    /// On whose behalf (recorded in the events the command appends).
+    pub by: Option<String>,
+    /// When it was asked (wall clock, not the engine's clock: requests expire in real time).
+    pub at: Millis,
+}
+
+/// Why the owner refused a forwarded command: the engine errors an operator is shown, in a
+/// form that crosses processes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    RunNotFound,
+    InvalidState {
+        message: String,
+    },
+    UnknownStep {
+        step: String,
+    },
+    Quarantined(QuarantineRecord),
+    /// The owner could not write its store.
+    Unavailable {
+        message: String,
+    },
+    /// Anything else, in words.
+    Failed {
+        message: String,
+    },
+}
+
+/// The owner's answer to an [`InboxRequest`] (`inbox-reply/{id}`): the run as the command left
+/// it, or why it was refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxReply {
+    pub id: String,
+    pub run_id: String,
+    pub outcome: Result<RunRecord, Refusal>,
+    /// When it was answered (wall clock): unclaimed answers are removed after a while.
+    pub at: Millis,
 }

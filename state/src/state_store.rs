@@ -86,6 +86,18 @@ impl Txn {
         kind: EventKind,
         by: Option<&str>,
     ) -> &mut Self {
+        self.event_requested(run, at, step_id, kind, by, None)
+    }
+    /// `event_by`, marked with the forwarded command that caused it ([`EventRecord::request`]).
+    pub fn event_requested(
+        &mut self,
+        run: &mut RunRecord,
+        at: Millis,
+        step_id: Option<&str>,
+        kind: EventKind,
+        by: Option<&str>,
+        request: Option<&str>,
+    ) -> &mut Self {
         let ev = EventRecord {
             run_id: run.id.clone(),
             seq: run.next_event_seq,
@@ -93,10 +105,14 @@ impl Txn {
             step_id: step_id.map(str::to_owned),
             kind,
             by: by.map(str::to_owned),
+            request: request.map(str::to_owned),
         };
         run.next_event_seq += 1;
         self.put(keys::event(&run.id, ev.seq), &ev);
         self
+    }
+    pub(crate) fn delete(&mut self, key: Vec<u8>) {
+        self.batch.delete(key);
     }
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty()
@@ -363,6 +379,14 @@ impl StateStore {
     /// Read what other processes committed since this one last looked ([`Store::refresh`]).
     pub async fn refresh(&self) -> Result<(), StoreError> {
         self.store.refresh().await
+    }
+
+    /// Read again what other processes left in the inbox and its replies (forwarded
+    /// commands): on a shared store, only the part that holds them.
+    pub async fn refresh_inbox(&self) -> Result<(), StoreError> {
+        self.store
+            .refresh_key(crate::keys::INBOX_PREFIX.as_bytes())
+            .await
     }
 
     /// Tell the processes sharing the store this one is alive ([`Store::heartbeat`]).

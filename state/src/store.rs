@@ -245,6 +245,12 @@ pub trait Store: Send + Sync + 'static {
     fn refresh(&self) -> StoreFuture<()> {
         ready(Ok(()))
     }
+    /// [`Store::refresh`], for the records stored with `key` only (a backend that stores
+    /// keys in parts reads just the part of `key`: cheaper, for what is polled often).
+    fn refresh_key(&self, key: &[u8]) -> StoreFuture<()> {
+        let _ = key;
+        self.refresh()
+    }
     /// How long a fence stays current without [`Store::renew`]; `None` when it never lapses
     /// (a store one process holds: its lock already keeps other processes out).
     fn lease(&self) -> Option<std::time::Duration> {

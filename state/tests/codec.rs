@@ -91,6 +91,7 @@ fn truncated_and_garbage_values_never_panic() {
             message: "m".into(),
         },
         by: None,
+        request: None,
     };
     let full = codec::encode(&event).unwrap();
     for cut in 0..full.len() {

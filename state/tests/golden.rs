@@ -167,6 +167,7 @@ fn event() -> EventRecord {
             reason: "429 Too Many Requests".into(),
         },
         by: None,
+        request: None,
     }
 }
 
@@ -185,6 +186,7 @@ fn event_amended() -> EventRecord {
             changes: vec!["failback.protected_items: [\"vm-ap2\"] -> [\"vm-app2\"]".into()],
         },
         by: None,
+        request: None,
     }
 }
 

@@ -49,3 +49,26 @@ pub(crate) async fn refresh(shared: &Shared) -> Result<(), StoreError> {
     membership::sweep(shared, dead).await;
     Ok(())
 }
+
+/// Read blob `name` again if it changed, unless this process holds its lease or is writing it
+/// (one `GET`: what a frequent poll of one part costs, instead of a listing).
+pub(crate) async fn refresh_one(shared: &Shared, name: &str) -> Result<(), StoreError> {
+    let known = {
+        let parts = shared.parts();
+        match parts.get(name) {
+            Some(p) if p.lease.is_some() || p.writing => return Ok(()),
+            Some(p) => p.etag.clone(),
+            None => None,
+        }
+    };
+    let blob = shared.client.get_blob(name).await;
+    let blob = blob.map_err(|e| StoreError::Backend(e.to_string()))?;
+    let (data, etag) = match blob {
+        Some(b) => (shared.decode(name, &b.data)?, Some(b.etag)),
+        None => (Contents::new(), None),
+    };
+    if etag != known {
+        shared.adopt(name, known.as_ref(), data, etag);
+    }
+    Ok(())
+}

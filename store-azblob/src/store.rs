@@ -6,7 +6,7 @@ use crate::commit;
 use crate::lease;
 use crate::membership;
 use crate::partition;
-use crate::refresh::refresh;
+use crate::refresh::{refresh, refresh_one};
 use crate::shared::{AzBlobOptions, Pending, Shared};
 use failback_azblob::ContainerClient;
 use failback_state::mem_store::{last_with_prefix_of, scan_prefix_of};
@@ -192,6 +192,10 @@ impl Store for AzBlobStore {
     fn refresh(&self) -> StoreFuture<()> {
         let shared = self.shared.clone();
         self.spawn(async move { refresh(&shared).await })
+    }
+    fn refresh_key(&self, key: &[u8]) -> StoreFuture<()> {
+        let (shared, name) = (self.shared.clone(), partition::of_key(key));
+        self.spawn(async move { refresh_one(&shared, &name).await })
     }
     fn lease(&self) -> Option<Duration> {
         Some(self.shared.opts.lease)

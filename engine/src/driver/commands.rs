@@ -8,10 +8,23 @@ impl RunDriver {
     pub(super) async fn apply_command(&mut self, cmd: Command) -> Result<(), EngineError> {
         let (reply, result) = match cmd {
             Command::Wake => return Ok(()),
-            Command::As { by, cmd } => {
-                self.actor = Some(by);
+            Command::As { by, request, cmd } => {
+                if let Some(id) = &request {
+                    // Forwarded, and found again after its owner changed: the first owner's
+                    // events carry its id. Not applied twice (a retry twice would redo steps).
+                    let answer = match self.inner.store.applied(&self.run_id, id) {
+                        Ok(false) => None,
+                        Ok(true) => Some(Ok(self.run_ref().clone())),
+                        Err(e) => Some(Err(e.into())),
+                    };
+                    if let Some(answer) = answer {
+                        cmd.answer(answer);
+                        return Ok(());
+                    }
+                }
+                (self.actor, self.request) = (by, request);
                 let applied = Box::pin(self.apply_command(*cmd)).await;
-                self.actor = None;
+                (self.actor, self.request) = (None, None);
                 return applied;
             }
             Command::Pause(reply) => (reply, self.pause().await),
