@@ -37,7 +37,13 @@ impl Ownership {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Hold `run`'s fence: kept as it is while it is current (renewed within the safe part of
+    /// the lease), acquired otherwise. Acquiring a fence this process holds would change it
+    /// under the lease keeper, whose renewal of the older one would then say the run was lost.
     pub async fn own(&self, store: &dyn Store, run: &str) -> Result<(), StoreError> {
+        if self.may_act(run, store.lease()) {
+            return Ok(());
+        }
         let sent = Instant::now();
         let fence = store.acquire(run).await?;
         self.lock().insert(
@@ -92,8 +98,13 @@ impl Ownership {
                     }
                 }
                 Err(StoreError::Fenced { .. }) => {
-                    self.forget(&fence.run);
-                    out.lost.push(fence.run);
+                    // Only this fence: a newer one of the run (acquired meanwhile) stands.
+                    let mut held = self.lock();
+                    if held.get(&fence.run).is_some_and(|h| h.fence == fence) {
+                        held.remove(&fence.run);
+                        drop(held);
+                        out.lost.push(fence.run);
+                    }
                 }
                 Err(e) => out.failed.push((fence.run, e)),
             }
