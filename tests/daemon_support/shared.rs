@@ -92,27 +92,22 @@ pub fn waiting_on_failback(socket: &Path, id: &str) -> bool {
         .any(|s| s["step_id"] == "await-failback" && s["status"]["status"] == "waiting")
 }
 
+/// Runs the daemon of `socket` holds the fence of (0 if it does not answer).
 pub fn owned(socket: &Path) -> usize {
-    get(socket, "/v1/health")
-        .ok()
-        .map(|(_, body)| {
-            json(&body)["shared_store"]["owned_runs"]
-                .as_u64()
-                .unwrap_or(0) as usize
-        })
-        .unwrap_or(0)
+    shared_store_count(socket, "owned_runs")
 }
 
 /// The daemons sharing the store, as the daemon of `socket` last listed them (0 if it does
 /// not answer).
 pub fn live_daemons(socket: &Path) -> usize {
+    shared_store_count(socket, "live_daemons")
+}
+
+/// A count of `/v1/health`'s `shared_store` (0 if the daemon does not answer).
+fn shared_store_count(socket: &Path, field: &str) -> usize {
     get(socket, "/v1/health")
         .ok()
-        .map(|(_, body)| {
-            json(&body)["shared_store"]["live_daemons"]
-                .as_u64()
-                .unwrap_or(0) as usize
-        })
+        .map(|(_, body)| json(&body)["shared_store"][field].as_u64().unwrap_or(0) as usize)
         .unwrap_or(0)
 }
 
