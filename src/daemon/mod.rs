@@ -17,7 +17,7 @@ pub mod ui;
 
 use crate::store_location::StoreLocation;
 use anyhow::{anyhow, bail, Context as _, Result};
-use failback_state::RunFilter;
+use failback_state::{RunFilter, StateStore};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -92,20 +92,7 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     // Before anything opens a descriptor: the API must not be able to take the store's.
     let nofile = limits::raise_nofile().context("reading RLIMIT_NOFILE")?;
     let budget = limits::Budget::for_limit(nofile.soft, opts.max_steps);
-    // The store lock makes this the only daemon (and the only process) on this state dir;
-    // a socket file found after taking it is stale.
-    // With a shared store, the state directory's lock stands in for the sled store's.
-    let mut _state_dir_lock = None;
-    let store = match &opts.store {
-        Some(location) => {
-            crate::context::prepare_state_dir(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
-            _state_dir_lock = Some(lock_state_dir(&opts.state_dir)?);
-            location
-                .open(Some(opts.lease), Some(crate::store_location::member_name()))
-                .await?
-        }
-        None => crate::context::open_store(&opts.state_dir)?,
-    };
+    let (store, _state_dir_lock) = open_store(&opts).await?;
     let (engine, pool) = crate::context::engine_with_pool(store, opts.max_steps).await?;
     let metrics = metrics::Metrics::start(&engine, Some(pool));
     let sock = socket_path(&opts.state_dir);
@@ -168,6 +155,21 @@ pub async fn run(opts: DaemonOptions) -> Result<i32> {
     servers.abort_all();
     let _ = std::fs::remove_file(&sock);
     Ok(code)
+}
+
+/// The daemon's store, and the lock that makes it the only daemon on its state directory. The
+/// sled store's own lock does that (a socket file found after taking it is stale); with a
+/// shared store, a lock on the state directory stands in for it, and the daemon joins the
+/// store's membership.
+async fn open_store(opts: &DaemonOptions) -> Result<(StateStore, Option<std::fs::File>)> {
+    let Some(location) = &opts.store else {
+        return Ok((crate::context::open_store(&opts.state_dir)?, None));
+    };
+    crate::context::prepare_state_dir(&opts.state_dir).map_err(|e| anyhow!("{e}"))?;
+    let lock = lock_state_dir(&opts.state_dir)?;
+    let member = crate::store_location::member_name();
+    let store = location.open(Some(opts.lease), Some(member)).await?;
+    Ok((store, Some(lock)))
 }
 
 /// An exclusive lock on `{state_dir}/daemon.lock`, held as long as the file stays open: one
