@@ -240,7 +240,7 @@ impl Engine {
         let run = self
             .create(workflow, version, run_id, input, labels)
             .await?;
-        if self.drives_new()? {
+        if self.drives_new() {
             self.inner.send(&run.id, Command::Wake);
         } else {
             tracing::info!(run_id = %run.id,
@@ -250,20 +250,23 @@ impl Engine {
     }
 
     /// Whether this process drives a run it just created: always, unless it shares the store
-    /// with other live daemons and already has its fair share ([`crate::share`]).
-    fn drives_new(&self) -> Result<bool, EngineError> {
+    /// with other live daemons and already has its fair share ([`crate::share`]). The run
+    /// exists by now, so a failure to count is no error: this process drives it.
+    fn drives_new(&self) -> bool {
         let store = &self.inner.store;
         let Some(membership) = store.membership().filter(|m| m.live > 1) else {
-            return Ok(true);
+            return true;
         };
         let mine = self.mine();
-        let unfinished = store.run_summaries(&RunFilter::unfinished())?;
+        let unfinished = match store.run_summaries(&RunFilter::unfinished()) {
+            Ok(unfinished) => unfinished,
+            Err(e) => {
+                tracing::warn!(error = %e, "counting runs for the fair share failed; driving the new run here");
+                return true;
+            }
+        };
         let mine_now = unfinished.iter().filter(|r| mine.contains(&r.id)).count();
-        Ok(share::drives_new(
-            unfinished.len(),
-            mine_now,
-            membership.live,
-        ))
+        share::drives_new(unfinished.len(), mine_now, membership.live)
     }
 
     /// Runs this process drives now or holds the fence of.

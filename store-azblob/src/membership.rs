@@ -49,18 +49,26 @@ pub(crate) async fn join(shared: &Shared) -> Result<(), StoreError> {
         .map_or(0, |d| d.as_secs());
     let about = format!("pid={} since_unix={since}\n", std::process::id());
     let client = &shared.client;
-    client
-        .put_blob(&name, about.into_bytes(), &Condition::none())
-        .await
-        .map_err(backend)?;
     let duration = crate::lease::duration(shared)?;
     let id = LeaseId(uuid::Uuid::new_v4().to_string());
-    let lease = client
-        .acquire_lease(&name, duration, Some(&id))
-        .await
-        .map_err(backend)?;
-    shared.members().lease = Some(lease);
-    Ok(())
+    // Between the write and the lease another daemon's sweep may take the blob for a dead
+    // member's and delete it: write it again.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        client
+            .put_blob(&name, about.clone().into_bytes(), &Condition::none())
+            .await
+            .map_err(backend)?;
+        match client.acquire_lease(&name, duration, Some(&id)).await {
+            Ok(lease) => {
+                shared.members().lease = Some(lease);
+                return Ok(());
+            }
+            Err(BlobError::NotFound { .. }) if tries < 3 => continue,
+            Err(e) => return Err(backend(e)),
+        }
+    }
 }
 
 /// Keep this process's membership for another lease; a membership that lapsed (the process
