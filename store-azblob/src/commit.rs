@@ -9,7 +9,7 @@
 //! `PUT` may still have landed, so the blob is read back before it is written again.
 
 use crate::partition::{self, Contents};
-use crate::shared::{Pending, Shared};
+use crate::shared::{backend, Pending, Shared};
 use failback_azblob::{BlobError, Condition, ETag, LeaseId};
 use failback_state::{check_batch, BatchOp, Fence, StoreError, WriteFailure};
 use std::sync::atomic::Ordering::Relaxed;
@@ -223,11 +223,7 @@ fn fail(shared: &Shared, accepted: Vec<Pending>, why: &str) {
 /// Read blob `name` again and take it as this process's view (its commit task is the caller,
 /// so nothing else changes it meanwhile). Returns its bytes and ETag, `None` if it is gone.
 async fn reread(shared: &Shared, name: &str) -> Result<Option<(Vec<u8>, ETag)>, StoreError> {
-    let blob = shared
-        .client
-        .get_blob(name)
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    let blob = shared.client.get_blob(name).await.map_err(backend)?;
     let (data, etag) = match &blob {
         Some(b) => (shared.decode(name, &b.data)?, Some(b.etag.clone())),
         None => (Contents::new(), None),

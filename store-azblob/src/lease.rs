@@ -5,15 +5,11 @@
 //! checked where the data is.
 
 use crate::commit::fenced_error;
-use crate::partition::{self, Contents};
-use crate::shared::Shared;
+use crate::partition;
+use crate::shared::{backend, Shared};
 use failback_azblob::{BlobError, Condition, LeaseDuration, LeaseId};
 use failback_state::{Fence, StoreError};
 use std::sync::atomic::Ordering::SeqCst;
-
-fn backend(e: BlobError) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
 
 pub(crate) fn duration(shared: &Shared) -> Result<LeaseDuration, StoreError> {
     let secs = u32::try_from(shared.opts.lease.as_secs()).unwrap_or(u32::MAX);
@@ -48,11 +44,7 @@ pub(crate) async fn acquire(shared: &Shared, run: String) -> Result<Fence, Store
         })?;
     }
     // Nobody else writes the blob now: read it as it is, then record the lease.
-    let blob = client.get_blob(&name).await.map_err(backend)?;
-    let (data, etag) = match blob {
-        Some(b) => (shared.decode(&name, &b.data)?, Some(b.etag)),
-        None => (Contents::new(), None),
-    };
+    let (data, etag) = shared.read(&name).await?;
     let token = shared.next_token.fetch_add(1, SeqCst) + 1;
     let mut parts = shared.parts();
     let part = parts.entry(name).or_default();

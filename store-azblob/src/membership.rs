@@ -6,17 +6,13 @@
 //! lists it next.
 
 use crate::partition::RUN_PREFIX;
-use crate::shared::Shared;
+use crate::shared::{backend, Shared};
 use failback_azblob::{BlobEntry, BlobError, Condition, LeaseId};
 use failback_state::{Membership, StoreError};
 use std::sync::{MutexGuard, PoisonError};
 
 /// Member blobs are named `daemons/{member}`.
 pub const MEMBER_PREFIX: &str = "daemons/";
-
-fn backend(e: BlobError) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
 
 /// What this process knows of the membership: its own lease, and the last listing's view.
 #[derive(Default)]

@@ -1,16 +1,33 @@
 //! Reading the container: at open every blob, later the blobs that changed (by ETag) and that
 //! this process does not hold a lease on — the runs other daemons drive. The same listing
-//! tells the membership (member blobs are not data: they are never read into the replica). Reads are served from
-//! the replica, so a run driven elsewhere is seen as of the last refresh.
+//! tells the membership (member blobs are not data: they are never read into the replica).
+//! Reads are served from the replica, so a run driven elsewhere is seen as of the last refresh.
 
 use crate::membership;
 use crate::partition::Contents;
-use crate::shared::Shared;
+use crate::shared::{backend, Shared};
+use failback_azblob::ETag;
 use failback_state::StoreError;
 use std::collections::HashSet;
 
+/// The ETag this process last saw of blob `name` (`Some(None)`: never seen), or `None` when
+/// the blob is not to be read again: this process holds its lease, or is writing it.
+fn seen(shared: &Shared, name: &str) -> Option<Option<ETag>> {
+    match shared.parts().get(name) {
+        Some(p) if p.lease.is_some() || p.writing => None,
+        Some(p) => Some(p.etag.clone()),
+        None => Some(None),
+    }
+}
+
+/// Read blob `name` and take it as this process's view, unless it changed here since `known`.
+async fn reread(shared: &Shared, name: &str, known: Option<ETag>) -> Result<(), StoreError> {
+    let (data, etag) = shared.read(name).await?;
+    shared.adopt(name, known.as_ref(), data, etag);
+    Ok(())
+}
+
 pub(crate) async fn refresh(shared: &Shared) -> Result<(), StoreError> {
-    let backend = |e: failback_azblob::BlobError| StoreError::Backend(e.to_string());
     let listing = shared.client.list_blobs("", None).await.map_err(backend)?;
     let dead = membership::observe(shared, &listing.entries);
     let mut listed = HashSet::new();
@@ -19,23 +36,12 @@ pub(crate) async fn refresh(shared: &Shared) -> Result<(), StoreError> {
             continue;
         }
         listed.insert(entry.name.clone());
-        let known = {
-            let parts = shared.parts();
-            match parts.get(&entry.name) {
-                Some(p) if p.lease.is_some() || p.writing => continue,
-                Some(p) => p.etag.clone(),
-                None => None,
-            }
-        };
-        if known.is_some() && known == entry.etag {
+        let Some(known) = seen(shared, &entry.name) else {
             continue;
-        }
-        let blob = shared.client.get_blob(&entry.name).await.map_err(backend)?;
-        let (data, etag) = match blob {
-            Some(b) => (shared.decode(&entry.name, &b.data)?, Some(b.etag)),
-            None => (Contents::new(), None),
         };
-        shared.adopt(&entry.name, known.as_ref(), data, etag);
+        if known.is_none() || known != entry.etag {
+            reread(shared, &entry.name, known).await?;
+        }
     }
     let gone: Vec<_> = shared
         .parts()
@@ -50,25 +56,11 @@ pub(crate) async fn refresh(shared: &Shared) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Read blob `name` again if it changed, unless this process holds its lease or is writing it
-/// (one `GET`: what a frequent poll of one part costs, instead of a listing).
+/// Read blob `name` again, unless this process holds its lease or is writing it (one `GET`:
+/// what a frequent poll of one part costs, instead of a listing).
 pub(crate) async fn refresh_one(shared: &Shared, name: &str) -> Result<(), StoreError> {
-    let known = {
-        let parts = shared.parts();
-        match parts.get(name) {
-            Some(p) if p.lease.is_some() || p.writing => return Ok(()),
-            Some(p) => p.etag.clone(),
-            None => None,
-        }
-    };
-    let blob = shared.client.get_blob(name).await;
-    let blob = blob.map_err(|e| StoreError::Backend(e.to_string()))?;
-    let (data, etag) = match blob {
-        Some(b) => (shared.decode(name, &b.data)?, Some(b.etag)),
-        None => (Contents::new(), None),
-    };
-    if etag != known {
-        shared.adopt(name, known.as_ref(), data, etag);
+    match seen(shared, name) {
+        Some(known) => reread(shared, name, known).await,
+        None => Ok(()),
     }
-    Ok(())
 }

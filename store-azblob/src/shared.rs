@@ -10,6 +10,11 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// A client error as the store reports it.
+pub(crate) fn backend(e: failback_azblob::BlobError) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
 /// A batch waiting for its blob's next write.
 pub(crate) struct Pending {
     pub batch: Batch,
@@ -131,6 +136,14 @@ impl Shared {
         self.publish(&part.data, &data);
         part.data = data;
         part.etag = etag;
+    }
+
+    /// Blob `name` as storage has it now: its keys and ETag (empty and `None` if it is gone).
+    pub async fn read(&self, name: &str) -> Result<(Contents, Option<ETag>), StoreError> {
+        match self.client.get_blob(name).await.map_err(backend)? {
+            Some(b) => Ok((self.decode(name, &b.data)?, Some(b.etag))),
+            None => Ok((Contents::new(), None)),
+        }
     }
 
     /// A blob's bytes, decoded; damage is a typed error naming the blob.
